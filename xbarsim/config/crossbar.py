@@ -1,0 +1,180 @@
+"""The crossbar spec: everything the functional model needs to turn integers into currents and back.
+
+One :class:`CrossbarSpec` describes an array (rows x cols of multi-level cells), how signed
+integer weights are sliced and mapped onto it, how inputs are fed through DACs, how the ADC
+digitizes each analog partial sum, and the device non-idealities. It is usable on its own
+(``xbarsim.functional.CrossbarSpec(...)``) and is the ``crossbar`` section of an arch spec.
+
+Semantics (see ``docs/functional-model.md``):
+
+* weights are signed ``weight_bits`` two's-complement integers, sliced into
+  ``ceil(weight_bits / cell_bits)`` cells of ``2**cell_bits`` levels, least significant first;
+* ``offset`` mapping stores ``w + 2**(weight_bits-1)`` and subtracts ``2**(weight_bits-1) *
+  sum(x)`` digitally; ``differential`` stores ``max(w, 0)`` and ``max(-w, 0)`` on two
+  columns and subtracts the digitized results;
+* a cell at level ``l`` has conductance ``G_off + l * (G_on - G_off) / (2**cell_bits - 1)``;
+  a reference column of ``G_off`` cells cancels the off-state current before the ADC;
+* inputs are fed ``dac_bits`` per input cycle; for signed inputs the most significant digit
+  is a two's-complement digit driven by a bipolar DAC;
+* each (input cycle, weight slice, row tile) column sum is digitized (``adc_position:
+  per_cycle``, as ISAAC) or the cycles are accumulated in the analog domain with binary
+  weights and digitized once (``after_accumulation``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Dict
+
+from ..errors import ConfigError
+from .fields import Boolean, Choice, Integer, Maybe, Quantity, Real, Spec, param
+
+__all__ = ["CrossbarSpec", "NEUROSIM_G_ON_S", "NEUROSIM_ON_OFF_RATIO"]
+
+#: NeuroSim's default RRAM on-state conductance, 1 / 240 kOhm (DNN_NeuroSim Param.cpp,
+#: ``resistanceOn = 240e3``). Only the on/off ratio changes functional results; the absolute
+#: value sets the scale of reported currents.
+NEUROSIM_G_ON_S = 1.0 / 240e3
+#: NeuroSim's default on/off ratio (Param.cpp ``resistanceOff = 240e3*100``).
+NEUROSIM_ON_OFF_RATIO = 100.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrossbarSpec(Spec):
+    """One analog crossbar array, its converters and its devices (frozen, validated)."""
+
+    section_doc = "analog array, weight/input encoding, converters and device non-idealities"
+    aliases = {"g_off": "on_off_ratio"}
+
+    rows: int = param(Integer(1, 65536), 128, "word lines per array: inputs summed on one column")
+    cols: int = param(Integer(1, 65536), 128, "bit lines per array: physical columns, each with its own analog sum")
+    cell_bits: int = param(Integer(1, 8), 2, "bits stored per cell (2**cell_bits conductance levels)")
+    g_on: float = param(Quantity("conductance", 0, lo_open=True), f"{NEUROSIM_G_ON_S!r}S",
+                        "on-state (highest) conductance; NeuroSim default 1/240kOhm")
+    on_off_ratio: float = param(Real(1, None, lo_open=True, allow_inf=True), NEUROSIM_ON_OFF_RATIO,
+                                "G_on / G_off (NeuroSim default 100); .inf for an ideal off state; "
+                                "a spec may give g_off instead")
+    weight_bits: int = param(Integer(1, 16), 8, "signed two's-complement weight precision")
+    input_bits: int = param(Integer(1, 16), 8, "input precision (unsigned, or two's complement if signed_inputs)")
+    signed_inputs: bool = param(Boolean(), False, "inputs are two's-complement signed (else unsigned, post-ReLU)")
+    dac_bits: int = param(Integer(1, 8), 1, "input bits converted per input cycle")
+    adc_bits: int = param(Integer(1, 16), 9, "ADC resolution per conversion")
+    adc_range: str = param(Choice("full_scale", "calibrated", "explicit"), "full_scale",
+                           "ADC input range: the largest partial sum the encoding allows, "
+                           "calibrated from data, or given by adc_full_scale")
+    adc_full_scale: float = param(Maybe(Real(0, None, lo_open=True)), None,
+                                  "explicit range: partial sum (in level x DAC-step units) at the top "
+                                  "ADC code of an unsigned per-cycle conversion; other conversions scale alike")
+    adc_percentile: float = param(Real(50, 100, lo_open=True), 100.0,
+                                  "calibrated range: percentile of observed partial sums mapped to the top code")
+    adc_position: str = param(Choice("per_cycle", "after_accumulation"), "per_cycle",
+                              "digitize every input cycle (ISAAC) or once after analog accumulation")
+    weight_mapping: str = param(Choice("offset", "differential"), "offset",
+                                "signed weights: biased by 2**(weight_bits-1), or positive/negative column pairs")
+    column_encoding: str = param(Choice("plain", "flip"), "plain",
+                                 "'flip' stores complemented levels in columns whose level sum exceeds half "
+                                 "the maximum, halving the ADC range (ISAAC's encoding)")
+    variation_sigma: float = param(Real(0, 10), 0.0,
+                                   "programming variation: relative sigma of each cell's conductance, drawn once")
+    variation_model: str = param(Choice("gaussian", "lognormal"), "gaussian",
+                                 "distribution of the programming variation (mean 1, relative sigma as set)")
+    read_noise_sigma: float = param(Real(0, 10), 0.0, "read noise: relative sigma of each cell's conductance, drawn per read")
+    stuck_at_on: float = param(Real(0, 1), 0.0, "probability that a cell is stuck at G_on")
+    stuck_at_off: float = param(Real(0, 1), 0.0, "probability that a cell is stuck at G_off")
+
+    @classmethod
+    def _normalize(cls, data: Dict[str, Any]) -> Dict[str, Any]:
+        if "g_off" not in data:
+            return data
+        if "on_off_ratio" in data:
+            raise ConfigError(("g_off",), "either g_off or on_off_ratio", "both",
+                              hint="they say the same thing; keep one")
+        g_on = Quantity("conductance", 0, lo_open=True)
+        g_off = Quantity("conductance", 0)
+        try:
+            off = g_off.convert(data.pop("g_off"))
+        except ConfigError as exc:
+            raise exc.under("g_off") from None
+        try:
+            on = g_on.convert(data.get("g_on", f"{NEUROSIM_G_ON_S!r}S"))
+        except ConfigError as exc:
+            raise exc.under("g_on") from None
+        if off >= on:
+            raise ConfigError(("g_off",), f"a conductance below g_on ({on!r} S)", off)
+        data["on_off_ratio"] = math.inf if off == 0 else on / off
+        return data
+
+    def _validate(self) -> None:
+        if self.cell_bits > self.weight_bits:
+            raise ConfigError(("cell_bits",), f"an integer 1..{self.weight_bits} (at most weight_bits)", self.cell_bits)
+        if self.dac_bits > self.input_bits:
+            raise ConfigError(("dac_bits",), f"an integer 1..{self.input_bits} (at most input_bits)", self.dac_bits)
+        if self.stuck_at_on + self.stuck_at_off > 1:
+            raise ConfigError(("stuck_at_off",), f"a number in [0, {1 - self.stuck_at_on:g}] "
+                              "(stuck_at_on + stuck_at_off <= 1)", self.stuck_at_off)
+        if self.adc_range == "explicit" and self.adc_full_scale is None:
+            raise ConfigError(("adc_full_scale",), "a number > 0 when adc_range is 'explicit'", None)
+        if self.adc_range != "explicit" and self.adc_full_scale is not None:
+            raise ConfigError(("adc_full_scale",), f"null when adc_range is {self.adc_range!r}",
+                              self.adc_full_scale, hint="set adc_range: explicit to use it")
+
+    # -- derived quantities -----------------------------------------------------------------
+
+    @property
+    def g_off(self) -> float:
+        """Off-state conductance in siemens (``g_on / on_off_ratio``)."""
+        return 0.0 if math.isinf(self.on_off_ratio) else self.g_on / self.on_off_ratio
+
+    @property
+    def max_level(self) -> int:
+        """Highest cell level, ``2**cell_bits - 1``."""
+        return (1 << self.cell_bits) - 1
+
+    @property
+    def slices(self) -> int:
+        """Cells (columns) per weight and polarity: ``ceil(weight_bits / cell_bits)``."""
+        return -(-self.weight_bits // self.cell_bits)
+
+    @property
+    def polarities(self) -> int:
+        """Column sets per weight: 2 for differential mapping, 1 for offset."""
+        return 2 if self.weight_mapping == "differential" else 1
+
+    @property
+    def columns_per_weight(self) -> int:
+        """Physical columns holding one weight column: slices x polarities."""
+        return self.slices * self.polarities
+
+    @property
+    def input_cycles(self) -> int:
+        """Input cycles per vector: ``ceil(input_bits / dac_bits)``."""
+        return -(-self.input_bits // self.dac_bits)
+
+    @property
+    def conversions_per_read_group(self) -> int:
+        """ADC conversions per column for one vector and row tile: input cycles, or 1 if accumulated."""
+        return self.input_cycles if self.adc_position == "per_cycle" else 1
+
+    @property
+    def ideal_devices(self) -> bool:
+        """No programming variation, read noise or stuck-at faults."""
+        return (self.variation_sigma == 0 and self.read_noise_sigma == 0
+                and self.stuck_at_on == 0 and self.stuck_at_off == 0)
+
+    @property
+    def exact_adc_bits(self) -> int:
+        """Smallest ADC resolution that makes a full-scale conversion exact for this encoding.
+
+        ``ceil(log2(rows * (2**cell_bits - 1) * (2**dac_bits - 1) + 1))`` per cycle (one bit less
+        with ``flip`` encoding, whose column level sums stay below half the maximum), or the
+        analogue over the whole input range when digitizing after accumulation.
+        """
+        level_sum = self.rows * self.max_level
+        if self.column_encoding == "flip":
+            level_sum //= 2
+        if self.adc_position == "per_cycle":
+            span = (1 << self.dac_bits) - 1
+        else:
+            span = (1 << self.input_bits) - 1
+        return max(1, math.ceil(math.log2(level_sum * span + 1)))

@@ -1,0 +1,149 @@
+"""Reading specs: preset names, YAML files and dicts in; frozen, validated specs out.
+
+``load_arch`` is the front door. A spec may name a ``base`` preset or file and override
+some of its keys (deep merge), so "ISAAC with a 6-bit ADC" is three lines of YAML. YAML
+syntax errors and unknown names become :class:`~xbarsim.errors.ConfigError` with the file,
+line and column; nothing from inside PyYAML reaches the user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Union
+
+import yaml
+
+from ..errors import ConfigError, described
+from .arch import _VERSION, Arch
+
+__all__ = ["load_arch", "arch_presets", "read_yaml", "dump_yaml", "merge"]
+
+PRESET_PACKAGE = "xbarsim.config.presets"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.1 wants ``1.0e-3``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def read_yaml(text: str, source: str = "<string>") -> Any:
+    """Parse YAML text; syntax errors become ConfigError naming ``source``, line and column."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError((source,), "valid YAML", described(f"{exc.problem} at {where}")) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError((source,), "valid YAML", described(str(exc))) from None
+
+
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    """YAML text for a resolved spec dict, keys in declaration order."""
+    return yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=False)
+
+
+def _preset_names(folder: str) -> List[str]:
+    root = resources.files(PRESET_PACKAGE).joinpath(folder) if folder else resources.files(PRESET_PACKAGE)
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def arch_presets() -> List[str]:
+    """Names of the built-in architecture presets."""
+    return _preset_names("")
+
+
+def _read_preset_or_file(name: Union[str, os.PathLike], presets: List[str], what: str) -> Dict[str, Any]:
+    """The raw mapping of a preset (by name) or a YAML file (by path)."""
+    text_name = os.fspath(name)
+    if text_name in presets:
+        text = resources.files(PRESET_PACKAGE).joinpath(f"{text_name}.yaml").read_text(encoding="utf-8")
+        source = f"preset {text_name}"
+    else:
+        path = Path(text_name)
+        if not path.is_file():
+            raise ConfigError((what,), f"a preset name ({', '.join(presets)}) or a YAML file",
+                              text_name, hint="no such preset or file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError((what,), "a readable UTF-8 YAML file", text_name, hint=str(exc)) from None
+        source = str(path)
+    data = read_yaml(text, source)
+    if not isinstance(data, Mapping):
+        raise ConfigError((source,), "a YAML mapping (key: value lines)",
+                          described("an empty file" if data is None else f"a {type(data).__name__}"))
+    return dict(data)
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Dict[str, Any]:
+    """Deep merge: mappings merge key by key, anything else in ``override`` replaces."""
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def _resolve_base(data: Dict[str, Any], presets: List[str], what: str, depth: int = 0) -> Dict[str, Any]:
+    """Apply a ``base:`` key (preset name or file) recursively."""
+    if "base" not in data:
+        return data
+    if depth > 8:
+        raise ConfigError(("base",), "a chain of at most 8 bases", described("a longer or circular chain"))
+    base_name = data.pop("base")
+    if not isinstance(base_name, str):
+        raise ConfigError(("base",), "a preset name or a YAML path", base_name)
+    parent = _resolve_base(_read_preset_or_file(base_name, presets, "base"), presets, what, depth + 1)
+    return merge(parent, data)
+
+
+def load_arch(spec: Union[str, os.PathLike, Mapping[str, Any], Arch]) -> Arch:
+    """A frozen, validated :class:`Arch` from a preset name, a YAML path, a dict or an Arch.
+
+    >>> load_arch("tiny").crossbar.rows
+    16
+
+    Raises :class:`~xbarsim.errors.ConfigError` naming the dotted path of any bad value.
+    """
+    if isinstance(spec, Arch):
+        return spec
+    presets = arch_presets()
+    if isinstance(spec, (str, os.PathLike)):
+        data = _read_preset_or_file(spec, presets, "arch")
+    elif isinstance(spec, Mapping):
+        data = dict(spec)
+    else:
+        raise ConfigError(("arch",), "a preset name, a YAML path, a mapping or an Arch",
+                          described(type(spec).__name__))
+    _check_version(data)
+    data = _resolve_base(data, presets, "arch")
+    return Arch.from_dict(data)
+
+
+def _check_version(data: Mapping[str, Any]) -> None:
+    """Every spec, including one that extends a ``base``, states the version it is written in."""
+    if "version" not in data:
+        raise ConfigError(("version",), _VERSION.expected, described("nothing"))
+    try:
+        _VERSION.convert(data["version"])
+    except ConfigError as exc:
+        raise exc.under("version") from None

@@ -1,0 +1,168 @@
+"""Data converters: the DAC side (inputs to per-cycle digits) and the ADC side (ranges, codes).
+
+Units: an analog partial sum is expressed in *level units*: one cell level step times one DAC
+step, so with ideal devices it is the integer ``sum_i digit_i * level_i``.
+
+DAC. An input of ``input_bits`` is fed ``dac_bits`` per cycle, least significant digit first,
+in ``T = ceil(input_bits / dac_bits)`` cycles; digit ``t`` weighs ``2**(t*dac_bits)``. For
+signed inputs the top digit is a two's-complement digit (a bipolar DAC drives it), so that
+``x = sum_t 2**(t*dac_bits) * digit_t`` holds exactly.
+
+ADC. A conversion maps an analog value ``v`` to ``code = clip(rint((v - lo) / step), 0,
+2**adc_bits - 1)`` and back to ``lo + code * step``. The step is ``(hi - lo) / (2**adc_bits -
+1)`` but never finer than one level unit: an ADC with more codes than the partial sum has
+values leaves the top codes unused, and with ideal devices reproduces the integer exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ..config.crossbar import CrossbarSpec
+from .slicing import slice_widths
+
+__all__ = [
+    "digit_widths", "digit_bounds", "digit_weights", "input_bounds", "input_digits",
+    "column_level_bounds", "AdcRanges", "full_scale_ranges", "explicit_ranges", "ranges_from_limits",
+    "quantize_to_codes",
+]
+
+
+def digit_widths(spec: CrossbarSpec) -> Tuple[int, ...]:
+    """Bits converted in each input cycle, least significant first."""
+    return slice_widths(spec.input_bits, spec.dac_bits)
+
+
+def digit_bounds(spec: CrossbarSpec) -> Tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest digit of each input cycle, shape (T,) each."""
+    widths = digit_widths(spec)
+    lo = np.zeros(len(widths), dtype=np.int64)
+    hi = np.array([(1 << w) - 1 for w in widths], dtype=np.int64)
+    if spec.signed_inputs:
+        top = widths[-1]
+        lo[-1] = -(1 << (top - 1))
+        hi[-1] = (1 << (top - 1)) - 1
+    return lo, hi
+
+
+def digit_weights(spec: CrossbarSpec) -> np.ndarray:
+    """Weight ``2**(t*dac_bits)`` of each input cycle's digit, shape (T,)."""
+    return np.left_shift(1, np.arange(spec.input_cycles, dtype=np.int64) * spec.dac_bits)
+
+
+def input_bounds(spec: CrossbarSpec) -> Tuple[int, int]:
+    """The representable input range ``(min, max)``."""
+    if spec.signed_inputs:
+        return -(1 << (spec.input_bits - 1)), (1 << (spec.input_bits - 1)) - 1
+    return 0, (1 << spec.input_bits) - 1
+
+
+def input_digits(inputs: np.ndarray, spec: CrossbarSpec) -> np.ndarray:
+    """Per-cycle DAC digits (N, T, K) as int16 for validated integer inputs (N, K)."""
+    x = np.asarray(inputs, dtype=np.int64) & ((1 << spec.input_bits) - 1)  # two's complement bits
+    widths = digit_widths(spec)
+    shifts = np.arange(len(widths), dtype=np.int64) * spec.dac_bits
+    masks = np.array([(1 << w) - 1 for w in widths], dtype=np.int64)
+    digits = (x[:, None, :] >> shifts[None, :, None]) & masks[None, :, None]
+    if spec.signed_inputs:
+        top = digits[:, -1, :]
+        half = 1 << (widths[-1] - 1)
+        top -= (top >= half) * (2 * half)
+    return digits.astype(np.int16)
+
+
+def column_level_bounds(spec: CrossbarSpec, slice_max: np.ndarray) -> np.ndarray:
+    """Largest stored level sum of one column in a full row tile, per slice (S,).
+
+    ``rows * slice_max``, or ``floor(rows * slice_max / 2)`` with flip encoding.
+    """
+    bound = spec.rows * slice_max.astype(np.int64)
+    return bound // 2 if spec.column_encoding == "flip" else bound
+
+
+@dataclass(frozen=True)
+class AdcRanges:
+    """The ADC transfer of every conversion kind: ``lo`` and ``step`` of shape (G, J).
+
+    G indexes conversions per vector and row tile (input cycles, or 1 when digitizing after
+    accumulation); J indexes physical column kinds (polarity-major, then slice).
+    """
+
+    lo: np.ndarray
+    """Analog value (level units) of code 0."""
+    step: np.ndarray
+    """Analog value of one code step (level units, >= 1)."""
+    bits: int
+    """ADC resolution."""
+
+    @property
+    def top_code(self) -> int:
+        """Largest code, ``2**bits - 1``."""
+        return (1 << self.bits) - 1
+
+    @property
+    def hi(self) -> np.ndarray:
+        """Analog value of the top code."""
+        return self.lo + self.step * self.top_code
+
+    @property
+    def exact(self) -> bool:
+        """Every reconstruction ``lo + code*step`` is an integer (steps of 1, integer offsets)."""
+        return bool(np.all(self.step == 1) and np.all(self.lo == np.round(self.lo)))
+
+
+def ranges_from_limits(lo: np.ndarray, hi: np.ndarray, bits: int) -> AdcRanges:
+    """ADC ranges covering ``[lo, hi]`` with ``2**bits`` codes, never finer than one level unit."""
+    lo = np.asarray(lo, dtype=np.float64)
+    hi = np.asarray(hi, dtype=np.float64)
+    step = np.maximum(1.0, (hi - lo) / ((1 << bits) - 1))
+    return AdcRanges(lo=lo, step=step, bits=bits)
+
+
+def _limits(spec: CrossbarSpec, slice_max: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Full-scale ``(lo, hi)`` of shape (G, J): the extremes the encoding can produce."""
+    column = column_level_bounds(spec, slice_max)  # (S,)
+    column = np.tile(column, spec.polarities)  # (J,)
+    if spec.adc_position == "per_cycle":
+        dlo, dhi = digit_bounds(spec)
+    else:
+        xmin, xmax = input_bounds(spec)
+        dlo, dhi = np.array([xmin]), np.array([xmax])
+    return dlo[:, None] * column[None, :], dhi[:, None] * column[None, :]
+
+
+def full_scale_ranges(spec: CrossbarSpec, slice_max: np.ndarray) -> AdcRanges:
+    """Ranges spanning everything the encoding can produce: no conversion ever clips."""
+    lo, hi = _limits(spec, slice_max)
+    return ranges_from_limits(lo, hi, spec.adc_bits)
+
+
+def explicit_ranges(spec: CrossbarSpec, slice_max: np.ndarray) -> AdcRanges:
+    """Full-scale ranges scaled so the largest top equals ``spec.adc_full_scale``."""
+    lo, hi = _limits(spec, slice_max)
+    scale = spec.adc_full_scale / float(np.max(np.abs(np.concatenate([lo.ravel(), hi.ravel()]))))
+    return ranges_from_limits(lo * scale, hi * scale, spec.adc_bits)
+
+
+def quantize_to_codes(values: np.ndarray, ranges: AdcRanges, count_clipped: bool = False) -> Optional[int]:
+    """Replace analog values (..., G, J, M) by their ADC codes, in place.
+
+    Returns the number of conversions that clipped (their value lay beyond half a step
+    outside the range) when ``count_clipped``, else None.
+    """
+    dtype = values.dtype
+    lo = ranges.lo[:, :, None].astype(dtype)
+    step = ranges.step[:, :, None].astype(dtype)
+    if np.any(lo != 0):
+        np.subtract(values, lo, out=values)
+    if np.any(step != 1):
+        np.divide(values, step, out=values)
+    np.rint(values, out=values)
+    clipped = None
+    if count_clipped:
+        clipped = int(np.count_nonzero(values < 0)) + int(np.count_nonzero(values > ranges.top_code))
+    np.clip(values, 0, ranges.top_code, out=values)
+    return clipped

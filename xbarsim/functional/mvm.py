@@ -1,0 +1,415 @@
+"""Bit-serial, bit-sliced matrix-vector multiplication on analog crossbars, vectorized.
+
+``program(weights, spec)`` maps a signed integer matrix (K, M) onto arrays and returns a
+:class:`ProgrammedMatrix`; its ``mvm(inputs)`` returns the (N, M) estimate of ``inputs @
+weights`` that the hardware would produce.
+
+How the work is laid out (so that it runs at BLAS speed). With R row tiles of ``rows``, T
+input cycles, J = polarities x slices physical column kinds and a chunk of n vectors:
+
+1. digits (R, n*T, rows) @ conductances (R, rows, J*M) -> analog partial sums (R, n, T, J, M),
+   one batched matrix product for every cycle, slice and row tile at once;
+2. read noise: one more product of squared digits and squared conductances gives each
+   partial sum's variance; one Gaussian sample per conversion;
+3. (``after_accumulation``) the cycles are summed with weights 2**(t*dac_bits);
+4. the ADC turns every partial sum into a code, in place;
+5. shift-and-add: one contraction of the codes with weights ``2**(t*dac_bits) *
+   2**(s*cell_bits) * sign * step`` over (cycle, column kind), summed over row tiles;
+6. digital corrections: ADC offsets, flipped columns, the offset-mapping bias.
+
+Intermediates are float32 whenever every value that must be exact is an integer below 2**24,
+float64 otherwise. Nothing loops over cells, columns, bits or vectors in Python; the only
+loop is over chunks of vectors, which bounds memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional, Tuple, Union
+
+import numpy as np
+
+from ..config.crossbar import CrossbarSpec
+from ..mapping.tiling import ArrayTiling
+from .checks import integer_array
+from .converters import (
+    AdcRanges, digit_bounds, digit_weights, explicit_ranges, full_scale_ranges, input_bounds,
+    input_digits, quantize_to_codes, ranges_from_limits,
+)
+from .devices import ProgrammedCells, level_step_s, program_cells, standard_normal
+from .slicing import encode_weights, flip_columns, slice_max_levels
+
+__all__ = ["program", "mvm", "ProgrammedMatrix", "MvmStats", "Seed", "make_rng"]
+
+Seed = Union[None, int, np.random.SeedSequence, np.random.Generator]
+
+_EXACT_FLOAT32 = 1 << 24  # integers below this are exact in float32
+_CHUNK_BYTES = 16 << 20  # partial sums held at once: small enough to stay in L3 between ADC passes
+_CALIBRATION_SAMPLES = 1 << 16  # values kept per conversion kind and chunk for percentiles
+
+
+def make_rng(seed: Seed) -> np.random.Generator:
+    """A Generator from None (fresh OS entropy), an int, a SeedSequence or a Generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (int, np.integer, np.random.SeedSequence)):
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
+            raise ValueError(f"rng: expected a seed >= 0, got {seed}")
+        return np.random.default_rng(seed)
+    raise ValueError(f"rng: expected None, an int seed, a SeedSequence or a Generator, got {type(seed).__name__}")
+
+
+@dataclass(frozen=True)
+class MvmStats:
+    """What one or more ``mvm`` calls did: the counts the energy model prices.
+
+    Structural counts follow from the shapes; ``active_row_drives``, ``zero_bitplanes`` and
+    ``clipped_conversions`` depend on the data.
+    """
+
+    vectors: int = 0
+    """Input vectors processed."""
+    input_cycles: int = 0
+    """Input cycles per vector (``ceil(input_bits / dac_bits)``)."""
+    array_reads: int = 0
+    """Analog array reads: vectors x input cycles x arrays."""
+    row_drives: int = 0
+    """DAC conversions: vectors x input cycles x used rows x column tiles."""
+    active_row_drives: int = 0
+    """Row drives with a non-zero digit (rows that actually conduct)."""
+    bitplanes: int = 0
+    """Input digit planes: vectors x input cycles x row tiles."""
+    zero_bitplanes: int = 0
+    """Digit planes that are all zero: their reads could be skipped."""
+    adc_conversions: int = 0
+    """Partial sums digitized: vectors x row tiles x conversions per vector x used columns."""
+    clipped_conversions: int = 0
+    """Conversions whose analog value lay outside the ADC range."""
+
+    def __add__(self, other: "MvmStats") -> "MvmStats":
+        if not isinstance(other, MvmStats):
+            return NotImplemented
+        if self.vectors and other.vectors and self.input_cycles != other.input_cycles:
+            raise ValueError("cannot add MvmStats of different input_cycles")
+        merged = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self)}
+        merged["input_cycles"] = self.input_cycles or other.input_cycles
+        return MvmStats(**merged)
+
+    @property
+    def active_row_fraction(self) -> float:
+        """Share of row drives with a non-zero digit."""
+        return self.active_row_drives / self.row_drives if self.row_drives else 0.0
+
+    @property
+    def zero_bitplane_fraction(self) -> float:
+        """Share of digit planes that are all zero."""
+        return self.zero_bitplanes / self.bitplanes if self.bitplanes else 0.0
+
+
+class ProgrammedMatrix:
+    """A weight matrix programmed onto crossbar arrays; build it with :func:`program`.
+
+    Programming variation and faults are fixed at construction. Each :meth:`mvm` call draws
+    fresh read noise, from the ``rng`` it is given or else from the matrix's own stream
+    (seeded at programming, so a sequence of calls is reproducible).
+    """
+
+    def __init__(self, *, spec: CrossbarSpec, shape: Tuple[int, int], tiling: ArrayTiling,
+                 stored_levels: np.ndarray, flipped: Optional[np.ndarray], cells: ProgrammedCells,
+                 read_rng: np.random.Generator, ranges: Optional[AdcRanges] = None):
+        self.spec = spec
+        """The crossbar spec the matrix was programmed with."""
+        self.shape = shape
+        """(K, M) of the weight matrix."""
+        self.tiling = tiling
+        """Arrays, row and column tiles, cells used and utilization."""
+        self._stored = stored_levels  # (P, S, R, rows, M) uint8
+        self._flipped = flipped  # (P, S, R, M) bool or None
+        self._cells = cells
+        self._read_rng = read_rng
+        self.ranges = ranges
+        """ADC transfer (lo, step per conversion kind); None until calibrated if adc_range is 'calibrated'."""
+
+        P, S, R, rows, M = stored_levels.shape
+        J = P * S
+        self._dims = (R, rows, J, M)
+        self._slice_max = slice_max_levels(spec)
+        self._dtype = np.float32 if self._analog_bound() < _EXACT_FLOAT32 else np.float64
+        # conductance matrices in GEMM layout (R, rows, J*M)
+        signal = cells.signal.transpose(2, 3, 0, 1, 4).reshape(R, rows, J * M)
+        self._a = np.ascontiguousarray(signal, dtype=self._dtype)
+        self._a2 = None  # read-noise variance per unit drive: (sigma * conductance)**2
+        if spec.read_noise_sigma > 0:
+            total = cells.conductance.transpose(2, 3, 0, 1, 4).reshape(R, rows, J * M)
+            self._a2 = np.ascontiguousarray((spec.read_noise_sigma * total) ** 2, dtype=self._dtype)
+        # shift-and-add weights of the column kinds: sign of the polarity x 2**(s*cell_bits)
+        signs = np.array([1, -1][:P], dtype=np.float64)
+        self._w_j = (signs[:, None] * np.exp2(np.arange(S) * spec.cell_bits)[None, :]).ravel()  # (J,)
+        self._w_g = (digit_weights(spec).astype(np.float64) if spec.adc_position == "per_cycle"
+                     else np.ones(1))  # (G,)
+        if flipped is not None:
+            f = flipped.transpose(2, 0, 1, 3).reshape(R, J, M)  # (R, J, M)
+            self._sign = np.where(f, -1.0, 1.0)
+            level_max = np.tile(self._slice_max, P).astype(np.float64)
+            self._flip_corr = np.einsum("rjm,j->rm", f.astype(np.float64), self._w_j * level_max)
+        else:
+            self._sign = None
+            self._flip_corr = None
+
+    # -- what the matrix occupies ------------------------------------------------------------
+
+    @property
+    def cells_used(self) -> int:
+        """Cells holding weight data."""
+        return self.tiling.cells_used
+
+    @property
+    def arrays(self) -> int:
+        """Arrays occupied."""
+        return self.tiling.arrays
+
+    @property
+    def cell_levels(self) -> np.ndarray:
+        """Stored level of every used cell, (P, S, K, M) uint8 (flipped columns complemented)."""
+        P, S, R, rows, M = self._stored.shape
+        return self._stored.reshape(P, S, R * rows, M)[:, :, : self.shape[0], :]
+
+    @property
+    def conductance_s(self) -> np.ndarray:
+        """Programmed conductance of every used cell in siemens, (P, S, K, M) float64."""
+        P, S, R, rows, M = self._stored.shape
+        g = self._cells.conductance.reshape(P, S, R * rows, M)[:, :, : self.shape[0], :]
+        return g * level_step_s(self.spec)
+
+    @property
+    def nominal_conductance_s(self) -> np.ndarray:
+        """Conductance each used cell was meant to have (no variation, no faults), (P, S, K, M)."""
+        return (self.cell_levels.astype(np.float64) + self._cells.g_off) * level_step_s(self.spec)
+
+    @property
+    def stuck_cells(self) -> Tuple[int, int]:
+        """Number of used cells stuck at (G_on, G_off)."""
+        if self._cells.stuck_on is None:
+            return 0, 0
+        P, S, R, rows, M = self._stored.shape
+
+        def used(mask):
+            return int(mask.reshape(P, S, R * rows, M)[:, :, : self.shape[0], :].sum())
+
+        return used(self._cells.stuck_on), used(self._cells.stuck_off)
+
+    def __repr__(self) -> str:
+        t = self.tiling
+        return (f"ProgrammedMatrix({self.shape[0]}x{self.shape[1]} on {t.arrays} arrays of "
+                f"{t.rows}x{t.cols}: {t.row_tiles} row tiles x {t.col_tiles} column tiles, "
+                f"utilization {t.utilization:.1%})")
+
+    # -- computing -----------------------------------------------------------------------------
+
+    def _analog_bound(self) -> int:
+        """Largest magnitude an ideal analog value can reach (partial or accumulated sum)."""
+        dlo, dhi = digit_bounds(self.spec)
+        digit = max(abs(int(dlo.min())), int(dhi.max()))
+        column = self.spec.rows * self.spec.max_level
+        if self.spec.adc_position == "after_accumulation":
+            xmin, xmax = input_bounds(self.spec)
+            digit = max(abs(xmin), xmax)
+        return column * digit
+
+    def _check_inputs(self, inputs) -> Tuple[np.ndarray, bool]:
+        xmin, xmax = input_bounds(self.spec)
+        kind = "signed" if self.spec.signed_inputs else "unsigned"
+        x = integer_array(inputs, "inputs", ndim=(1, 2), lo=xmin, hi=xmax,
+                          what=f"{self.spec.input_bits}-bit {kind}", rows=self.shape[0])
+        return (x[None, :], True) if x.ndim == 1 else (x, False)
+
+    def _chunks(self, n_vectors: int):
+        R, rows, J, M = self._dims
+        T = self.spec.input_cycles
+        per_vector = R * T * J * M * np.dtype(self._dtype).itemsize * (2 if self._a2 is not None else 1)
+        size = max(1, min(n_vectors, _CHUNK_BYTES // max(per_vector, 1)))
+        for start in range(0, n_vectors, size):
+            yield slice(start, min(n_vectors, start + size))
+
+    def _digits(self, x: np.ndarray) -> np.ndarray:
+        """Padded digits (n, T, R, rows) int16 of a chunk of validated inputs."""
+        R, rows, _, _ = self._dims
+        digits = input_digits(x, self.spec)
+        pad = R * rows - x.shape[1]
+        if pad:
+            digits = np.pad(digits, ((0, 0), (0, 0), (0, pad)))
+        return digits.reshape(x.shape[0], self.spec.input_cycles, R, rows)
+
+    def _analog(self, digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Analog values reaching the ADC, (R, n, G, J, M), for digits (n, T, R, rows)."""
+        R, rows, J, M = self._dims
+        n, T = digits.shape[:2]
+        v = np.ascontiguousarray(digits.transpose(2, 0, 1, 3), dtype=self._dtype).reshape(R, n * T, rows)
+        sums = np.matmul(v, self._a).reshape(R, n, T, J, M)
+        noise = None
+        if self._a2 is not None:  # variance of each column sum: a second product, no per-cell draw
+            noise = np.matmul(v * v, self._a2).reshape(R, n, T, J, M)
+        if self.spec.adc_position == "after_accumulation":
+            w = digit_weights(self.spec).astype(self._dtype)
+            sums = np.einsum("rntjm,t->rnjm", sums, w)[:, :, None]
+            if noise is not None:
+                noise = np.einsum("rntjm,t->rnjm", noise, w * w)[:, :, None]
+        if noise is not None:
+            np.sqrt(noise, out=noise)
+            noise *= standard_normal(rng, noise.shape, self._dtype)
+            sums += noise
+        return sums
+
+    def _shift_add(self, codes: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Digital result (n, M) float64 from ADC codes (R, n, G, J, M) and the chunk's inputs."""
+        R, rows, J, M = self._dims
+        ranges = self.ranges
+        G = codes.shape[2]
+        n = codes.shape[1]
+        if self._sign is not None:
+            codes *= self._sign[:, None, None, :, :].astype(codes.dtype)
+        total = codes.sum(axis=0) if R > 1 else codes[0]  # (n, G, J, M)
+        weights = (self._w_g[:, None] * self._w_j[None, :] * ranges.step).ravel()  # (G*J,)
+        bound = R * ranges.top_code * float(np.abs(weights).sum())
+        dtype = np.float64 if (ranges.exact and bound >= _EXACT_FLOAT32) else total.dtype
+        flat = total.reshape(n, G * J, M)
+        y = np.matmul(weights.astype(dtype), flat.astype(dtype, copy=False)).astype(np.float64)
+        # code-independent parts: the ADC offsets (lo), flipped columns, the mapping bias
+        lo_w = (self._w_g[:, None] * ranges.lo).sum(axis=0) * self._w_j  # (J,)
+        if self._sign is not None:
+            y += np.einsum("rjm,j->m", self._sign, lo_w)[None, :]
+            tile_sums = np.pad(x, ((0, 0), (0, R * rows - x.shape[1]))).reshape(n, R, rows).sum(axis=2)
+            y += tile_sums.astype(np.float64) @ self._flip_corr
+        else:
+            y += R * lo_w.sum()
+        if self.spec.weight_mapping == "offset":
+            y -= float(1 << (self.spec.weight_bits - 1)) * x.sum(axis=1, dtype=np.int64)[:, None].astype(np.float64)
+        return y
+
+    def mvm(self, inputs, rng: Seed = None, *, stats: bool = False):
+        """The crossbar's estimate of ``inputs @ weights``.
+
+        ``inputs``: integer array (N, K) or (K,), unsigned or two's-complement signed as the
+        spec says. Returns float64 (N, M) (or (M,)); with ``stats=True`` returns ``(outputs,
+        MvmStats)``. Ideal devices and an ADC of at least ``spec.exact_adc_bits`` bits on the
+        full-scale range give exactly the integer product.
+        """
+        if self.ranges is None:
+            raise ValueError("adc_range is 'calibrated' but this matrix has no ADC ranges yet: "
+                             "call .calibrate(inputs) or program(..., calibration=inputs)")
+        x, single = self._check_inputs(inputs)
+        noise_rng = self._read_rng if rng is None else make_rng(rng)
+        out = np.empty((x.shape[0], self.shape[1]), dtype=np.float64)
+        clipped = zero_planes = active = 0
+        for part in self._chunks(x.shape[0]):
+            digits = self._digits(x[part])
+            values = self._analog(digits, noise_rng)
+            count = quantize_to_codes(values, self.ranges, count_clipped=stats)
+            if stats:
+                clipped += count
+                zero_planes += int(np.count_nonzero(~digits.any(axis=3)))
+                active += int(np.count_nonzero(digits))
+            out[part] = self._shift_add(values, x[part])
+        result = out[0] if single else out
+        if not stats:
+            return result
+        return result, self._stats(x.shape[0], clipped, zero_planes, active)
+
+    def _stats(self, n: int, clipped: int, zero_planes: int, active: int) -> MvmStats:
+        t, T = self.tiling, self.spec.input_cycles
+        G = self.spec.conversions_per_read_group
+        return MvmStats(
+            vectors=n, input_cycles=T, array_reads=n * T * t.arrays,
+            row_drives=n * T * t.in_features * t.col_tiles, active_row_drives=active * t.col_tiles,
+            bitplanes=n * T * t.row_tiles, zero_bitplanes=zero_planes,
+            adc_conversions=n * t.row_tiles * G * t.physical_columns, clipped_conversions=clipped,
+        )
+
+    def calibrate(self, inputs, rng: Seed = None, percentile: Optional[float] = None) -> "ProgrammedMatrix":
+        """A copy whose ADC ranges cover the analog values these inputs produce.
+
+        For every conversion kind (input cycle and column kind) the range runs from the
+        ``100 - percentile`` to the ``percentile`` percentile of the observed values (default:
+        ``spec.adc_percentile``), widened to integers and to include zero.
+        """
+        p = self.spec.adc_percentile if percentile is None else float(percentile)
+        if not 50 < p <= 100:
+            raise ValueError(f"percentile: expected a number in (50, 100], got {percentile!r}")
+        x, _ = self._check_inputs(inputs)
+        noise_rng = self._read_rng if rng is None else make_rng(rng)
+        lows, highs, samples = [], [], []
+        for part in self._chunks(x.shape[0]):
+            values = self._analog(self._digits(x[part]), noise_rng)  # (R, n, G, J, M)
+            G, J = values.shape[2:4]
+            flat = values.transpose(2, 3, 0, 1, 4).reshape(G, J, -1)
+            if p == 100:
+                lows.append(flat.min(axis=2))
+                highs.append(flat.max(axis=2))
+            else:
+                stride = max(1, flat.shape[2] // _CALIBRATION_SAMPLES)
+                samples.append(np.asarray(flat[:, :, ::stride], dtype=np.float64))
+        if p == 100:
+            lo, hi = np.min(lows, axis=0), np.max(highs, axis=0)
+        else:
+            data = np.concatenate(samples, axis=2)
+            lo, hi = np.percentile(data, [100 - p, p], axis=2)
+        lo = np.minimum(0.0, np.floor(lo.astype(np.float64)))
+        hi = np.maximum(0.0, np.ceil(hi.astype(np.float64)))
+        clone = object.__new__(ProgrammedMatrix)
+        clone.__dict__.update(self.__dict__)
+        clone.ranges = ranges_from_limits(lo, hi, self.spec.adc_bits)
+        return clone
+
+
+def program(weights, spec: CrossbarSpec, rng: Seed = None, *, calibration=None) -> ProgrammedMatrix:
+    """Program a signed integer weight matrix (K, M) onto crossbar arrays described by ``spec``.
+
+    Slices each weight over ``ceil(weight_bits / cell_bits)`` cells, maps signs
+    (``spec.weight_mapping``), tiles rows and columns over arrays, and draws stuck-at faults
+    and programming variation once from ``rng`` (None: fresh entropy; an int: a seed).
+    ``calibration`` inputs set the ADC ranges when ``spec.adc_range`` is ``"calibrated"``.
+    """
+    if not isinstance(spec, CrossbarSpec):
+        raise ValueError(f"spec: expected a CrossbarSpec, got {type(spec).__name__}")
+    half = 1 << (spec.weight_bits - 1)
+    w = integer_array(weights, "weights", ndim=(2,), lo=-half, hi=half - 1,
+                      what=f"{spec.weight_bits}-bit signed")
+    K, M = w.shape
+    tiling = ArrayTiling(K, M, spec.rows, spec.cols, spec.slices, spec.polarities)
+    R, rows = tiling.row_tiles, spec.rows
+    levels = encode_weights(w, spec)  # (P, S, K, M)
+    if R * rows > K:
+        levels = np.pad(levels, ((0, 0), (0, 0), (0, R * rows - K), (0, 0)))
+    P, S = levels.shape[:2]
+    levels = levels.reshape(P, S, R, rows, M)
+    slice_max = slice_max_levels(spec)
+    flipped = None
+    if spec.column_encoding == "flip":
+        levels, flipped = flip_columns(levels, tiling.rows_per_tile, slice_max)
+    generator = make_rng(rng)
+    cells = program_cells(levels, spec, generator)
+    read_rng = generator.spawn(1)[0]
+    if spec.adc_range == "full_scale":
+        ranges = full_scale_ranges(spec, slice_max)
+    elif spec.adc_range == "explicit":
+        ranges = explicit_ranges(spec, slice_max)
+    else:
+        ranges = None
+    matrix = ProgrammedMatrix(spec=spec, shape=(K, M), tiling=tiling, stored_levels=levels,
+                              flipped=flipped, cells=cells, read_rng=read_rng, ranges=ranges)
+    if calibration is not None:
+        if spec.adc_range != "calibrated":
+            raise ValueError(f"calibration: given, but spec.adc_range is {spec.adc_range!r}, not 'calibrated'")
+        matrix = matrix.calibrate(calibration)
+    return matrix
+
+
+def mvm(weights, inputs, spec: CrossbarSpec, rng: Seed = None, *, stats: bool = False):
+    """Program ``weights`` and multiply ``inputs`` once: ``program(weights, spec, rng).mvm(inputs)``.
+
+    With ``adc_range: calibrated`` the ADC is calibrated on these same inputs.
+    """
+    generator = make_rng(rng)
+    calibration = inputs if spec.adc_range == "calibrated" else None
+    return program(weights, spec, generator, calibration=calibration).mvm(inputs, stats=stats)

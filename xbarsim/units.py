@@ -54,7 +54,7 @@ KINDS: Dict[str, _Kind] = {
         _Kind("power", "16mW", ("W",)),
         _Kind("energy", "1.56pJ", ("J",)),
         _Kind("conductance", "100uS", ("S",)),
-        _Kind("area", "0.0096mm2", ("m2", "m^2")),
+        _Kind("area", "0.0096mm2", ("m2", "m^2"), squared=True),
     )
 }
 """Quantity kinds a config field may declare, keyed by name."""

@@ -301,7 +301,7 @@ class Spec:
         for f in cls._fields():
             kind = f.metadata["type"]
             if f.default is not dataclasses.MISSING:
-                default = kind.dump(f.default) if f.default is not None else None
+                default = kind.dump(kind.convert(f.default)) if f.default is not None else None
             elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
                 default = "(section)"
             else:

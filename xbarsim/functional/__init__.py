@@ -10,7 +10,7 @@ array([[ -1., -16.]])
 """
 
 from ..config.crossbar import CrossbarSpec
-from .mvm import MvmStats, ProgrammedMatrix, make_rng, mvm, program
+from .matrix import MvmStats, ProgrammedMatrix, make_rng, mvm, program
 from .reference import exact_mvm
 
 __all__ = ["CrossbarSpec", "MvmStats", "ProgrammedMatrix", "exact_mvm", "make_rng", "mvm", "program"]

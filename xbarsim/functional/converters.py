@@ -8,10 +8,11 @@ in ``T = ceil(input_bits / dac_bits)`` cycles; digit ``t`` weighs ``2**(t*dac_bi
 signed inputs the top digit is a two's-complement digit (a bipolar DAC drives it), so that
 ``x = sum_t 2**(t*dac_bits) * digit_t`` holds exactly.
 
-ADC. A conversion maps an analog value ``v`` to ``code = clip(rint((v - lo) / step), 0,
-2**adc_bits - 1)`` and back to ``lo + code * step``. The step is ``(hi - lo) / (2**adc_bits -
-1)`` but never finer than one level unit: an ADC with more codes than the partial sum has
-values leaves the top codes unused, and with ideal devices reproduces the integer exactly.
+ADC. A conversion covering ``[lo, hi]`` maps an analog value ``v`` to ``code = clip(rint((v -
+lo) / step), 0, top)`` and back to ``lo + code * step``. The step is ``(hi - lo) / (2**adc_bits
+- 1)`` but never finer than one level unit: an ADC with more codes than the range has integer
+values uses only ``top = floor((hi - lo) / step)`` of them, so that with ideal devices it
+reproduces every partial sum in range exactly, and values beyond ``hi`` still clip at ``hi``.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def column_level_bounds(spec: CrossbarSpec, slice_max: np.ndarray) -> np.ndarray
 
 @dataclass(frozen=True)
 class AdcRanges:
-    """The ADC transfer of every conversion kind: ``lo`` and ``step`` of shape (G, J).
+    """The ADC transfer of every conversion kind: ``lo``, ``step`` and ``top`` of shape (G, J).
 
     G indexes conversions per vector and row tile (input cycles, or 1 when digitizing after
     accumulation); J indexes physical column kinds (polarity-major, then slice).
@@ -95,18 +96,15 @@ class AdcRanges:
     """Analog value (level units) of code 0."""
     step: np.ndarray
     """Analog value of one code step (level units, >= 1)."""
+    top: np.ndarray
+    """Largest code in use (at most ``2**bits - 1``), as float."""
     bits: int
     """ADC resolution."""
 
     @property
-    def top_code(self) -> int:
-        """Largest code, ``2**bits - 1``."""
-        return (1 << self.bits) - 1
-
-    @property
     def hi(self) -> np.ndarray:
-        """Analog value of the top code."""
-        return self.lo + self.step * self.top_code
+        """Analog value of the top code in use."""
+        return self.lo + self.step * self.top
 
     @property
     def exact(self) -> bool:
@@ -118,8 +116,10 @@ def ranges_from_limits(lo: np.ndarray, hi: np.ndarray, bits: int) -> AdcRanges:
     """ADC ranges covering ``[lo, hi]`` with ``2**bits`` codes, never finer than one level unit."""
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
-    step = np.maximum(1.0, (hi - lo) / ((1 << bits) - 1))
-    return AdcRanges(lo=lo, step=step, bits=bits)
+    codes = (1 << bits) - 1
+    step = np.maximum(1.0, (hi - lo) / codes)
+    top = np.minimum(float(codes), np.floor((hi - lo) / step + 1e-9))
+    return AdcRanges(lo=lo, step=step, top=top, bits=bits)
 
 
 def _limits(spec: CrossbarSpec, slice_max: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -156,6 +156,7 @@ def quantize_to_codes(values: np.ndarray, ranges: AdcRanges, count_clipped: bool
     dtype = values.dtype
     lo = ranges.lo[:, :, None].astype(dtype)
     step = ranges.step[:, :, None].astype(dtype)
+    top = ranges.top[:, :, None].astype(dtype)
     if np.any(lo != 0):
         np.subtract(values, lo, out=values)
     if np.any(step != 1):
@@ -163,6 +164,6 @@ def quantize_to_codes(values: np.ndarray, ranges: AdcRanges, count_clipped: bool
     np.rint(values, out=values)
     clipped = None
     if count_clipped:
-        clipped = int(np.count_nonzero(values < 0)) + int(np.count_nonzero(values > ranges.top_code))
-    np.clip(values, 0, ranges.top_code, out=values)
+        clipped = int(np.count_nonzero(values < 0)) + int(np.count_nonzero(values > top))
+    np.clip(values, 0, top, out=values)
     return clipped

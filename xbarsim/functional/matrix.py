@@ -271,7 +271,7 @@ class ProgrammedMatrix:
             codes *= self._sign[:, None, None, :, :].astype(codes.dtype)
         total = codes.sum(axis=0) if R > 1 else codes[0]  # (n, G, J, M)
         weights = (self._w_g[:, None] * self._w_j[None, :] * ranges.step).ravel()  # (G*J,)
-        bound = R * ranges.top_code * float(np.abs(weights).sum())
+        bound = R * float(ranges.top.max()) * float(np.abs(weights).sum())
         dtype = np.float64 if (ranges.exact and bound >= _EXACT_FLOAT32) else total.dtype
         flat = total.reshape(n, G * J, M)
         y = np.matmul(weights.astype(dtype), flat.astype(dtype, copy=False)).astype(np.float64)

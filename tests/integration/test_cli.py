@@ -1,0 +1,85 @@
+"""The command line: each command, its output and its exit codes."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xbarsim.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_run_default_is_exact_for_the_ideal_isaac_crossbar(capsys):
+    assert main(["run", "--size", "200x20", "--vectors", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "'isaac' crossbar" in out and "exact needs 8" in out
+    as_specified = next(line for line in out.splitlines() if line.strip().startswith("as specified"))
+    assert as_specified.split()[2:4] == ["0", "0"]  # max |error| and RMS error
+    assert "programming variation 5%" in out and "read noise 1%" in out and "ADC 7 bits" in out
+
+
+def test_mvm_on_tiny(capsys):
+    assert main(["mvm", "--arch", "tiny", "--size", "40x10", "--vectors", "8", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "3 row tiles x 2 column tiles = 6 arrays" in out
+
+
+def test_presets_and_check(capsys, tmp_path):
+    assert main(["presets"]) == 0
+    assert "isaac" in capsys.readouterr().out
+    spec = tmp_path / "chip.yaml"
+    spec.write_text("version: 1\nbase: tiny\ncrossbar:\n  adc_bits: 5\n")
+    assert main(["check", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "adc_bits: 5" in out and "rows: 16" in out
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["check", "missing.yaml"], 1, "xbarsim: error: arch: expected a preset name"),
+    (["mvm", "--size", "3"], 2, "expected KxM"),
+    (["mvm", "--vectors", "0"], 2, "expected a positive integer"),
+    (["frobnicate"], 2, "invalid choice"),
+    ([], 2, "usage"),
+])
+def test_errors_have_exit_codes_and_one_line(argv, code, message, capsys):
+    try:
+        result = main(argv)
+    except SystemExit as exc:  # argparse exits for usage errors
+        result = exc.code
+    assert result == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_bad_spec_value_is_one_line(tmp_path, capsys):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("version: 1\ncrossbar:\n  adc_bits: 0\n")
+    assert main(["check", str(spec)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "xbarsim: error: crossbar.adc_bits: expected an integer 1..16, got 0"
+
+
+def test_python_dash_m_and_debug():
+    result = subprocess.run([sys.executable, "-m", "xbarsim", "--debug", "check", "nope"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode != 0 and "Traceback" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "xbarsim", "--version"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.startswith("xbarsim ")
+
+
+def test_readme_quick_start_is_what_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    block = readme.split("```bash", 1)[1].split("```", 1)[0].strip().splitlines()
+    assert len(block) == 2, "the quick start is exactly two commands"
+    install_and_run, install_and_test = block
+    assert install_and_run.endswith("xbarsim run")
+    assert install_and_test in ci
+
+
+def test_config_reference_is_current():
+    from xbarsim.config.reference import markdown
+    assert (ROOT / "docs" / "config.md").read_text() == markdown()

@@ -1,0 +1,183 @@
+"""Command line: ``xbarsim run | mvm | presets | check``.
+
+The only place where errors become exit codes: 0 ok, 1 a failure (bad spec, unmappable
+workload, damaged trace: one line on stderr, no traceback unless ``--debug``), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from . import __version__
+from .config import arch_presets, dump_yaml, evolve, load_arch
+from .errors import XbarsimError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _shape(text: str):
+    try:
+        k, m = (int(v) for v in text.lower().split("x"))
+        if k < 1 or m < 1:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected KxM with positive integers, e.g. 512x256, got {text!r}") from None
+    return k, m
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _mvm_variants(crossbar):
+    """The settings compared by ``xbarsim mvm``: as specified, then one non-ideality at a time."""
+    variants = [("as specified", crossbar)]
+    variants.append(("programming variation 5%", evolve(crossbar, {"variation_sigma": 0.05})))
+    variants.append(("read noise 1%", evolve(crossbar, {"read_noise_sigma": 0.01})))
+    if crossbar.adc_bits > 1:
+        fewer = crossbar.adc_bits - 1
+        variants.append((f"ADC {fewer} bits", evolve(crossbar, {"adc_bits": fewer})))
+    return variants
+
+
+def cmd_mvm(args) -> int:
+    """Run the functional model on random integers and compare with the exact product."""
+    from .functional import exact_mvm, program
+
+    arch = load_arch(args.arch)
+    xb = arch.crossbar
+    k, m = args.size
+    rng = np.random.default_rng(args.seed)
+    half = 1 << (xb.weight_bits - 1)
+    weights = rng.integers(-half, half, (k, m))
+    if xb.signed_inputs:
+        lo, hi = -(1 << (xb.input_bits - 1)), 1 << (xb.input_bits - 1)
+    else:
+        lo, hi = 0, 1 << xb.input_bits
+    inputs = rng.integers(lo, hi, (args.vectors, k))
+    exact = exact_mvm(inputs, weights).astype(np.float64)
+    scale = float(np.sqrt(np.mean(exact**2))) or 1.0
+
+    print(f"xbarsim {__version__}: functional model of the '{arch.name}' crossbar")
+    print(f"  array {xb.rows}x{xb.cols}, {xb.cell_bits}-bit cells, {xb.weight_bits}-bit weights "
+          f"({xb.weight_mapping} mapping, {xb.slices} slices), {xb.input_bits}-bit "
+          f"{'signed' if xb.signed_inputs else 'unsigned'} inputs through {xb.dac_bits}-bit DACs "
+          f"({xb.input_cycles} cycles), {xb.adc_bits}-bit ADC ({xb.adc_range}, {xb.adc_position}, "
+          f"{xb.column_encoding} columns; exact needs {xb.exact_adc_bits})")
+    print(f"  workload: {k}x{m} random weights, {args.vectors} random input vectors (seed {args.seed})")
+    rows = []
+    for label, spec in _mvm_variants(xb):
+        start = time.perf_counter()
+        calibration = inputs if spec.adc_range == "calibrated" else None
+        pm = program(weights, spec, rng=args.seed, calibration=calibration)
+        y, stats = pm.mvm(inputs, stats=True)
+        seconds = time.perf_counter() - start
+        error = y - exact
+        rows.append((label, np.abs(error).max(), np.sqrt(np.mean(error**2)), seconds, stats))
+    t = pm.tiling
+    print(f"  mapping: {t.row_tiles} row tiles x {t.col_tiles} column tiles = {t.arrays} arrays, "
+          f"{t.cells_used:,} cells, utilization {t.utilization:.1%}")
+    s = rows[0][4]
+    print(f"  per run: {s.array_reads:,} array reads, {s.adc_conversions:,} ADC conversions, "
+          f"{s.active_row_fraction:.1%} of row drives active, {s.zero_bitplane_fraction:.1%} zero bit-planes")
+    print()
+    print(f"  {'setting':28s} {'max |error|':>14s} {'RMS error':>14s} {'RMS / RMS(exact)':>17s} "
+          f"{'clipped':>9s} {'time':>8s}")
+    for label, worst, rms, seconds, stats in rows:
+        print(f"  {label:28s} {worst:14.6g} {rms:14.6g} {rms / scale:17.3e} "
+              f"{stats.clipped_conversions:9d} {seconds:7.2f}s")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    """The main job on the built-in default; until the architecture model lands, the functional check."""
+    return cmd_mvm(args)
+
+
+def cmd_presets(args) -> int:
+    print("architectures: " + ", ".join(arch_presets()))
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    arch = load_arch(args.config)
+    print(f"# {args.config}: valid; the resolved spec follows")
+    print(dump_yaml(arch.to_dict()), end="")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xbarsim",
+        description="Cycle-level simulator of analog crossbar (compute-in-memory) DNN accelerators.",
+        epilog="examples:\n  xbarsim run\n  xbarsim mvm --arch tiny --size 40x10\n  xbarsim check my-chip.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"xbarsim {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def functional_options(p):
+        p.add_argument("--arch", default="isaac", help="preset name or YAML file (default: isaac)")
+        p.add_argument("--size", type=_shape, default=(512, 256), metavar="KxM",
+                       help="weight matrix shape (default: 512x256)")
+        p.add_argument("--vectors", type=_positive, default=256, help="input vectors (default: 256)")
+        p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+    run = sub.add_parser("run", help="run the main job on the default ISAAC-like chip",
+                         description="Run the main job. For now: the functional check of `xbarsim mvm`.")
+    functional_options(run)
+    run.set_defaults(func=cmd_run)
+    mvm = sub.add_parser("mvm", help="functional model against the exact product",
+                         description="Program random weights, multiply random inputs, and report the "
+                                     "error against the exact integer product for the crossbar as specified "
+                                     "and with one non-ideality added at a time.",
+                         epilog="example:\n  xbarsim mvm --arch tiny --size 40x10 --vectors 64",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    functional_options(mvm)
+    mvm.set_defaults(func=cmd_mvm)
+    presets = sub.add_parser("presets", help="list built-in presets")
+    presets.set_defaults(func=cmd_presets)
+    check = sub.add_parser("check", help="validate a spec and print it resolved",
+                           epilog="example:\n  xbarsim check my-chip.yaml",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("config", help="preset name or YAML file")
+    check.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except XbarsimError as exc:
+        if args.debug:
+            raise
+        print(f"xbarsim: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("xbarsim: interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def entry_point() -> None:  # pragma: no cover - thin wrapper for console_scripts
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry_point()

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from xbarsim.functional import CrossbarSpec, program
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, installed or not
+from xbarsim.functional import CrossbarSpec, program  # noqa: E402
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ workload, damaged trace: one line on stderr, no traceback unless ``--debug``), 2
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import List, Optional, Sequence
@@ -173,6 +174,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("xbarsim: interrupted", file=sys.stderr)
         return EXIT_FAILURE
+    except BrokenPipeError:  # output piped into `head` and closed: not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 def entry_point() -> None:  # pragma: no cover - thin wrapper for console_scripts

@@ -80,3 +80,97 @@ def mvm_problems(draw, specs=None, max_k: int = 60, max_m: int = 12, max_n: int 
 
 
 quantities = st.sampled_from(["time", "frequency", "size", "bandwidth", "power", "energy", "conductance", "area"])
+
+
+# -- architectures and workloads for the architecture model ------------------------------------
+
+TEST_ENERGY = str(__import__("pathlib").Path(__file__).parent / "data" / "test-energy.yaml")
+
+@st.composite
+def small_archs(draw, **fixed):
+    """Small random chips with short, whole-cycle timings (so a cycle-stepped model is cheap)."""
+    from xbarsim import load_arch
+
+    rows = draw(st.integers(4, 16))
+    cols = draw(st.integers(4, 16))
+    cell_bits = draw(st.integers(1, 2))
+    weight_bits = draw(st.integers(max(2, cell_bits), 4))
+    input_bits = draw(st.integers(1, 4))
+    spec = {
+        "version": 1, "name": "random", "energy_table": TEST_ENERGY,
+        "crossbar": {
+            "rows": rows, "cols": cols, "cell_bits": cell_bits, "weight_bits": weight_bits, "input_bits": input_bits,
+            "dac_bits": draw(st.integers(1, min(2, input_bits))), "adc_bits": 8,
+            "adc_position": draw(st.sampled_from(["per_cycle", "after_accumulation"])),
+            "weight_mapping": draw(st.sampled_from(["offset", "differential"])),
+        },
+        "chip": {"tiles": draw(st.integers(1, 3)), "clock": "1GHz", "offchip_links": 1},
+        "tile": {"pes": draw(st.integers(1, 3)), "activation_units": draw(st.integers(1, 2)),
+                 "pooling_units": draw(st.integers(1, 2)), "shift_add_units": draw(st.integers(1, 2)),
+                 "output_register": "64B",
+                 "buffer": {"size": "1KiB", "ports": draw(st.integers(1, 2)), "width_bits": 64,
+                            "bandwidth": draw(st.sampled_from(["2GB/s", "4GB/s", "8GB/s"])),
+                            "latency": draw(st.sampled_from(["0s", "1ns"]))}},
+        "pe": {"arrays": draw(st.integers(1, 4)), "adcs_per_array": draw(st.integers(1, min(4, cols))),
+               "adc_rate": draw(st.sampled_from(["1GHz", "2GHz", "4GHz"])),
+               "read_latency": draw(st.sampled_from(["1ns", "2ns", "3ns"])),
+               "sample_hold": draw(st.booleans()), "shift_add_units": 1, "input_register": "64B",
+               "output_register": "32B", "psum_bits": 8},
+        "global_buffer": {"size": draw(st.sampled_from(["0B", "256B", "4KiB"])), "ports": draw(st.integers(1, 2)),
+                          "width_bits": 64, "bandwidth": draw(st.sampled_from(["4GB/s", "8GB/s"])),
+                          "latency": draw(st.sampled_from(["0s", "1ns"]))},
+        "interconnect": {"topology": draw(st.sampled_from(["bus", "mesh"])),
+                         "bandwidth": draw(st.sampled_from(["2GB/s", "4GB/s"])), "hop_latency": "1ns",
+                         "tiles_per_router": draw(st.integers(1, 2))},
+        "dram": {"bandwidth": draw(st.sampled_from(["1GB/s", "2GB/s"])),
+                 "latency": draw(st.sampled_from(["5ns", "10ns"])), "channels": draw(st.integers(1, 2))},
+        "programming": {"write_pulse": draw(st.sampled_from(["1ns", "2ns"])), "rows_in_parallel": 1},
+    }
+    for dotted, value in fixed.items():
+        section, key = dotted.split(".", 1)
+        node = spec[section]
+        *inner, last = key.split(".")
+        for part in inner:
+            node = node[part]
+        node[last] = value
+    adc_bits = load_arch(spec).crossbar.exact_adc_bits
+    spec["crossbar"]["adc_bits"] = min(16, adc_bits)
+    return load_arch(spec)
+
+
+@st.composite
+def small_networks(draw, max_layers: int = 4):
+    """Small random networks of conv, pool, residual blocks and a final fc, valid by construction."""
+    from xbarsim.workload import NetBuilder, load_workload
+
+    H = draw(st.integers(2, 6))
+    W = draw(st.integers(2, 6))
+    C = draw(st.integers(1, 3))
+    net = NetBuilder("random", H, W, C)
+    count = 0
+    for i in range(draw(st.integers(1, max_layers))):
+        kind = draw(st.sampled_from(["conv", "conv", "pool", "block", "dwconv"]))
+        if kind == "conv":
+            R = draw(st.integers(1, min(3, H + 2)))
+            padding = draw(st.integers(0, R // 2))
+            if R > H + 2 * padding or R > W + 2 * padding:
+                continue
+            stride = draw(st.integers(1, 2))
+            M = draw(st.integers(1, 6))
+            net.conv(f"conv{i}", M, R, stride, padding=padding, activation=draw(st.sampled_from(["relu", "none"])))
+            H, W, C = (H + 2 * padding - R) // stride + 1, (W + 2 * padding - R) // stride + 1, M
+        elif kind == "dwconv" and H >= 3 and W >= 3:
+            net.conv(f"dw{i}", C, 3, 1, padding=1, groups=C)
+        elif kind == "pool" and H >= 2 and W >= 2:
+            net.pool(f"pool{i}", 2, 2, kind=draw(st.sampled_from(["max", "avg"])))
+            H, W = H // 2, W // 2
+        elif kind == "block":
+            source = net.last
+            main = net.conv(f"res{i}", C, 1, activation="none", inputs=[source] if source else None)
+            net.add(f"add{i}", [main, source] if source else [main, main])
+        else:
+            continue
+        count += 1
+    if count == 0 or draw(st.booleans()):
+        net.fc("fc", draw(st.integers(1, 5)))
+    return load_workload(net.spec)

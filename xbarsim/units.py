@@ -140,18 +140,19 @@ def format(value: float, kind: str) -> str:  # noqa: A001 - mirrors parse
     if value == 0:
         return f"0{symbol}"
     exact = Decimal(repr(value))
-    if k.binary and value == int(value):
-        for prefix, power in sorted(_BINARY_PREFIX.items(), key=lambda item: -item[1]):
-            step = 2**power
-            if int(value) % step == 0 and abs(value) >= step:
-                return f"{int(value) // step}{prefix}{symbol}"
-        return f"{int(value)}{symbol}"
     if k.squared:  # areas read best in mm2 whatever their size
         return f"{_plain(exact.scaleb(6))}mm2"
     exponent = math.floor(math.log10(abs(value)) / 3) * 3
     exponent = max(min(exponent, 12), -15)
     prefix = {v: p for p, v in _SI_PREFIX.items() if p != "µ"}[exponent]
-    return f"{_plain(exact.scaleb(-exponent))}{prefix}{symbol}"
+    text = f"{_plain(exact.scaleb(-exponent))}{prefix}{symbol}"
+    if k.binary and value == int(value):  # 65536 B reads better as 64KiB, 4.8e9 B/s as 4.8GB/s
+        for binary_prefix, power in sorted(_BINARY_PREFIX.items(), key=lambda item: -item[1]):
+            step = 2**power
+            if int(value) % step == 0 and abs(value) >= step:
+                candidate = f"{int(value) // step}{binary_prefix}{symbol}"
+                return candidate if len(candidate) < len(text) else text
+    return text
 
 
 def _plain(number: Decimal) -> str:

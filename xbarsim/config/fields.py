@@ -23,6 +23,7 @@ from ..errors import ConfigError, described
 
 __all__ = [
     "FieldType", "Integer", "Real", "Boolean", "Text", "Choice", "Quantity", "Maybe", "Section", "Items",
+    "MappingOf", "FrozenDict",
     "param", "Spec", "evolve",
 ]
 
@@ -227,6 +228,49 @@ class Items(FieldType):
 
     def dump(self, value):
         return [self.inner.dump(v) for v in value]
+
+
+class FrozenDict(dict):
+    """A dict that refuses changes and hashes, so frozen specs can hold mappings."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a spec mapping cannot be changed; use evolve()")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items(), key=lambda item: repr(item[0]))))
+
+
+class MappingOf(FieldType):
+    """A mapping from names (optionally from a known set) to values of one type."""
+
+    def __init__(self, value: FieldType, keys=None, key_kind: str = "name", key_type: FieldType = None):
+        self.value, self.keys, self.key_kind, self.key_type = value, keys, key_kind, key_type
+        self.expected = f"a mapping of {key_kind} to {value.expected}"
+
+    def convert(self, value):
+        if not isinstance(value, Mapping):
+            raise self.fail(value)
+        result = {}
+        for key, item in value.items():
+            if self.key_type is not None:
+                try:
+                    key = self.key_type.convert(key)
+                except ConfigError as exc:
+                    raise ConfigError((str(key),), f"a {self.key_kind}: {self.key_type.expected}", key) from None
+            elif not isinstance(key, str) or (self.keys is not None and key not in self.keys):
+                close = difflib.get_close_matches(str(key), list(self.keys or ()), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(self.keys or ())}"
+                raise ConfigError((str(key),), f"a known {self.key_kind}", described(f"unknown {key!r}"), hint=hint)
+            try:
+                result[key] = self.value.convert(item)
+            except ConfigError as exc:
+                raise exc.under(key) from None
+        return FrozenDict(result)
+
+    def dump(self, value):
+        return {k: self.value.dump(v) for k, v in value.items()}
 
 
 def param(kind: FieldType, default: Any = dataclasses.MISSING, doc: str = "", *, factory=None, required=False):

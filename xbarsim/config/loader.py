@@ -19,7 +19,7 @@ import yaml
 from ..errors import ConfigError, described
 from .arch import _VERSION, Arch
 
-__all__ = ["load_arch", "arch_presets", "read_yaml", "dump_yaml", "merge"]
+__all__ = ["load_arch", "arch_presets", "read_yaml", "dump_yaml", "merge", "resolve_base"]
 
 PRESET_PACKAGE = "xbarsim.config.presets"
 
@@ -103,16 +103,17 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Dict[str, Any
     return result
 
 
-def _resolve_base(data: Dict[str, Any], presets: List[str], what: str, depth: int = 0) -> Dict[str, Any]:
-    """Apply a ``base:`` key (preset name or file) recursively."""
+def resolve_base(data: Dict[str, Any], read_raw, depth: int = 0) -> Dict[str, Any]:
+    """Apply a ``base:`` key recursively: ``read_raw(name)`` returns the base's raw mapping."""
     if "base" not in data:
         return data
     if depth > 8:
         raise ConfigError(("base",), "a chain of at most 8 bases", described("a longer or circular chain"))
+    data = dict(data)
     base_name = data.pop("base")
     if not isinstance(base_name, str):
         raise ConfigError(("base",), "a preset name or a YAML path", base_name)
-    parent = _resolve_base(_read_preset_or_file(base_name, presets, "base"), presets, what, depth + 1)
+    parent = resolve_base(read_raw(base_name), read_raw, depth + 1)
     return merge(parent, data)
 
 
@@ -135,7 +136,7 @@ def load_arch(spec: Union[str, os.PathLike, Mapping[str, Any], Arch]) -> Arch:
         raise ConfigError(("arch",), "a preset name, a YAML path, a mapping or an Arch",
                           described(type(spec).__name__))
     _check_version(data)
-    data = _resolve_base(data, presets, "arch")
+    data = resolve_base(data, lambda name: _read_preset_or_file(name, presets, "base"))
     return Arch.from_dict(data)
 
 

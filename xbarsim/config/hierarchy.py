@@ -1,0 +1,105 @@
+"""The chip hierarchy around the crossbar: chip -> tiles -> PEs -> arrays, buffers, network, DRAM.
+
+Each section holds counts and timing parameters only; energy, power and area live in the
+energy table (``xbarsim.energy``), so one architecture can be priced by several tables.
+Durations are physical (``"100ns"``); the timing model rounds each operation up to whole
+cycles of ``chip.clock``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .fields import Boolean, Choice, Integer, Quantity, Section, Spec, param
+
+__all__ = ["ChipSpec", "PeSpec", "BufferSpec", "TileSpec", "InterconnectSpec", "DramSpec", "ProgrammingSpec"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChipSpec(Spec):
+    section_doc = "the whole chip"
+
+    tiles: int = param(Integer(1, 1_000_000), 168, "tiles on the chip (ISAAC: 168)")
+    clock: float = param(Quantity("frequency", 0, lo_open=True), "1.2GHz",
+                         "digital clock; every operation lasts a whole number of its cycles (ISAAC: 1.2 GHz)")
+    offchip_links: int = param(Integer(0, 1024), 4, "off-chip links to DRAM and hosts (ISAAC: 4 HyperTransport)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeSpec(Spec):
+    section_doc = "a processing element (ISAAC's IMA): arrays with their DACs, sample-and-holds and ADCs"
+
+    arrays: int = param(Integer(1, 65536), 8, "crossbar arrays per PE (ISAAC: 8)")
+    adcs_per_array: int = param(Integer(1, 65536), 1,
+                                "ADCs per array; the array's columns share them in turn (ISAAC: 1 for 128 columns)")
+    adc_rate: float = param(Quantity("frequency", 0, lo_open=True), "1.28GHz",
+                            "conversions per second of one ADC (ISAAC: 1.28 GS/s)")
+    read_latency: float = param(Quantity("time", 0, lo_open=True), "100ns",
+                                "one crossbar read: DAC drive, column settling, sample-and-hold (ISAAC: 100 ns)")
+    sample_hold: bool = param(Boolean(), True,
+                              "sample-and-hold lets the next read overlap the current conversions (ISAAC)")
+    shift_add_units: int = param(Integer(0, 65536), 4, "shift-and-add units per PE (ISAAC: 4)")
+    input_register: float = param(Quantity("size", 0), "2KiB", "input register (ISAAC: 2 KB)")
+    output_register: float = param(Quantity("size", 0), "256B", "output register (ISAAC: 256 B)")
+    psum_bits: int = param(Integer(1, 64), 16,
+                           "bits of a partial sum leaving the PE (ISAAC: 16-bit outputs of the IMA)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BufferSpec(Spec):
+    section_doc = "an on-chip buffer (SRAM or eDRAM)"
+
+    size: float = param(Quantity("size", 0), "64KiB", "capacity; 0 for none")
+    ports: int = param(Integer(1, 1024), 2, "accesses served at once (ISAAC eDRAM: 2 banks)")
+    width_bits: int = param(Integer(8, 65536), 256, "bits per access (ISAAC eDRAM: 256-bit bus)")
+    bandwidth: float = param(Quantity("bandwidth", 0, lo_open=True), "38.4GB/s",
+                             "bytes per second per port (ISAAC: 256 bits per 1.2 GHz cycle = 38.4 GB/s)")
+    latency: float = param(Quantity("time", 0), "0s", "fixed latency added to every transfer")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TileSpec(Spec):
+    section_doc = "a tile: PEs around a shared buffer, with activation and pooling units"
+
+    pes: int = param(Integer(1, 65536), 12, "PEs per tile (ISAAC: 12 IMAs)")
+    activation_units: int = param(Integer(0, 65536), 2, "activation units, one output per cycle each (ISAAC: 2 sigmoid)")
+    pooling_units: int = param(Integer(0, 65536), 1, "pooling units, one window element per cycle each (ISAAC: 1)")
+    shift_add_units: int = param(Integer(0, 65536), 1,
+                                 "tile shift-and-add units that merge partial sums across PEs (ISAAC: 1)")
+    output_register: float = param(Quantity("size", 0), "3KiB", "tile output register (ISAAC: 3 KB)")
+    buffer: BufferSpec = param(Section(BufferSpec), factory=BufferSpec, doc="the tile buffer (ISAAC: 64 KB eDRAM)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InterconnectSpec(Spec):
+    section_doc = "the on-chip network between tiles and the global buffer"
+
+    topology: str = param(Choice("bus", "mesh"), "mesh",
+                          "'bus': one shared channel; 'mesh': one injection port per tile, hops add latency")
+    bandwidth: float = param(Quantity("bandwidth", 0, lo_open=True), "4.8GB/s",
+                             "bytes per second of the bus or of one tile port (ISAAC: 32-bit flits at 1.2 GHz)")
+    hop_latency: float = param(Quantity("time", 0), "0.8333333333333334ns",
+                               "latency per router hop (assumed: one 1.2 GHz router cycle)")
+    tiles_per_router: int = param(Integer(1, 1024), 4, "tiles sharing one router (ISAAC's concentrated mesh: 4)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DramSpec(Spec):
+    section_doc = "off-chip memory"
+
+    bandwidth: float = param(Quantity("bandwidth", 0, lo_open=True), "6.4GB/s",
+                             "bytes per second (ISAAC Table I: HyperTransport, 6.4 GB/s)")
+    latency: float = param(Quantity("time", 0), "33.75ns",
+                           "latency added to every transfer (row cycle time tRC of an LPDDR3-1600 part, "
+                           "Samsung K3QF2F20DB, from the Linux jedec,lpddr3-timings binding)")
+    channels: int = param(Integer(1, 1024), 1, "independent channels (transfers served at once)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProgrammingSpec(Spec):
+    section_doc = "writing weights into the arrays (reprogramming when a network does not fit)"
+
+    write_pulse: float = param(Quantity("time", 0, lo_open=True), "50ns",
+                               "one cell write pulse (NeuroSim Param.cpp: writePulseWidth = 50 ns)")
+    rows_in_parallel: int = param(Integer(1, 65536), 1,
+                                  "array rows written at once (all columns of a row are written together)")

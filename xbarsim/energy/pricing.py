@@ -1,0 +1,101 @@
+"""Pricing: action counts x energy table -> energy; instances x table -> area and peak power.
+
+Pure arithmetic, never a simulation: ``total = sum(count x energy per count) + sum(instances x
+leakage) x run time``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+from ..config.arch import Arch
+from ..counting import COMPONENTS, ActionCounts
+from ..errors import ConfigError, described
+from .table import EnergyTable
+
+__all__ = ["EnergyBreakdown", "price", "area_mm2", "peak_power_w", "action_energies_pj"]
+
+_PJ = 1e12
+
+
+@dataclass(frozen=True)
+class EnergyBreakdown:
+    """Energy of a run in pJ, whole and split by component, layer and action."""
+
+    total_pj: float
+    dynamic_pj: float
+    leakage_pj: float
+    by_component: Dict[str, float]
+    """Dynamic plus leakage energy of each component."""
+    by_layer: Dict[str, float]
+    """Dynamic energy of each layer (leakage is not split by layer)."""
+    by_action: Dict[Tuple[str, str, str], float]
+    """Energy of each (layer, component, action)."""
+
+
+def _entry(table: EnergyTable, component: str, why: str):
+    try:
+        return table.components[component]
+    except KeyError:
+        raise ConfigError(("components", component), f"an entry for {component} ({why})",
+                          described("nothing"), hint=f"table {table.name!r}") from None
+
+
+def action_energies_pj(table: EnergyTable, arch: Arch, counts: ActionCounts) -> Dict[Tuple[str, str], float]:
+    """pJ per count of every (component, action) the counts use, resolved for ``arch``."""
+    energies: Dict[Tuple[str, str], float] = {}
+    for (_, component, action), count in counts.items():
+        if (component, action) in energies:
+            continue
+        entry = _entry(table, component, f"the run counts {component}.{action}")
+        if action not in entry.actions:
+            raise ConfigError(("components", component, "actions", action),
+                              f"an energy for {component}.{action} (the run counts {count:,} of them)",
+                              described("nothing"), hint=f"table {table.name!r}")
+        energies[(component, action)] = entry.actions[action].resolve(component, action, arch) * _PJ
+    return energies
+
+
+def price(counts: ActionCounts, table: EnergyTable, arch: Arch, seconds: float) -> EnergyBreakdown:
+    """Energy of a run of ``seconds`` with these ``counts``, priced by ``table``."""
+    energies = action_energies_pj(table, arch, counts)
+    by_action = {key: count * energies[key[1:]] for key, count in counts.items()}
+    by_component: Dict[str, float] = {}
+    by_layer: Dict[str, float] = {}
+    for (layer, component, _), energy in by_action.items():
+        by_component[component] = by_component.get(component, 0.0) + energy
+        by_layer[layer] = by_layer.get(layer, 0.0) + energy
+    dynamic = sum(by_action.values())
+    leakage = 0.0
+    for name, component in COMPONENTS.items():
+        instances = component.instances(arch)
+        if instances and name in table.components:
+            joules = table.components[name].leakage * instances * seconds
+            if joules:
+                by_component[name] = by_component.get(name, 0.0) + joules * _PJ
+                leakage += joules * _PJ
+    return EnergyBreakdown(total_pj=dynamic + leakage, dynamic_pj=dynamic, leakage_pj=leakage,
+                           by_component=by_component, by_layer=by_layer, by_action=by_action)
+
+
+def _per_instance_sum(table: EnergyTable, arch: Arch, field: str) -> Tuple[float, Dict[str, float]]:
+    parts: Dict[str, float] = {}
+    for name, component in COMPONENTS.items():
+        instances = component.instances(arch)
+        if not instances:
+            continue
+        entry = _entry(table, name, f"the arch has {instances:,} of them")
+        parts[name] = getattr(entry, field) * instances
+    return sum(parts.values()), parts
+
+
+def area_mm2(table: EnergyTable, arch: Arch) -> Tuple[float, Dict[str, float]]:
+    """Chip area in mm^2, and its split by component."""
+    total, parts = _per_instance_sum(table, arch, "area")
+    return total * 1e6, {k: v * 1e6 for k, v in parts.items()}
+
+
+def peak_power_w(table: EnergyTable, arch: Arch) -> Tuple[float, Dict[str, float]]:
+    """Peak power in W (every component at its listed power), and its split by component."""
+    return _per_instance_sum(table, arch, "power")

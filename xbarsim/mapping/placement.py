@@ -1,0 +1,282 @@
+"""Placing lowered layers on the chip: rounds, replication, PEs and tiles.
+
+* A copy of a weight layer occupies whole PEs (``ceil(arrays / pe.arrays)``), allocated in
+  layer order; its *home tile* is the tile of its first PE, where its inputs are buffered and
+  its digital post-processing runs. Pooling and residual adds run on the home tile of their
+  first input.
+* **Rounds.** When the weight layers do not all fit, consecutive layers are grouped into
+  rounds that do; the chip is reprogrammed before each round (all rounds, since the next
+  batch starts again from the first). A layer larger than the whole chip is split by output
+  channels into parts, each in its own round; if one output channel alone is larger than
+  the chip there is no legal mapping (:class:`~xbarsim.errors.MappingError`).
+* **Replication** (``pipeline`` schedule, as ISAAC): while PEs are left in a round, the layer
+  whose pipeline stage is slowest (rows per image / copies x cycles per row) gets one more
+  copy, up to one copy per output row; it stops when the slowest stage cannot grow. The
+  ``layer`` schedule keeps one copy per layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from ..config.arch import Arch
+from ..errors import MappingError
+from ..timing.durations import Durations
+from ..workload.network import Layer, Network
+from .lowering import LoweredLayer, lower
+
+__all__ = ["SCHEDULES", "CopyPlacement", "PartMapping", "LayerMapping", "Mapping", "map_network"]
+
+SCHEDULES = ("layer", "pipeline")
+
+
+@dataclass(frozen=True)
+class CopyPlacement:
+    """Where one copy of a weight layer sits."""
+
+    copy: int
+    first_pe: int
+    """Index of its first PE on the chip."""
+    pes: int
+    """PEs it occupies."""
+    tiles: Tuple[int, ...]
+    """Tiles it spans, home tile first."""
+
+    @property
+    def home_tile(self) -> int:
+        return self.tiles[0]
+
+
+@dataclass(frozen=True)
+class PartMapping:
+    """One part of a weight layer on the chip (the whole layer unless it had to be split)."""
+
+    lowered: LoweredLayer
+    round: int
+    """Programming round of this part."""
+    placements: Tuple[CopyPlacement, ...]
+    """Its copies."""
+
+    @property
+    def copies(self) -> int:
+        return len(self.placements)
+
+    @property
+    def pes(self) -> int:
+        return sum(p.pes for p in self.placements)
+
+    @property
+    def arrays(self) -> int:
+        return self.lowered.arrays * self.copies
+
+    @property
+    def home_tile(self) -> int:
+        return self.placements[0].home_tile
+
+
+@dataclass(frozen=True)
+class LayerMapping:
+    """One layer on the chip."""
+
+    layer: Layer
+    round: int
+    """Round in which its output is complete (its last part's round)."""
+    parts: Tuple[PartMapping, ...] = ()
+    """Crossbar parts with their copies (weight layers only)."""
+    home_tile: int = 0
+    """Tile where it runs (pool, add) or where its first part's first copy sits."""
+
+    @property
+    def lowered(self) -> Optional[LoweredLayer]:
+        """The lowered matrices of the first part (None for layers without weights)."""
+        return self.parts[0].lowered if self.parts else None
+
+    @property
+    def copies(self) -> int:
+        """Copies of the first part (1 for layers without weights)."""
+        return self.parts[0].copies if self.parts else 1
+
+    @property
+    def pes(self) -> int:
+        """PEs occupied by all parts and copies."""
+        return sum(p.pes for p in self.parts)
+
+    @property
+    def arrays(self) -> int:
+        """Arrays occupied by all parts and copies."""
+        return sum(p.arrays for p in self.parts)
+
+    @property
+    def cells_used(self) -> int:
+        """Cells holding weights, all parts and copies."""
+        return sum(p.lowered.cells_used * p.copies for p in self.parts)
+
+    @property
+    def cells_available(self) -> int:
+        """Cells of the arrays occupied, all parts and copies."""
+        return sum(p.lowered.cells_available * p.copies for p in self.parts)
+
+    @property
+    def utilization(self) -> float:
+        """Used cells / cells of the arrays the layer occupies (0 for layers without weights)."""
+        return self.cells_used / self.cells_available if self.parts else 0.0
+
+    @property
+    def vectors(self) -> int:
+        """Input vectors per image (output pixels; 0 for layers without weights)."""
+        return self.layer.vectors if self.parts else 0
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A network placed on an architecture under a schedule."""
+
+    arch: Arch
+    network: Network
+    schedule: str
+    layers: Tuple[LayerMapping, ...]
+    rounds: int
+    notes: Tuple[str, ...] = field(default=())
+
+    @property
+    def reprograms(self) -> bool:
+        """True when the network is time-multiplexed (weights written during the run)."""
+        return self.rounds > 1
+
+    def parts(self) -> List[Tuple[LayerMapping, PartMapping]]:
+        """Every (layer, part) with weights, in order."""
+        return [(m, p) for m in self.layers for p in m.parts]
+
+    def pes_used(self, round_index: int) -> int:
+        """PEs occupied in a round."""
+        return sum(p.pes for _, p in self.parts() if p.round == round_index)
+
+    @property
+    def arrays_used(self) -> int:
+        """Arrays occupied, summed over rounds."""
+        return sum(m.arrays for m in self.layers)
+
+    @property
+    def utilization(self) -> float:
+        """Used cells / cells of all occupied arrays (over all rounds)."""
+        available = sum(m.cells_available for m in self.layers)
+        return sum(m.cells_used for m in self.layers) / available if available else 0.0
+
+
+def _split(arch: Arch, layer: Layer) -> Tuple[LoweredLayer, ...]:
+    """The layer lowered whole if one copy fits on the chip, else in the fewest parts that fit."""
+    capacity = arch.pes
+    whole = lower(layer, arch.crossbar)
+    need = -(-whole[0].arrays // arch.pe.arrays)
+    if need <= capacity:
+        return whole
+    parts = -(-need // capacity)
+    while True:
+        pieces = lower(layer, arch.crossbar, parts)
+        largest = max(-(-p.arrays // arch.pe.arrays) for p in pieces)
+        if largest <= capacity:
+            return pieces
+        if len(pieces) < parts:  # one channel (or group) per part already: cannot split further
+            raise MappingError(
+                f"layer {layer.name!r}: even one output channel needs {largest} PEs but the chip has {capacity}: "
+                "no legal mapping; use a larger chip, larger arrays or fewer weight bits")
+        parts += 1
+
+
+def _rounds(arch: Arch, network: Network, lowered: Dict[int, Tuple[LoweredLayer, ...]]) -> Dict[Tuple[int, int], int]:
+    """Round of every (layer, part): greedy packing in order; a new round when the chip is full."""
+    capacity = arch.pes
+    rounds: Dict[Tuple[int, int], int] = {}
+    current, used = 0, 0
+    for layer in network.layers:
+        for low in lowered.get(layer.index, ()):
+            need = -(-low.arrays // arch.pe.arrays)
+            if used + need > capacity:
+                current, used = current + 1, 0
+            used += need
+            rounds[(layer.index, low.part)] = current
+    return rounds
+
+
+def _replicate(arch: Arch, units: List[LoweredLayer], rounds: Dict[Tuple[int, int], int],
+               copies: Dict[Tuple[int, int], int]) -> None:
+    """Give spare PEs of each round to the slowest pipeline stage, one copy at a time."""
+    durations = Durations(arch)
+    key = {id(u): (u.layer.index, u.part) for u in units}
+    pes = {key[id(u)]: -(-u.arrays // arch.pe.arrays) for u in units}
+    row_cycles = {}
+    for u in units:
+        accumulate = u.crossbar.adc_position == "after_accumulation"
+        row_cycles[key[id(u)]] = u.layer.F * durations.mvm_period(u.crossbar.input_cycles, u.active_columns,
+                                                                 accumulate)
+    rows = {key[id(u)]: u.layer.E for u in units}
+    for r in sorted(set(rounds.values())):
+        members = [k for k in rounds if rounds[k] == r]
+        spare = arch.pes - sum(pes[k] * copies[k] for k in members)
+
+        def stage(k):
+            return -(-rows[k] // copies[k]) * row_cycles[k]
+
+        while members:
+            slowest = max(members, key=lambda k: (stage(k), -k[0], -k[1]))
+            if copies[slowest] >= rows[slowest] or pes[slowest] > spare:
+                break
+            copies[slowest] += 1
+            spare -= pes[slowest]
+
+
+def map_network(arch: Arch, network: Network, schedule: str = "layer") -> Mapping:
+    """Lower, split, group into rounds, replicate (pipeline) and place every layer of ``network``."""
+    if schedule not in SCHEDULES:
+        raise MappingError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    for layer in network.layers:
+        if layer.activation != "none" and arch.tile.activation_units == 0:
+            raise MappingError(f"layer {layer.name!r} has a {layer.activation} activation but tiles have no "
+                               "activation units (tile.activation_units: 0)")
+        if layer.type == "pool" and arch.tile.pooling_units == 0:
+            raise MappingError(f"layer {layer.name!r} pools but tiles have no pooling units (tile.pooling_units: 0)")
+        if layer.type == "add" and arch.tile.shift_add_units == 0:
+            raise MappingError(f"layer {layer.name!r} adds feature maps but tiles have no shift-and-add units "
+                               "(tile.shift_add_units: 0)")
+    lowered = {layer.index: _split(arch, layer) for layer in network.layers if layer.has_weights}
+    rounds = _rounds(arch, network, lowered)
+    copies = {k: 1 for k in rounds}
+    if schedule == "pipeline":
+        _replicate(arch, [u for parts in lowered.values() for u in parts], rounds, copies)
+    next_pe: Dict[int, int] = {}
+    mappings: List[LayerMapping] = []
+    homes: Dict[int, int] = {-1: 0}
+    layer_round: Dict[int, int] = {-1: 0}
+    for layer in network.layers:
+        if layer.index in lowered:
+            parts = []
+            for low in lowered[layer.index]:
+                r = rounds[(layer.index, low.part)]
+                pes = -(-low.arrays // arch.pe.arrays)
+                placements = []
+                for c in range(copies[(layer.index, low.part)]):
+                    first = next_pe.get(r, 0)
+                    next_pe[r] = first + pes
+                    tiles = tuple(range(first // arch.tile.pes, (first + pes - 1) // arch.tile.pes + 1))
+                    placements.append(CopyPlacement(copy=c, first_pe=first, pes=pes, tiles=tiles))
+                parts.append(PartMapping(lowered=low, round=r, placements=tuple(placements)))
+            mapping = LayerMapping(layer=layer, round=parts[-1].round, parts=tuple(parts),
+                                   home_tile=parts[0].home_tile)
+        else:
+            r = max(layer_round[i] for i in layer.inputs)
+            mapping = LayerMapping(layer=layer, round=r, home_tile=homes[layer.inputs[0]])
+        mappings.append(mapping)
+        homes[layer.index] = mapping.home_tile
+        layer_round[layer.index] = mapping.round
+    total_rounds = max(m.round for m in mappings) + 1
+    notes = []
+    if total_rounds > 1:
+        notes.append(f"the weights need {total_rounds} programming rounds: the chip is reprogrammed "
+                     f"{total_rounds} times per batch")
+    split = [m.layer.name for m in mappings if len(m.parts) > 1]
+    if split:
+        notes.append("split by output channels to fit the chip: " + ", ".join(
+            f"{m.layer.name} ({len(m.parts)} parts)" for m in mappings if len(m.parts) > 1))
+    return Mapping(arch=arch, network=network, schedule=schedule, layers=tuple(mappings), rounds=total_rounds,
+                   notes=tuple(notes))

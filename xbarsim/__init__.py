@@ -4,15 +4,23 @@
 >>> result = xbarsim.simulate("tiny", "mlp")
 >>> result.cycles > 0 and result.count("adc.convert") > 0
 True
+
+Names that need the event model (``simulate``, ``SimulationResult``, ...) load on first use,
+so ``import xbarsim.functional`` stays pure numpy.
 """
+
+from importlib import import_module
 
 from ._version import __version__
 from .config import Arch, CrossbarSpec, arch_presets, evolve, load_arch
 from .energy import EnergyTable, energy_presets, load_energy
 from .errors import ConfigError, MappingError, TraceError, XbarsimError
-from .result import SimulationResult
-from .simulate import simulate
 from .workload import Network, load_workload, zoo_names
+
+_LAZY = {
+    "simulate": "xbarsim.simulate",
+    "SimulationResult": "xbarsim.result",
+}
 
 __all__ = [
     "__version__",
@@ -34,3 +42,15 @@ __all__ = [
     "simulate",
     "zoo_names",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'xbarsim' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

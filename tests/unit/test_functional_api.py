@@ -18,6 +18,21 @@ def test_functional_never_imports_simpy():
     assert out.strip() == "False"
 
 
+def test_functional_sources_import_no_timing_or_simpy():
+    import ast
+    from pathlib import Path
+    root = Path(functional.__file__).parent
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")]
+            for name in names:
+                assert "simpy" not in name and "timing" not in name, f"{path.name} imports {name}"
+
+
 def test_reports_what_it_occupies():
     w = np.zeros((40, 5), dtype=np.int64)
     pm = program(w, SPEC)

@@ -18,7 +18,7 @@ from .errors import ConfigError, MappingError, TraceError, XbarsimError
 from .workload import Network, load_workload, zoo_names
 
 _LAZY = {
-    "simulate": "xbarsim.simulate",
+    "simulate": "xbarsim.simulation",
     "SimulationResult": "xbarsim.result",
 }
 

@@ -102,12 +102,22 @@ def cmd_mvm(args) -> int:
 
 
 def cmd_run(args) -> int:
-    """The main job on the built-in default; until the architecture model lands, the functional check."""
-    return cmd_mvm(args)
+    """Simulate a network on a chip and print the summary."""
+    from .simulation import simulate
+
+    result = simulate(args.arch, args.workload, batch=args.batch, schedule=args.schedule, seed=args.seed,
+                      energy=args.energy)
+    print(result)
+    return EXIT_OK
 
 
 def cmd_presets(args) -> int:
-    print("architectures: " + ", ".join(arch_presets()))
+    from .energy import energy_presets
+    from .workload import zoo_names
+
+    print("architectures:  " + ", ".join(arch_presets()))
+    print("energy tables:  " + ", ".join(energy_presets()))
+    print("networks:       " + ", ".join(zoo_names()))
     return EXIT_OK
 
 
@@ -122,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xbarsim",
         description="Cycle-level simulator of analog crossbar (compute-in-memory) DNN accelerators.",
-        epilog="examples:\n  xbarsim run\n  xbarsim mvm --arch tiny --size 40x10\n  xbarsim check my-chip.yaml",
+        epilog="examples:\n  xbarsim run\n  xbarsim run --workload vgg8 --schedule pipeline\n"
+               "  xbarsim mvm --arch tiny --size 40x10\n  xbarsim check my-chip.yaml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"xbarsim {__version__}")
@@ -136,9 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--vectors", type=_positive, default=256, help="input vectors (default: 256)")
         p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
-    run = sub.add_parser("run", help="run the main job on the default ISAAC-like chip",
-                         description="Run the main job. For now: the functional check of `xbarsim mvm`.")
-    functional_options(run)
+    run = sub.add_parser("run", help="simulate a network on a chip (default: resnet18 on isaac)",
+                         description="Simulate inference of a network on an accelerator: latency, throughput, "
+                                     "energy and its breakdown, area, utilization.",
+                         epilog="examples:\n  xbarsim run\n  xbarsim run --workload vgg8 --schedule pipeline --batch 16"
+                                "\n  xbarsim run --arch my-chip.yaml --workload my-net.yaml --energy my-table.yaml",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("--arch", default="isaac", help="preset name or YAML file (default: isaac)")
+    run.add_argument("--workload", default="resnet18", help="built-in network or YAML file (default: resnet18)")
+    run.add_argument("--batch", type=_positive, default=1, help="images per run (default: 1)")
+    run.add_argument("--schedule", choices=("layer", "pipeline"), default="layer",
+                     help="layer by layer, or ISAAC's inter-layer pipeline (default: layer)")
+    run.add_argument("--energy", default=None, help="energy table preset or YAML file (default: the arch's)")
+    run.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     run.set_defaults(func=cmd_run)
     mvm = sub.add_parser("mvm", help="functional model against the exact product",
                          description="Program random weights, multiply random inputs, and report the "

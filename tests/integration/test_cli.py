@@ -11,8 +11,21 @@ from xbarsim.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_run_default_is_exact_for_the_ideal_isaac_crossbar(capsys):
-    assert main(["run", "--size", "200x20", "--vectors", "16"]) == 0
+def test_run_simulates_the_default(capsys):
+    assert main(["run"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet18 on isaac (schedule layer, batch 1" in out
+    assert "peak 41.29 TOPS" in out and "latency" in out and "energy by component" in out
+
+
+def test_run_options(capsys):
+    assert main(["run", "--arch", "tiny", "--workload", "mlp", "--batch", "2", "--schedule", "pipeline"]) == 0
+    out = capsys.readouterr().out
+    assert "mlp on tiny (schedule pipeline, batch 2, energy table tiny)" in out
+
+
+def test_mvm_default_is_exact_for_the_ideal_isaac_crossbar(capsys):
+    assert main(["mvm", "--size", "200x20", "--vectors", "16"]) == 0
     out = capsys.readouterr().out
     assert "'isaac' crossbar" in out and "exact needs 8" in out
     as_specified = next(line for line in out.splitlines() if line.strip().startswith("as specified"))
@@ -28,7 +41,8 @@ def test_mvm_on_tiny(capsys):
 
 def test_presets_and_check(capsys, tmp_path):
     assert main(["presets"]) == 0
-    assert "isaac" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "isaac" in out and "resnet18" in out and "energy tables" in out
     spec = tmp_path / "chip.yaml"
     spec.write_text("version: 1\nbase: tiny\ncrossbar:\n  adc_bits: 5\n")
     assert main(["check", str(spec)]) == 0
@@ -40,6 +54,10 @@ def test_presets_and_check(capsys, tmp_path):
     (["check", "missing.yaml"], 1, "xbarsim: error: arch: expected a preset name"),
     (["mvm", "--size", "3"], 2, "expected KxM"),
     (["mvm", "--vectors", "0"], 2, "expected a positive integer"),
+    (["run", "--batch", "0"], 2, "expected a positive integer"),
+    (["run", "--schedule", "wavefront"], 2, "invalid choice"),
+    (["run", "--workload", "nope"], 1, "xbarsim: error: workload: expected a built-in network"),
+    (["run", "--arch", "tiny", "--workload", "alexnet"], 1, "xbarsim: error: layer"),
     (["frobnicate"], 2, "invalid choice"),
     ([], 2, "usage"),
 ])
@@ -77,6 +95,7 @@ def test_readme_quick_start_is_what_ci_runs():
     assert len(block) == 2, "the quick start is exactly two commands"
     install_and_run, install_and_test = block
     assert install_and_run.endswith("xbarsim run")
+    assert install_and_run.split(" && ")[0] == install_and_test.split(" && ")[0] == "python3 -m venv .venv"
     assert install_and_test in ci
 
 

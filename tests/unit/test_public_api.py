@@ -17,3 +17,17 @@ def test_top_level_surface():
     assert issubclass(xbarsim.ConfigError, ValueError)
     assert issubclass(xbarsim.MappingError, ValueError)
     assert issubclass(xbarsim.TraceError, OSError)
+
+
+def test_no_public_name_is_shadowed_by_a_submodule():
+    """Importing every submodule must not replace a public function with a module of the same name."""
+    import importlib
+    import pkgutil
+    import types
+    for info in pkgutil.walk_packages(xbarsim.__path__, "xbarsim."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    for module in (xbarsim, xbarsim.functional):
+        for name in module.__all__:
+            assert not isinstance(getattr(module, name), types.ModuleType), f"{module.__name__}.{name} is a module"
+    assert callable(xbarsim.simulate) and callable(xbarsim.functional.mvm)

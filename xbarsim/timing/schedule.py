@@ -77,6 +77,8 @@ class OpStream:
     capacities: Dict[str, int]
     """Servers per resource."""
     batch: int
+    notes: Tuple[str, ...] = ()
+    """Facts about data placement worth telling the user."""
 
     @property
     def operations(self) -> int:
@@ -342,7 +344,18 @@ class _Builder:
                     self.barrier[m.layer.index] = self.add(-1, -1, -1, self.layer_steps.get(m.layer.index, []), (),
                                                            f"{m.layer.name} done")
             self.round_barrier[r] = self.add(-1, -1, -1, range(first_step, len(self.steps)), (), f"round {r} done")
-        return OpStream(steps=tuple(self.steps), capacities=dict(self.capacities), batch=self.batch)
+        return OpStream(steps=tuple(self.steps), capacities=dict(self.capacities), batch=self.batch,
+                        notes=self._notes())
+
+    def _notes(self) -> Tuple[str, ...]:
+        readers = self.mapping.network.consumers()
+        spilled = [layer.name for layer in self.layers if readers[layer.index] and self.location[layer.index] == "dram"]
+        if not spilled:
+            return ()
+        size = self.arch.global_buffer.size
+        room = "there is no global buffer" if size == 0 else f"the {size / 1024:g} KiB global buffer is full"
+        return (f"{len(spilled)} of {len(self.layers)} feature maps go through DRAM because {room}: "
+                + ", ".join(spilled[:4]) + (", ..." if len(spilled) > 4 else ""),)
 
 
 def build_stream(mapping: Mapping, batch: int = 1) -> OpStream:

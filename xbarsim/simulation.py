@@ -71,4 +71,4 @@ def assemble(arch, network, table, mapping, stream, timeline, counts, seed, data
         mapping=mapping, stream=stream, timeline=timeline, actions=counts, energy=energy, area_mm2=area,
         area_by_component=area_parts, peak_power_w=power, peak_power_by_component=power_parts,
         peak_tops=peak_tops(arch), layers=layer_reports(mapping, stream, timeline, energy, stream.batch),
-        notes=mapping.notes, data_stats=data_stats)
+        notes=mapping.notes + stream.notes, data_stats=data_stats)

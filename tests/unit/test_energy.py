@@ -1,0 +1,61 @@
+"""Energy tables: loading, inheritance, errors, and pricing arithmetic."""
+
+import pytest
+
+import xbarsim
+from xbarsim import ConfigError
+from xbarsim.energy import energy_presets, load_energy
+
+
+@pytest.mark.parametrize("name", energy_presets())
+def test_presets_load_and_round_trip(name):
+    table = load_energy(name)
+    assert load_energy(table.to_dict()) == table
+
+
+def test_tiny_inherits_isaac_and_adds_a_global_buffer():
+    tiny, isaac = load_energy("tiny"), load_energy("isaac")
+    assert tiny.components["adc"] == isaac.components["adc"]
+    assert "glb" in tiny.components and "glb" not in isaac.components
+
+
+@pytest.mark.parametrize("table, path, fragment", [
+    ({"version": 1, "components": {"adcc": {"area": "1mm2", "power": "1W"}}}, "components.adcc", "did you mean 'adc'"),
+    ({"version": 1, "components": {"adc": {"area": "1mm2"}}}, "components.adc.power", "got nothing"),
+    ({"version": 1, "components": {"adc": {"area": 1, "power": "1W"}}}, "components.adc.area", "bare number"),
+    ({"version": 1, "components": {"adc": {"area": "1mm2", "power": "1W", "actions": {"zap": "1pJ"}}}},
+     "components.adc.actions.zap", "an action of adc"),
+    ({"version": 1, "components": {"adc": {"area": "1mm2", "power": "1W",
+                                           "actions": {"convert": {"by": "volts", "values": {1: "1pJ"}}}}}},
+     "components.adc.actions.convert.by", "an argument of adc"),
+    ({"version": 1, "components": {"adc": {"area": "1mm2", "power": "1W", "actions": {"convert": "1pW"}}}},
+     "components.adc.actions.convert", "an energy"),
+    ({"components": {}}, "version", "got nothing"),
+])
+def test_bad_tables(table, path, fragment):
+    with pytest.raises(ConfigError) as info:
+        load_energy(table)
+    assert str(info.value).startswith(f"{path}: expected"), str(info.value)
+    assert fragment in str(info.value)
+
+
+def test_missing_entries_are_named_when_pricing():
+    isaac = load_energy("isaac").to_dict()
+    del isaac["components"]["pool"]
+    with pytest.raises(ConfigError, match=r"components\.pool: expected an entry for pool"):
+        xbarsim.simulate("isaac", "vgg8", energy=isaac)
+    six_bit = xbarsim.evolve(xbarsim.load_arch("isaac"), {"crossbar.adc_bits": 12})
+    with pytest.raises(ConfigError, match=r"components\.adc\.actions\.convert\.values: expected an energy for bits = 12"):
+        xbarsim.simulate(six_bit, "vgg8")
+
+
+def test_leakage_is_charged_for_the_run_time():
+    table = load_energy("tiny").to_dict()
+    table["components"]["adc"]["leakage"] = "1mW"
+    base = xbarsim.simulate("tiny", "mlp")
+    leaky = xbarsim.simulate("tiny", "mlp", energy=table)
+    adcs = base.arch.arrays * base.arch.pe.adcs_per_array
+    assert leaky.energy.leakage_pj == pytest.approx(adcs * 1e-3 * base.latency_s * 1e12)
+    assert leaky.energy_pj == pytest.approx(base.energy_pj + leaky.energy.leakage_pj)
+    assert sum(leaky.energy.by_component.values()) == pytest.approx(leaky.energy_pj)
+    assert sum(leaky.energy.by_layer.values()) == pytest.approx(leaky.energy.dynamic_pj)

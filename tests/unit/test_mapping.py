@@ -1,0 +1,76 @@
+"""Mapping: lowering, utilization, depthwise packing, splitting, rounds, replication, errors."""
+
+import pytest
+
+import xbarsim
+from xbarsim import MappingError
+from xbarsim.mapping import map_network
+from xbarsim.workload import load_workload
+
+
+def net(*layers, H=8, W=8, C=3):
+    return load_workload({"version": 1, "name": "t", "input": {"H": H, "W": W, "C": C}, "layers": list(layers)})
+
+
+def test_conv_lowering_and_utilization_on_isaac():
+    arch = xbarsim.load_arch("isaac")
+    m = map_network(arch, load_workload("resnet18"))
+    conv1 = m.layers[0]
+    low = conv1.lowered
+    # K = 3*7*7 = 147 rows -> 2 row tiles; 64 filters x 8 slices = 512 columns -> 4 column tiles
+    assert (low.tiling.in_features, low.tiling.row_tiles, low.tiling.col_tiles, conv1.arrays) == (147, 2, 4, 8)
+    assert conv1.utilization == pytest.approx(147 * 512 / (8 * 128 * 128))
+    assert conv1.vectors == 112 * 112
+
+
+def test_depthwise_groups_pack_block_diagonally():
+    arch = xbarsim.load_arch("isaac")
+    m = map_network(arch, net({"name": "dw", "type": "conv", "M": 32, "R": 3, "padding": 1, "groups": 32}, C=32))
+    low = m.layers[0].lowered
+    # one group: 9 rows x 1 filter x 8 slices; an array takes min(128 // 9, 128 // 8) = 14 groups
+    assert low.groups_per_array == 14 and low.arrays == 3
+    assert m.layers[0].utilization == pytest.approx(32 * 9 * 8 / (3 * 128 * 128))
+
+
+def test_layer_larger_than_the_chip_is_split_into_rounds():
+    m = map_network(xbarsim.load_arch("isaac"), load_workload("alexnet"))
+    fc6 = next(x for x in m.layers if x.layer.name == "fc6")
+    assert len(fc6.parts) == 2 and fc6.parts[0].round != fc6.parts[1].round
+    assert sum(p.lowered.out_channels for p in fc6.parts) == 4096
+    assert m.rounds == 3 and m.reprograms
+    result = xbarsim.simulate("isaac", "alexnet")
+    assert result.count("xbar.write") == sum(x.cells_used for x in result.mapping.layers)
+    assert any("reprogrammed" in note for note in result.notes)
+
+
+def test_no_legal_mapping_is_a_mapping_error():
+    tiny = xbarsim.load_arch("tiny")
+    wide = net({"name": "fc", "type": "fc", "M": 1}, H=1, W=1, C=100_000)
+    with pytest.raises(MappingError, match="even one output channel needs"):
+        map_network(tiny, wide)
+    with pytest.raises(MappingError, match="schedule: expected one of layer, pipeline"):
+        map_network(tiny, wide, "wavefront")
+    no_pool = xbarsim.evolve(tiny, {"tile.pooling_units": 0})
+    with pytest.raises(MappingError, match="no pooling units"):
+        map_network(no_pool, net({"name": "p", "type": "pool", "R": 2, "stride": 2}))
+
+
+def test_pipeline_replicates_the_slowest_stage():
+    arch = xbarsim.load_arch("isaac")
+    m = map_network(arch, load_workload("vgg8"), "pipeline")
+    copies = [x.copies for x in m.layers if x.parts]
+    assert copies[0] > 1 and copies[0] >= copies[-1]
+    assert m.pes_used(0) <= arch.pes
+    assert map_network(arch, load_workload("vgg8"), "layer").layers[0].copies == 1
+
+
+def test_layer_precision_changes_slices_and_cycles():
+    arch = xbarsim.load_arch("isaac")
+    m = map_network(arch, load_workload({"version": 1, "name": "t", "input": {"H": 1, "W": 1, "C": 128},
+                                         "weight_bits": 8, "input_bits": 8,
+                                         "layers": [{"name": "fc", "type": "fc", "M": 16}]}))
+    low = m.layers[0].lowered
+    assert low.crossbar.slices == 4 and low.crossbar.input_cycles == 8
+    with pytest.raises(MappingError, match="precision does not fit"):
+        map_network(arch, load_workload({"version": 1, "name": "t", "input": {"H": 1, "W": 1, "C": 4},
+                                         "weight_bits": 1, "layers": [{"name": "fc", "type": "fc", "M": 2}]}))

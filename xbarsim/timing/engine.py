@@ -15,6 +15,7 @@ One simpy event per operation plus a handful per step: never one per cycle or pe
 
 from __future__ import annotations
 
+import gc
 import heapq
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
@@ -136,9 +137,18 @@ def run_stream(stream: OpStream, durations: List[List[int]],
         step_end[step.index] = env.now
         done[step.index].succeed()
 
-    for step in steps:
-        env.process(run(step))
-    env.run()
+    # Tens of thousands of live generators make Python's cyclic collector rescan them again and
+    # again (measured: batch-16 wall time 19.5x batch 1 with it, 15.8x without); nothing here
+    # needs it during the run, and it is restored afterwards.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for step in steps:
+            env.process(run(step))
+        env.run()
+    finally:
+        if collecting:
+            gc.enable()
     unfinished = [s.index for s in steps if not done[s.index].triggered]
     if unfinished:  # a dependency cycle would be a bug in the schedule builder
         raise RuntimeError(f"{len(unfinished)} steps never ran (first: {steps[unfinished[0]].label})")

@@ -14,12 +14,15 @@ from importlib import import_module
 from ._version import __version__
 from .config import Arch, CrossbarSpec, arch_presets, evolve, load_arch
 from .energy import EnergyTable, energy_presets, load_energy
-from .errors import ConfigError, MappingError, TraceError, XbarsimError
+from .errors import ConfigError, MappingError, ReplayError, TraceError, XbarsimError
 from .workload import Network, load_workload, zoo_names
 
 _LAZY = {
     "simulate": "xbarsim.simulation",
     "SimulationResult": "xbarsim.result",
+    "open_trace": "xbarsim.trace.reader",
+    "Trace": "xbarsim.trace.reader",
+    "replay": "xbarsim.replaying",
 }
 
 __all__ = [
@@ -30,7 +33,9 @@ __all__ = [
     "EnergyTable",
     "MappingError",
     "Network",
+    "ReplayError",
     "SimulationResult",
+    "Trace",
     "TraceError",
     "XbarsimError",
     "arch_presets",
@@ -39,6 +44,8 @@ __all__ = [
     "load_arch",
     "load_energy",
     "load_workload",
+    "open_trace",
+    "replay",
     "simulate",
     "zoo_names",
 ]

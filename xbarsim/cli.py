@@ -1,4 +1,4 @@
-"""Command line: ``xbarsim run | mvm | presets | check``.
+"""Command line: ``xbarsim run | replay | report | mvm | presets | check``.
 
 The only place where errors become exit codes: 0 ok, 1 a failure (bad spec, unmappable
 workload, damaged trace: one line on stderr, no traceback unless ``--debug``), 2 bad usage.
@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -106,8 +107,62 @@ def cmd_run(args) -> int:
     from .simulation import simulate
 
     result = simulate(args.arch, args.workload, batch=args.batch, schedule=args.schedule, seed=args.seed,
-                      energy=args.energy)
+                      energy=args.energy, trace=args.out, detail=args.detail, overwrite=args.force,
+                      progress=not args.quiet)
     print(result)
+    if result.trace_path is not None:
+        print(f"\n  trace written to {result.trace_path}")
+    return EXIT_OK
+
+
+def _differences(old, new) -> List[str]:
+    """Lines comparing the headline numbers of two runs."""
+    from .result import _energy, _time
+
+    rows = [("cycles", old["cycles"], new.cycles, lambda v: f"{int(v):,}"),
+            ("latency", old["latency_s"], new.latency_s, _time),
+            ("energy per batch", old["energy_pj"], new.energy_pj, _energy),
+            ("average power", old["power_w"], new.power_w, lambda v: f"{v:.3g} W"),
+            ("TOPS/W", old["tops_per_w"], new.tops_per_w, lambda v: f"{v:.3g}"),
+            ("area", old["area_mm2"], new.area_mm2, lambda v: f"{v:.2f} mm2"),
+            ("peak power", old["peak_power_w"], new.peak_power_w, lambda v: f"{v:.3g} W")]
+    lines = []
+    for label, a, b, fmt in rows:
+        if a == b:
+            change = "unchanged"
+        else:
+            change = f"{(b - a) / a:+.1%}" if a else "new"
+        lines.append(f"  {label:18s} {fmt(a):>16s} -> {fmt(b):>16s}  {change}")
+    return lines
+
+
+def cmd_replay(args) -> int:
+    """Re-price and/or re-time a recorded run."""
+    from .replaying import replay
+    from .trace.reader import open_trace
+
+    with open_trace(args.trace) as trace:
+        recorded = dict(trace.summary)
+        result = replay(trace, energy=args.energy, arch=args.arch, out=args.out, overwrite=args.force)
+    print(result)
+    what = [w for w, given in (("re-priced", args.energy), ("re-timed", args.arch)) if given] or ["reproduced"]
+    print(f"\n  {' and '.join(what)} from {args.trace}; differences from the recorded run:")
+    for line in _differences(recorded, result):
+        print(line)
+    if result.trace_path is not None:
+        print(f"\n  trace written to {result.trace_path}")
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    """Figures and a Markdown summary of a trace."""
+    from .report import write_report
+
+    out = args.out or str(Path(args.trace).with_suffix("")) + "-report"
+    files = write_report(args.trace, out)
+    print(f"report of {args.trace} written to {out}/:")
+    for name, path in files.items():
+        print(f"  {path.name}")
     return EXIT_OK
 
 
@@ -122,17 +177,64 @@ def cmd_presets(args) -> int:
 
 
 def cmd_check(args) -> int:
-    arch = load_arch(args.config)
-    print(f"# {args.config}: valid; the resolved spec follows")
-    print(dump_yaml(arch.to_dict()), end="")
+    """Validate an arch, workload or energy-table spec and print it resolved."""
+    from .config.loader import read_yaml
+    from .energy.table import load_energy
+    from .workload.loader import load_workload
+
+    kind = args.kind
+    if kind == "auto":
+        kind = _guess_kind(args.config)
+    spec = {"arch": load_arch, "workload": load_workload, "energy": load_energy}[kind](args.config)
+    print(f"# {args.config}: a valid {kind} spec; resolved:")
+    print(dump_yaml(spec.to_dict()), end="")
     return EXIT_OK
+
+
+def _guess_kind(name: str) -> str:
+    """arch, workload or energy, from a preset name or a file's top-level keys."""
+    from .config.loader import read_yaml
+    from .energy.table import energy_presets
+    from .workload.zoo import zoo_names
+
+    if name in arch_presets():
+        return "arch"
+    if name in zoo_names():
+        return "workload"
+    if name in energy_presets():
+        return "energy"
+    path = Path(name)
+    if path.is_file():
+        data = read_yaml(path.read_text(encoding="utf-8"), str(path))
+        if isinstance(data, dict):
+            if "layers" in data:
+                return "workload"
+            if "components" in data:
+                return "energy"
+    return "arch"
+
+
+def _add_run_options(run) -> None:
+    run.add_argument("--arch", default="isaac", help="preset name or YAML file (default: isaac)")
+    run.add_argument("--workload", default="resnet18", help="built-in network or YAML file (default: resnet18)")
+    run.add_argument("--batch", type=_positive, default=1, help="images per run (default: 1)")
+    run.add_argument("--schedule", choices=("layer", "pipeline"), default="layer",
+                     help="layer by layer, or ISAAC's inter-layer pipeline (default: layer)")
+    run.add_argument("--energy", default=None, help="energy table preset or YAML file (default: the arch's)")
+    run.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    run.add_argument("--out", default=None, metavar="TRACE.h5", help="write an HDF5 trace of the run")
+    run.add_argument("--detail", choices=("auto", "summary", "layer", "event"), default="auto",
+                     help="trace detail (default: auto = every operation unless the run is very large)")
+    run.add_argument("--force", action="store_true", help="replace an existing trace")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xbarsim",
         description="Cycle-level simulator of analog crossbar (compute-in-memory) DNN accelerators.",
-        epilog="examples:\n  xbarsim run\n  xbarsim run --workload vgg8 --schedule pipeline\n"
+        epilog="examples:\n  xbarsim run\n  xbarsim run --workload vgg8 --schedule pipeline --out traces/vgg8.h5\n"
+               "  xbarsim replay traces/vgg8.h5 --energy my-table.yaml\n  xbarsim report traces/vgg8.h5\n"
                "  xbarsim mvm --arch tiny --size 40x10\n  xbarsim check my-chip.yaml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -149,18 +251,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="simulate a network on a chip (default: resnet18 on isaac)",
                          description="Simulate inference of a network on an accelerator: latency, throughput, "
-                                     "energy and its breakdown, area, utilization.",
+                                     "energy and its breakdown, area, utilization; optionally write a trace.",
                          epilog="examples:\n  xbarsim run\n  xbarsim run --workload vgg8 --schedule pipeline --batch 16"
-                                "\n  xbarsim run --arch my-chip.yaml --workload my-net.yaml --energy my-table.yaml",
+                                "\n  xbarsim run --arch my-chip.yaml --workload my-net.yaml --out traces/run.h5",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--arch", default="isaac", help="preset name or YAML file (default: isaac)")
-    run.add_argument("--workload", default="resnet18", help="built-in network or YAML file (default: resnet18)")
-    run.add_argument("--batch", type=_positive, default=1, help="images per run (default: 1)")
-    run.add_argument("--schedule", choices=("layer", "pipeline"), default="layer",
-                     help="layer by layer, or ISAAC's inter-layer pipeline (default: layer)")
-    run.add_argument("--energy", default=None, help="energy table preset or YAML file (default: the arch's)")
-    run.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    _add_run_options(run)
     run.set_defaults(func=cmd_run)
+    replay = sub.add_parser("replay", help="re-price or re-time a trace without re-running it",
+                            description="Re-price a recorded run with another energy table and/or re-time it "
+                                        "with an arch whose changes leave the mapping intact (clock, converter "
+                                        "speed, bandwidths, latencies); prints the summary and the differences.",
+                            epilog="examples:\n  xbarsim replay traces/run.h5\n"
+                                   "  xbarsim replay traces/run.h5 --energy my-table.yaml\n"
+                                   "  xbarsim replay traces/run.h5 --arch faster-adc.yaml --out traces/faster.h5",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    replay.add_argument("trace", help="a trace written by xbarsim run --out")
+    replay.add_argument("--energy", default=None, help="energy table preset or YAML file to re-price with")
+    replay.add_argument("--arch", default=None, help="arch preset or YAML file to re-time with")
+    replay.add_argument("--out", default=None, metavar="NEW.h5", help="write the replayed run as a new trace")
+    replay.add_argument("--force", action="store_true", help="replace an existing output trace")
+    replay.set_defaults(func=cmd_replay)
+    report = sub.add_parser("report", help="figures and a Markdown summary of a trace",
+                            description="Write PNG figures (energy by component and by layer, activity timeline, "
+                                        "per-layer utilization and latency) and report.md for a trace.",
+                            epilog="example:\n  xbarsim report traces/run.h5 --out reports/run",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("trace", help="a trace written by xbarsim run --out")
+    report.add_argument("--out", default=None, metavar="DIR", help="output folder (default: TRACE-report/)")
+    report.set_defaults(func=cmd_report)
     mvm = sub.add_parser("mvm", help="functional model against the exact product",
                          description="Program random weights, multiply random inputs, and report the "
                                      "error against the exact integer product for the crossbar as specified "
@@ -172,9 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     presets = sub.add_parser("presets", help="list built-in presets")
     presets.set_defaults(func=cmd_presets)
     check = sub.add_parser("check", help="validate a spec and print it resolved",
-                           epilog="example:\n  xbarsim check my-chip.yaml",
+                           description="Validate an arch, workload or energy-table spec (preset or YAML file) and "
+                                       "print it with every default filled in.",
+                           epilog="examples:\n  xbarsim check my-chip.yaml\n  xbarsim check --kind workload net.yaml",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("config", help="preset name or YAML file")
+    check.add_argument("--kind", choices=("auto", "arch", "workload", "energy"), default="auto",
+                       help="what the spec is (default: guessed from its keys)")
     check.set_defaults(func=cmd_check)
     return parser
 
@@ -187,7 +309,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_USAGE
     try:
         return args.func(args)
-    except XbarsimError as exc:
+    except (XbarsimError, ValueError) as exc:
         if args.debug:
             raise
         print(f"xbarsim: error: {exc}", file=sys.stderr)

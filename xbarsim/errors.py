@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence, Union
 
-__all__ = ["XbarsimError", "ConfigError", "MappingError", "TraceError", "format_path"]
+__all__ = ["XbarsimError", "ConfigError", "MappingError", "TraceError", "ReplayError", "format_path"]
 
 PathPart = Union[str, int]
 
@@ -80,3 +80,7 @@ class MappingError(XbarsimError, ValueError):
 
 class TraceError(XbarsimError, OSError):
     """A file is not a readable xbarsim trace (not a trace, truncated, or too new)."""
+
+
+class ReplayError(XbarsimError, ValueError):
+    """A replay was asked to change what a trace cannot be replayed with (e.g. the mapping)."""

@@ -30,6 +30,8 @@ class LayerReport:
     copies: int
     arrays: int
     """Arrays occupied by all copies and parts."""
+    cells_used: int
+    """Cells holding its weights, all copies and parts."""
     utilization: float
     """Used cells / cells of the arrays it occupies (0 without weights)."""
     vectors: int
@@ -71,6 +73,10 @@ class SimulationResult:
     notes: Tuple[str, ...] = field(default=())
     data_stats: Optional[Dict[str, object]] = None
     """Statistics of the functional model on real inputs (data-aware runs), else None."""
+    trace_path: Optional[object] = None
+    """Where the run's trace was written, if it was."""
+    replayed_from: Optional[object] = None
+    """The trace this result was replayed from, if it was."""
 
     # -- headline numbers --------------------------------------------------------------------
 
@@ -206,17 +212,20 @@ def _bytes(n: int) -> str:
 
 
 def layer_reports(mapping: Mapping, stream: OpStream, timeline: Timeline, energy: EnergyBreakdown,
-                  batch: int) -> Tuple[LayerReport, ...]:
-    """Per-layer spans and energy from a run."""
+                  batch: int, spans: Optional[Dict[str, Tuple[int, int]]] = None) -> Tuple[LayerReport, ...]:
+    """Per-layer spans and energy from a run (``spans`` overrides the timeline's)."""
     step_layer = np.array([s.layer for s in stream.steps], dtype=np.int64)
     op_layer = step_layer[timeline.step_of_op] if len(timeline.step_of_op) else np.zeros(0, dtype=np.int64)
     reports = []
     for m in mapping.layers:
-        mask = op_layer == m.layer.index
-        start = int(timeline.start[mask].min()) if mask.any() else 0
-        end = int(timeline.end[mask].max()) if mask.any() else 0
+        if spans is not None:
+            start, end = spans[m.layer.name]
+        else:
+            mask = op_layer == m.layer.index
+            start = int(timeline.start[mask].min()) if mask.any() else 0
+            end = int(timeline.end[mask].max()) if mask.any() else 0
         reports.append(LayerReport(
             name=m.layer.name, type=m.layer.type, round=m.round, copies=m.copies, arrays=m.arrays,
-            utilization=m.utilization, vectors=m.vectors, macs=m.layer.macs * batch, start_cycle=start,
+            cells_used=m.cells_used, utilization=m.utilization, vectors=m.vectors, macs=m.layer.macs * batch, start_cycle=start,
             end_cycle=end, energy_pj=energy.by_layer.get(m.layer.name, 0.0)))
     return tuple(reports)

@@ -5,7 +5,8 @@ spec -> mapping -> operation stream -> event model (timing) -> action counts -> 
 
 from __future__ import annotations
 
-from typing import Optional, Union
+import os
+from typing import Callable, List, Optional, Tuple, Union
 
 from .config.arch import Arch
 from .config.loader import load_arch
@@ -17,10 +18,12 @@ from .result import SimulationResult, layer_reports
 from .timing.durations import Durations, stream_durations
 from .timing.engine import run_stream
 from .timing.schedule import build_stream
+from .trace.schema import AUTO_EVENT_LIMIT, DETAILS
+from .trace.writer import TraceWriter
 from .workload.loader import load_workload
 from .workload.network import Network
 
-__all__ = ["simulate", "peak_tops"]
+__all__ = ["simulate", "peak_tops", "assemble", "choose_detail"]
 
 
 def peak_tops(arch: Arch) -> float:
@@ -37,15 +40,75 @@ def peak_tops(arch: Arch) -> float:
     return 2 * macs / seconds / 1e12
 
 
+DETAIL_CHOICES = ("auto",) + DETAILS
+
+
+def choose_detail(detail: str, stream) -> Tuple[str, str]:
+    """The trace detail to write and why (``auto`` records events for runs of moderate size)."""
+    if detail not in DETAIL_CHOICES:
+        raise ValueError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
+    if detail != "auto":
+        return detail, "requested"
+    n = stream.operations
+    if n <= AUTO_EVENT_LIMIT:
+        return "event", f"auto: {n:,} operations <= {AUTO_EVENT_LIMIT:,}, every operation recorded"
+    return "layer", f"auto: {n:,} operations > {AUTO_EVENT_LIMIT:,}, one row per step instead of per operation"
+
+
+def _callbacks(callbacks: List[Callable]) -> Optional[Callable]:
+    callbacks = [c for c in callbacks if c is not None]
+    if not callbacks:
+        return None
+    if len(callbacks) == 1:
+        return callbacks[0]
+
+    def both(step, op, start, end):
+        for callback in callbacks:
+            callback(step, op, start, end)
+    return both
+
+
+class _Progress:
+    """A tqdm bar over operations, shown only if the run lasts more than two seconds."""
+
+    def __init__(self, total: int, enabled: bool, label: str):
+        self.bar = None
+        self.pending = 0
+        if enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit="op", delay=2.0, desc=label, leave=False, dynamic_ncols=True)
+
+    def __call__(self, step, op, start, end):
+        self.pending += 1
+        if self.pending == 4096:
+            self.bar.update(self.pending)
+            self.pending = 0
+
+    @property
+    def callback(self):
+        return self if self.bar is not None else None
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.update(self.pending)
+            self.bar.close()
+
+
 def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, Network] = "resnet18", *,
              batch: int = 1, schedule: str = "layer", seed: int = 0,
-             energy: Optional[Union[str, dict, EnergyTable]] = None) -> SimulationResult:
+             energy: Optional[Union[str, dict, EnergyTable]] = None, trace: Optional[Union[str, os.PathLike]] = None,
+             detail: str = "auto", overwrite: bool = False, progress: bool = False) -> SimulationResult:
     """Simulate ``batch`` inferences of ``workload`` on ``arch``.
 
     ``arch`` and ``workload`` take preset names, YAML paths, dicts or loaded objects;
     ``schedule`` is ``"layer"`` (layer by layer) or ``"pipeline"`` (ISAAC's inter-layer
     pipeline with replication); ``energy`` overrides the arch's energy table. ``seed`` makes
     the data-dependent parts of a run reproducible.
+
+    ``trace`` writes an HDF5 trace (``docs/trace-format.md``) of ``detail`` ``summary``,
+    ``layer``, ``event`` or ``auto``; the file appears only when the run succeeded, and an
+    existing one is replaced only with ``overwrite=True``. ``progress`` shows a progress bar
+    on runs longer than a couple of seconds.
     """
     arch = load_arch(arch)
     network = load_workload(workload)
@@ -54,14 +117,48 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
         raise ValueError(f"batch: expected an integer >= 1, got {batch!r}")
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if detail not in DETAIL_CHOICES:
+        raise ValueError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
     mapping = map_network(arch, network, schedule)
     stream = build_stream(mapping, batch)
-    timeline = run_stream(stream, stream_durations(stream, mapping, arch))
-    return assemble(arch, network, table, mapping, stream, timeline, count_stream(stream, mapping), seed)
+    durations = stream_durations(stream, mapping, arch)
+    writer = TraceWriter(trace, overwrite) if trace is not None else None
+    bar = _Progress(stream.operations, progress, f"{network.name} on {arch.name}")
+    try:
+        level = None
+        if writer is not None:
+            level, reason = choose_detail(detail, stream)
+            writer.header(arch=arch, network=network, table=table, schedule=schedule, batch=batch, seed=seed,
+                          detail=level, reason=reason)
+            writer.stream(stream, [layer.name for layer in network.layers])
+            if level == "event":
+                writer.begin_events()
+        on_op = _callbacks([writer.on_op if level == "event" else None, bar.callback])
+        timeline = run_stream(stream, durations, on_op=on_op)
+        result = assemble(arch, network, table, mapping, stream, timeline, count_stream(stream, mapping), seed)
+        if writer is not None:
+            if level == "event":
+                writer.end_events()
+            if level in ("layer", "event"):
+                writer.step_times(stream, timeline)
+            writer.results(result)
+            result.trace_path = writer.commit()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        bar.close()
+    return result
 
 
-def assemble(arch, network, table, mapping, stream, timeline, counts, seed, data_stats=None) -> SimulationResult:
-    """Price and package a timed run (shared by simulate and replay)."""
+def assemble(arch, network, table, mapping, stream, timeline, counts, seed, data_stats=None,
+             spans=None) -> SimulationResult:
+    """Price and package a timed run (shared by simulate and replay).
+
+    ``spans`` (layer name -> (start, end) cycle) replaces the per-layer spans the timeline would
+    give, for replays of traces without per-operation times.
+    """
     seconds = timeline.cycles / arch.chip.clock
     energy = price(counts, table, arch, seconds)
     area, area_parts = area_mm2(table, arch)
@@ -70,5 +167,5 @@ def assemble(arch, network, table, mapping, stream, timeline, counts, seed, data
         arch=arch, network=network, energy_table=table, schedule=mapping.schedule, batch=stream.batch, seed=seed,
         mapping=mapping, stream=stream, timeline=timeline, actions=counts, energy=energy, area_mm2=area,
         area_by_component=area_parts, peak_power_w=power, peak_power_by_component=power_parts,
-        peak_tops=peak_tops(arch), layers=layer_reports(mapping, stream, timeline, energy, stream.batch),
+        peak_tops=peak_tops(arch), layers=layer_reports(mapping, stream, timeline, energy, stream.batch, spans),
         notes=mapping.notes + stream.notes, data_stats=data_stats)

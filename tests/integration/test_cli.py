@@ -24,6 +24,47 @@ def test_run_options(capsys):
     assert "mlp on tiny (schedule pipeline, batch 2, energy table tiny)" in out
 
 
+def test_run_replay_report(tmp_path, capsys):
+    trace = tmp_path / "run.h5"
+    assert main(["run", "--arch", "tiny", "--workload", "mlp", "--out", str(trace), "--quiet"]) == 0
+    assert f"trace written to {trace}" in capsys.readouterr().out
+    assert main(["run", "--arch", "tiny", "--workload", "mlp", "--out", str(trace), "--quiet"]) == 1
+    assert "exists: pass overwrite=True (or --force)" in capsys.readouterr().err
+    assert main(["run", "--arch", "tiny", "--workload", "mlp", "--out", str(trace), "--force", "--quiet",
+                 "--detail", "summary"]) == 0
+    capsys.readouterr()
+    faster = tmp_path / "faster.yaml"
+    faster.write_text("version: 1\nbase: tiny\nchip:\n  clock: 2GHz\n")
+    out = tmp_path / "faster.h5"
+    assert main(["replay", str(trace), "--arch", str(faster), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "re-timed from" in text and "cycles" in text and "unchanged" in text and out.exists()
+    assert main(["replay", str(trace), "--energy", "tiny"]) == 0
+    assert "re-priced from" in capsys.readouterr().out
+    wider = tmp_path / "wider.yaml"
+    wider.write_text("version: 1\nbase: tiny\ncrossbar:\n  rows: 32\n")
+    assert main(["replay", str(trace), "--arch", str(wider)]) == 1
+    assert "crossbar.rows (16 -> 32)" in capsys.readouterr().err
+    report = tmp_path / "report"
+    assert main(["report", str(out), "--out", str(report)]) == 0
+    assert (report / "report.md").exists() and (report / "timeline.png").exists()
+    assert main(["report", str(tmp_path / "missing.h5")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_check_guesses_the_kind(tmp_path, capsys):
+    assert main(["check", "resnet20"]) == 0
+    assert "a valid workload spec" in capsys.readouterr().out
+    assert main(["check", "isaac"]) == 0
+    assert "a valid arch spec" in capsys.readouterr().out
+    table = tmp_path / "t.yaml"
+    table.write_text("version: 1\nbase: tiny\ncomponents:\n  adc:\n    area: 1mm2\n    power: 1W\n")
+    assert main(["check", str(table)]) == 0
+    assert "a valid energy spec" in capsys.readouterr().out
+    assert main(["check", "--kind", "workload", str(table)]) == 1
+    assert "xbarsim: error:" in capsys.readouterr().err
+
+
 def test_mvm_default_is_exact_for_the_ideal_isaac_crossbar(capsys):
     assert main(["mvm", "--size", "200x20", "--vectors", "16"]) == 0
     out = capsys.readouterr().out
@@ -58,6 +99,10 @@ def test_presets_and_check(capsys, tmp_path):
     (["run", "--schedule", "wavefront"], 2, "invalid choice"),
     (["run", "--workload", "nope"], 1, "xbarsim: error: workload: expected a built-in network"),
     (["run", "--arch", "tiny", "--workload", "alexnet"], 1, "xbarsim: error: layer"),
+    (["run", "--detail", "everything"], 2, "invalid choice"),
+    (["replay"], 2, "the following arguments are required: trace"),
+    (["replay", "nothing.h5"], 1, "xbarsim: error: nothing.h5: no such file"),
+    (["report"], 2, "the following arguments are required: trace"),
     (["frobnicate"], 2, "invalid choice"),
     ([], 2, "usage"),
 ])

@@ -80,7 +80,9 @@ def test_conv_row_by_hand():
     reads input rows 0-1, row 1 adds row 2, row 2 needs nothing new.
 
     The pipeline schedule replicates the layer into 3 copies (one per output row, PEs to
-    spare), so each copy fetches its whole window: rows 0-1, 0-2 and 1-2.
+    spare); copies 0 and 1 share tile 0, copy 2 sits on tile 1. Input rows are read from DRAM
+    once: rows 0-1 for copy 0 and row 2 for copy 1, both landing on tile 0; copy 2 receives
+    its rows 1-2 (6 bytes) from tile 0 over the network.
     """
     net = {"version": 1, "name": "conv", "input": {"H": 3, "W": 3, "C": 1},
            "layers": [{"name": "conv", "type": "conv", "M": 2, "R": 3, "padding": 1, "activation": "relu"}]}
@@ -98,7 +100,9 @@ def test_conv_row_by_hand():
     assert r.network.macs == 9 * 2 * 9
     piped = xbarsim.simulate("tiny", net, schedule="pipeline")
     assert piped.layers[0].copies == 3
-    assert [op.amount for st in piped.stream.steps for op in st.ops if op.kind == "fetch_dram"] == [6, 9, 6]
+    assert [op.amount for st in piped.stream.steps for op in st.ops if op.kind == "fetch_dram"] == [6, 3]
+    assert [op.amount for st in piped.stream.steps for op in st.ops if op.kind == "fetch_noc"] == [6]
+    assert piped.count("dram.read_bytes") == 9
     assert piped.cycles < r.cycles
 
 

@@ -24,8 +24,11 @@ __all__ = ["load_arch", "arch_presets", "read_yaml", "dump_yaml", "merge", "reso
 PRESET_PACKAGE = "xbarsim.config.presets"
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.1 wants ``1.0e-3``)."""
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML has it
+
+
+class _Loader(_BASE_LOADER):
+    """A safe loader that also reads ``1e-3`` as a float (YAML 1.1 wants ``1.0e-3``)."""
 
 
 _Loader.add_implicit_resolver(
@@ -45,7 +48,7 @@ _Loader.add_implicit_resolver(
 def read_yaml(text: str, source: str = "<string>") -> Any:
     """Parse YAML text; syntax errors become ConfigError naming ``source``, line and column."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
@@ -54,9 +57,12 @@ def read_yaml(text: str, source: str = "<string>") -> Any:
         raise ConfigError((source,), "valid YAML", described(str(exc))) from None
 
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter when PyYAML has it
+
+
 def dump_yaml(data: Mapping[str, Any]) -> str:
     """YAML text for a resolved spec dict, keys in declaration order."""
-    return yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=False)
+    return yaml.dump(dict(data), Dumper=_DUMPER, sort_keys=False, default_flow_style=False)
 
 
 def _preset_names(folder: str) -> List[str]:

@@ -133,6 +133,7 @@ class _Builder:
         self.program_step: Dict[Tuple[int, int, int], int] = {}  # (layer, part, copy) -> step
         self.sequence: Dict[str, List[int]] = {}  # owner -> its steps, for double buffering
         self.held: Dict[Tuple[str, int, int], Tuple[int, int]] = {}  # (owner, source, image) -> rows held
+        self.loaded: Dict[Tuple[int, int, int, int], Tuple[int, int]] = {}  # (reader, source, image, row) -> (step, tile)
         self.current_round = 0
         self.location = self._locations()
 
@@ -207,37 +208,68 @@ class _Builder:
         return producer.F * producer.M * _nbytes(layer_bits(producer, self.arch)[1])
 
     def _inputs(self, layer: Layer, image: int, e: int, home: int, owner: str) -> Tuple[List[Op], List[int]]:
-        """Operations that bring the rows output row ``e`` needs to ``home``, and the steps to wait for."""
+        """Operations that bring the rows output row ``e`` needs to ``home``, and the steps to wait for.
+
+        Rows held in a producer's tile buffer travel over the network. Rows in DRAM or the global
+        buffer are loaded once per reading layer, by a load step landing on the tile of the first
+        copy that needs them; other copies get them from there over the network.
+        """
         ops: List[Op] = []
         deps: List[int] = []
         for source in layer.inputs:
             first, last = self._window(layer, source, e)
+            window = range(first, last + 1)
+            data_deps: List[int] = []
             if source >= 0:
                 if self.mapping.schedule == "layer":
-                    deps.append(self.barrier[source])
+                    data_deps.append(self.barrier[source])
                 elif self.rounds[source] == self.current_round:
-                    deps += [self.row_step[(source, image, r)] for r in range(first, last + 1)]
+                    data_deps += [self.row_step[(source, image, r)] for r in window]
+            deps += data_deps
             held = self.held.get((owner, source, image))
             self.held[(owner, source, image)] = (first, last)
-            new = [r for r in range(first, last + 1) if held is None or not held[0] <= r <= held[1]]
-            ops += self._fetch(source, new, image, home)
+            new = [r for r in window if held is None or not held[0] <= r <= held[1]]
+            if not new:
+                continue
+            if source >= 0 and self.location[source] == "tile":
+                ops += self._from_tiles(source, image, new, home, lambda r: self.row_tile[(source, image, r)])
+                continue
+            unloaded = [r for r in new if (layer.index, source, image, r) not in self.loaded]
+            if unloaded:
+                load = self._load(layer, source, image, unloaded, home, owner, data_deps)
+                for r in unloaded:
+                    self.loaded[(layer.index, source, image, r)] = (load, home)
+            deps += sorted({self.loaded[(layer.index, source, image, r)][0] for r in new})
+            ops += self._from_tiles(source, image, new, home, lambda r: self.loaded[(layer.index, source, image, r)][1])
         return ops, deps
 
-    def _fetch(self, source: int, rows: List[int], image: int, home: int) -> List[Op]:
-        if not rows:
-            return []
+    def _from_tiles(self, source: int, image: int, rows: List[int], home: int, tile_of) -> List[Op]:
+        """Network transfers of ``rows`` (of ``source``'s output) from the tiles holding them to ``home``."""
         row_bytes = self._row_bytes(source)
-        where = "dram" if source < 0 else self.location[source]
-        if where == "dram":
-            return [Op("dram", "fetch_dram", len(rows) * row_bytes)]
-        if where == "glb":
-            return [Op("glb", "fetch_glb", len(rows) * row_bytes)]
         by_tile: Dict[int, int] = {}
         for r in rows:
-            tile = self.row_tile[(source, image, r)]
+            tile = tile_of(r)
             by_tile[tile] = by_tile.get(tile, 0) + row_bytes
         return [Op(self.mesh.port(t), "fetch_noc", n, hops=self.mesh.hops(t, home))
                 for t, n in sorted(by_tile.items()) if t != home]
+
+    def _load(self, layer: Layer, source: int, image: int, rows: List[int], home: int, owner: str,
+              data_deps: List[int]) -> int:
+        """A step reading ``rows`` of ``source``'s output from DRAM or the global buffer into ``home``.
+
+        It waits for the same data and double-buffering turn as the step that needs it, so loads
+        run at most two steps ahead of their reader.
+        """
+        where = "dram" if source < 0 else self.location[source]
+        nbytes = len(rows) * self._row_bytes(source)
+        op = Op("dram", "fetch_dram", nbytes) if where == "dram" else Op("glb", "fetch_glb", nbytes)
+        deps = list(data_deps)
+        seq = self.sequence.get(owner, [])
+        if len(seq) >= 2:
+            deps.append(seq[-2])
+        name = "input" if source < 0 else self.layers[source].name
+        return self.add(layer.index, image, rows[0], deps, (op,),
+                        f"load {name} rows {rows[0]}-{rows[-1]} image {image} for {layer.name}")
 
     def _store(self, layer: Layer, nbytes: int, home: int) -> Op:
         where = self.location[layer.index]
@@ -286,13 +318,18 @@ class _Builder:
                     self._completes(layer.index, image, e, step, home)
 
     def unit_rows(self, m: LayerMapping) -> None:
-        """Pooling and residual-add rows, on the units of their home tile."""
+        """Pooling and residual-add rows, each on the units of the tile holding its first input row
+        (so a replicated producer spreads them over its tiles), else of the layer's home tile."""
         layer = m.layer
         out = layer_bits(layer, self.arch)[1]
-        home = m.home_tile
-        owner = f"unit:{layer.index}"
+        source = layer.inputs[0]
         for image in range(self.batch):
             for e in range(layer.E):
+                first, _ = self._window(layer, source, e)
+                home = m.home_tile
+                if source >= 0 and self.location[source] == "tile":
+                    home = self.row_tile[(source, image, first)]
+                owner = f"unit:{layer.index}.{home}"
                 ops, deps = self._inputs(layer, image, e, home, owner)
                 if layer.type == "pool":
                     ops.append(Op(f"pool:{home}", "pool", layer.F * layer.C * layer.R * layer.S))

@@ -178,7 +178,6 @@ def cmd_presets(args) -> int:
 
 def cmd_check(args) -> int:
     """Validate an arch, workload or energy-table spec and print it resolved."""
-    from .config.loader import read_yaml
     from .energy.table import load_energy
     from .workload.loader import load_workload
 

@@ -257,7 +257,7 @@ class MappingOf(FieldType):
             if self.key_type is not None:
                 try:
                     key = self.key_type.convert(key)
-                except ConfigError as exc:
+                except ConfigError:
                     raise ConfigError((str(key),), f"a {self.key_kind}: {self.key_type.expected}", key) from None
             elif not isinstance(key, str) or (self.keys is not None and key not in self.keys):
                 close = difflib.get_close_matches(str(key), list(self.keys or ()), n=1)

@@ -12,14 +12,15 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Union
+from typing import Any, Callable, Dict, List, Mapping, Union
 
 import yaml
 
 from ..errors import ConfigError, described
 from .arch import _VERSION, Arch
 
-__all__ = ["load_arch", "arch_presets", "read_yaml", "dump_yaml", "merge", "resolve_base"]
+__all__ = ["load_arch", "load_spec", "arch_presets", "preset_names", "preset_text", "read_yaml", "dump_yaml",
+           "merge", "resolve_base"]
 
 PRESET_PACKAGE = "xbarsim.config.presets"
 
@@ -65,37 +66,59 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
     return yaml.dump(dict(data), Dumper=_DUMPER, sort_keys=False, default_flow_style=False)
 
 
-def _preset_names(folder: str) -> List[str]:
-    root = resources.files(PRESET_PACKAGE).joinpath(folder) if folder else resources.files(PRESET_PACKAGE)
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+def preset_names(package: str) -> List[str]:
+    """Names of the ``*.yaml`` presets shipped in ``package``."""
+    return sorted(p.name[:-5] for p in resources.files(package).iterdir() if p.name.endswith(".yaml"))
+
+
+def preset_text(package: str, name: str) -> str:
+    """The text of a shipped preset."""
+    return resources.files(package).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
 
 
 def arch_presets() -> List[str]:
     """Names of the built-in architecture presets."""
-    return _preset_names("")
+    return preset_names(PRESET_PACKAGE)
 
 
-def _read_preset_or_file(name: Union[str, os.PathLike], presets: List[str], what: str) -> Dict[str, Any]:
-    """The raw mapping of a preset (by name) or a YAML file (by path)."""
+def read_named(name: Union[str, os.PathLike], presets: Mapping[str, Callable[[], Any]], what: str,
+               noun: str) -> Dict[str, Any]:
+    """The raw mapping of a preset (``presets[name]()`` gives YAML text or a dict) or of a YAML file."""
     text_name = os.fspath(name)
     if text_name in presets:
-        text = resources.files(PRESET_PACKAGE).joinpath(f"{text_name}.yaml").read_text(encoding="utf-8")
-        source = f"preset {text_name}"
+        data, source = presets[text_name](), f"preset {text_name}"
+        if isinstance(data, str):
+            data = read_yaml(data, source)
     else:
         path = Path(text_name)
         if not path.is_file():
-            raise ConfigError((what,), f"a preset name ({', '.join(presets)}) or a YAML file",
-                              text_name, hint="no such preset or file")
+            raise ConfigError((what,), f"{noun} ({', '.join(presets)}) or a YAML file", text_name,
+                              hint="no such preset or file")
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError((what,), "a readable UTF-8 YAML file", text_name, hint=str(exc)) from None
         source = str(path)
-    data = read_yaml(text, source)
+        data = read_yaml(text, source)
     if not isinstance(data, Mapping):
         raise ConfigError((source,), "a YAML mapping (key: value lines)",
                           described("an empty file" if data is None else f"a {type(data).__name__}"))
     return dict(data)
+
+
+def load_spec(spec: Any, *, what: str, noun: str, presets: Mapping[str, Callable[[], Any]], build: Callable,
+              version: str) -> Any:
+    """The common path of every loader: a name or path or mapping -> version check -> ``base:`` -> ``build``."""
+    if isinstance(spec, (str, os.PathLike)):
+        data = read_named(spec, presets, what, noun)
+    elif isinstance(spec, Mapping):
+        data = dict(spec)
+    else:
+        raise ConfigError((what,), f"{noun}, a YAML path or a mapping", described(type(spec).__name__))
+    if "version" not in data:
+        raise ConfigError(("version",), version, described("nothing"))
+    data = resolve_base(data, lambda name: read_named(name, presets, "base", noun))
+    return build(data)
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Dict[str, Any]:
@@ -133,24 +156,14 @@ def load_arch(spec: Union[str, os.PathLike, Mapping[str, Any], Arch]) -> Arch:
     """
     if isinstance(spec, Arch):
         return spec
-    presets = arch_presets()
-    if isinstance(spec, (str, os.PathLike)):
-        data = _read_preset_or_file(spec, presets, "arch")
-    elif isinstance(spec, Mapping):
-        data = dict(spec)
-    else:
-        raise ConfigError(("arch",), "a preset name, a YAML path, a mapping or an Arch",
-                          described(type(spec).__name__))
-    _check_version(data)
-    data = resolve_base(data, lambda name: _read_preset_or_file(name, presets, "base"))
-    return Arch.from_dict(data)
+    presets = {name: (lambda name=name: preset_text(PRESET_PACKAGE, name)) for name in arch_presets()}
+    return load_spec(spec, what="arch", noun="a preset name", presets=presets, build=_build_arch,
+                     version=_VERSION.expected)
 
 
-def _check_version(data: Mapping[str, Any]) -> None:
-    """Every spec, including one that extends a ``base``, states the version it is written in."""
-    if "version" not in data:
-        raise ConfigError(("version",), _VERSION.expected, described("nothing"))
+def _build_arch(data: Dict[str, Any]) -> Arch:
     try:
         _VERSION.convert(data["version"])
     except ConfigError as exc:
         raise exc.under("version") from None
+    return Arch.from_dict(data)

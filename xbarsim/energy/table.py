@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 from ..config.arch import Arch
 from ..config.fields import FieldType, FrozenDict, Integer, MappingOf, Maybe, Quantity, Section, Spec, Text, param
-from ..config.loader import read_yaml, resolve_base
+from ..config.loader import load_spec, preset_names, preset_text
 from ..counting import COMPONENTS
 from ..errors import ConfigError, described
 
@@ -133,40 +131,13 @@ class EnergyTable(Spec):
 
 def energy_presets():
     """Names of the built-in energy tables."""
-    root = resources.files(PRESET_PACKAGE)
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return preset_names(PRESET_PACKAGE)
 
 
 def load_energy(spec: Union[str, os.PathLike, Mapping[str, Any], EnergyTable]) -> EnergyTable:
     """An :class:`EnergyTable` from a preset name, a YAML path, a dict or a table."""
     if isinstance(spec, EnergyTable):
         return spec
-    if isinstance(spec, (str, os.PathLike)):
-        data = _read_raw(os.fspath(spec), "energy")
-    elif isinstance(spec, Mapping):
-        data = spec
-    else:
-        raise ConfigError(("energy",), "a preset name, a YAML path, a mapping or an EnergyTable",
-                          described(type(spec).__name__))
-    if not isinstance(data, Mapping):
-        raise ConfigError(("energy",), "a YAML mapping", described(type(data).__name__))
-    if "version" not in data:
-        raise ConfigError(("version",), "1 (start the table with 'version: 1')", described("nothing"))
-    return EnergyTable.from_dict(resolve_base(dict(data), lambda name: _read_raw(name, "base")))
-
-
-def _read_raw(name: str, what: str) -> Dict[str, Any]:
-    presets = energy_presets()
-    if name in presets:
-        text = resources.files(PRESET_PACKAGE).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
-        source = f"energy preset {name}"
-    else:
-        path = Path(name)
-        if not path.is_file():
-            raise ConfigError((what,), f"an energy table preset ({', '.join(presets)}) or a YAML file",
-                              name, hint="no such preset or file")
-        text, source = path.read_text(encoding="utf-8"), str(path)
-    data = read_yaml(text, source)
-    if not isinstance(data, Mapping):
-        raise ConfigError((source,), "a YAML mapping", described(type(data).__name__))
-    return dict(data)
+    presets = {name: (lambda name=name: preset_text(PRESET_PACKAGE, name)) for name in energy_presets()}
+    return load_spec(spec, what="energy", noun="an energy table preset", presets=presets,
+                     build=EnergyTable.from_dict, version="1 (start the table with 'version: 1')")

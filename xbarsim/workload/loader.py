@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Mapping, Union
 
-from ..config.loader import read_yaml
-from ..errors import ConfigError, described
+from ..config.loader import load_spec
 from .network import Network, NetworkSpec
-from .zoo import ZOO, zoo_names, zoo_spec
+from .zoo import zoo_names, zoo_spec
 
 __all__ = ["load_workload"]
 
@@ -24,25 +22,6 @@ def load_workload(spec: Union[str, os.PathLike, Mapping[str, Any], Network]) -> 
         return spec
     if isinstance(spec, NetworkSpec):
         return Network(spec)
-    if isinstance(spec, (str, os.PathLike)):
-        name = os.fspath(spec)
-        if name in ZOO:
-            return Network.from_dict(zoo_spec(name))
-        path = Path(name)
-        if not path.is_file():
-            raise ConfigError(("workload",), f"a built-in network ({', '.join(zoo_names())}) or a YAML file",
-                              name, hint="no such network or file")
-        try:
-            data = read_yaml(path.read_text(encoding="utf-8"), str(path))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(("workload",), "a readable UTF-8 YAML file", name, hint=str(exc)) from None
-    elif isinstance(spec, Mapping):
-        data = spec
-    else:
-        raise ConfigError(("workload",), "a network name, a YAML path, a mapping or a Network",
-                          described(type(spec).__name__))
-    if not isinstance(data, Mapping):
-        raise ConfigError(("workload",), "a YAML mapping", described(type(data).__name__))
-    if "version" not in data:
-        raise ConfigError(("version",), "1 (start the workload with 'version: 1')", described("nothing"))
-    return Network.from_dict(data)
+    presets = {name: (lambda name=name: zoo_spec(name)) for name in zoo_names()}
+    return load_spec(spec, what="workload", noun="a built-in network", presets=presets, build=Network.from_dict,
+                     version="1 (start the workload with 'version: 1')")

@@ -1,6 +1,5 @@
 """Reports: every figure is a real PNG, the summary links them, both timeline styles work."""
 
-from pathlib import Path
 
 import pytest
 

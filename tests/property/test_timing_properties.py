@@ -3,7 +3,6 @@ counts are conserved and scale with the batch; speed-ups never slow a run down."
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 from hypothesis import assume, given, settings

@@ -42,3 +42,25 @@ def test_every_zoo_network_round_trips(name):
     net = load_workload(name)
     assert load_workload(net.to_dict()) == net
     assert net.macs >= 0 and len(net.layers) >= 1
+
+
+@pytest.mark.parametrize("name, gmacs, mweights, tolerance, source", [
+    ("vgg16", 15.47, 138.3, 0.01, "Simonyan & Zisserman 2015 (configuration D)"),
+    ("resnet34", 3.66, 21.8, 0.01, "He et al. 2016, Table 1 (3.6 GFLOPs)"),
+    ("resnet50", 3.85, 25.5, 0.01, "REFERENCE_DATA: 7.7 G operations, 25.5 MB of int8 weights"),
+    ("resnet32", 0.069, 0.46, 0.02, "He et al. 2016, Table 6"),
+    ("resnet44", 0.097, 0.66, 0.02, "He et al. 2016, Table 6"),
+    ("resnet56", 0.125, 0.85, 0.02, "He et al. 2016, Table 6"),
+    ("wrn28-10", 5.25, 36.5, 0.01, "Zagoruyko & Komodakis 2016"),
+    ("mobilenet_v2", 0.300, 3.4, 0.02, "Sandler et al. 2018, Table 4 (MobileNetV2 1.0: 300 M MAdds, 3.4 M)"),
+])
+def test_published_totals(name, gmacs, mweights, tolerance, source):
+    net = load_workload(name)
+    assert abs(net.macs / (gmacs * 1e9) - 1) <= tolerance, source
+    assert abs(net.weights / (mweights * 1e6) - 1) <= max(tolerance, 0.021), source
+
+
+def test_mobilenet_v2_uses_depthwise_convs():
+    net = load_workload("mobilenet_v2")
+    depthwise = [layer for layer in net.layers if layer.groups > 1]
+    assert len(depthwise) == 17 and all(layer.groups == layer.C == layer.M for layer in depthwise)

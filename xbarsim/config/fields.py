@@ -23,7 +23,7 @@ from ..errors import ConfigError, described
 
 __all__ = [
     "FieldType", "Integer", "Real", "Boolean", "Text", "Choice", "Quantity", "Maybe", "Section", "Items",
-    "MappingOf", "FrozenDict",
+    "MappingOf", "FrozenDict", "IntPair",
     "param", "Spec", "evolve",
 ]
 
@@ -109,6 +109,32 @@ class Real(FieldType):
         if self.hi is not None and math.isinf(value) and value > 0 and not self.allow_inf:
             raise self.fail(value)
         return value
+
+
+class IntPair(FieldType):
+    """One integer for both dimensions, or ``[h, w]``; held as an (h, w) tuple, written back as one
+    integer when both are equal."""
+
+    def __init__(self, lo: int = 0, hi: int = 1 << 20):
+        self.one = Integer(lo, hi)
+        self.expected = f"{self.one.expected} or a pair [h, w] of them"
+
+    def convert(self, value):
+        if isinstance(value, (list, tuple)):
+            if len(value) != 2:
+                raise self.fail(value)
+            try:
+                return (self.one.convert(value[0]), self.one.convert(value[1]))
+            except ConfigError:
+                raise self.fail(value) from None
+        try:
+            number = self.one.convert(value)
+        except ConfigError:
+            raise self.fail(value) from None
+        return (number, number)
+
+    def dump(self, value):
+        return value[0] if value[0] == value[1] else [value[0], value[1]]
 
 
 class Boolean(FieldType):

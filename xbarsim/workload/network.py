@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from ..config.fields import Choice, Integer, Items, Maybe, Section, Spec, Text, param
+from ..config.fields import Choice, Integer, IntPair, Items, Maybe, Section, Spec, Text, param
 from ..errors import ConfigError, described
 
 __all__ = ["LayerSpec", "InputSpec", "NetworkSpec", "Layer", "Network", "WEIGHT_LAYER_TYPES"]
@@ -38,8 +38,10 @@ class LayerSpec(Spec):
     R: Optional[int] = param(_DIM, None, "filter or pooling window height (conv, pool)")
     S: Optional[int] = param(_DIM, None, "filter or pooling window width (default: R)")
     M: Optional[int] = param(_DIM, None, "output channels (conv) or features (fc)")
-    stride: int = param(Integer(1, 1 << 16), 1, "stride in both dimensions")
-    padding: int = param(Integer(0, 1 << 16), 0, "zero padding on every side")
+    stride: Tuple[int, int] = param(IntPair(1, 1 << 16), 1, "stride: one for both dimensions, or [h, w]")
+    padding: Tuple[int, int] = param(IntPair(0, 1 << 16), 0,
+                                     "zero padding on each side: one for both dimensions, or [h, w] "
+                                     "(a 1-D signal is an H = 1 input with padding [0, p])")
     groups: int = param(Integer(1, 1 << 20), 1, "channel groups (C and M divisible by it; groups = C = M is depthwise)")
     pool: str = param(Choice("max", "avg"), "max", "pooling kind")
     activation: str = param(Choice("none", "relu"), "none", "activation applied to the output")
@@ -74,13 +76,19 @@ class Layer:
     E: int
     F: int
     stride: int
+    """Stride along H (rows)."""
     padding: int
+    """Zero padding along H (rows)."""
     groups: int
     pool: str
     activation: str
     input_bits: Optional[int]
     weight_bits: Optional[int]
     output_bits: Optional[int]
+    stride_w: int = 1
+    """Stride along W (columns)."""
+    padding_w: int = 0
+    """Zero padding along W (columns)."""
 
     @property
     def has_weights(self) -> bool:
@@ -237,7 +245,7 @@ def _resolve(spec: NetworkSpec) -> Tuple[Layer, ...]:
         if out_bits is None:
             out_bits = defaults["input_bits"]
         R = S = 1
-        stride, padding, groups = ls.stride, ls.padding, ls.groups
+        (stride, stride_w), (padding, padding_w), groups = ls.stride, ls.padding, ls.groups
         if ls.type in ("conv", "pool"):
             if ls.R is None:
                 raise fail("R", f"the {'filter' if ls.type == 'conv' else 'window'} height", None)
@@ -253,12 +261,14 @@ def _resolve(spec: NetworkSpec) -> Tuple[Layer, ...]:
             if ls.M is None:
                 raise fail("M", "the number of output features", None)
             M = ls.M
-            if stride != 1 or padding != 0:
-                raise fail("stride", "1 (and padding 0) for an fc layer", stride)
+            if ls.stride != (1, 1) or ls.padding != (0, 0):
+                raise fail("stride", "1 (and padding 0) for an fc layer", ls.stride[0])
         else:
             if ls.M is not None and ls.M != C:
                 raise fail("M", f"{C} (a {ls.type} layer keeps its channels)", ls.M)
             M = C
+        if ls.type == "add":
+            stride, stride_w, padding, padding_w = 1, 1, 0, 0
         if ls.type in ("pool", "add", "fc") and groups != 1:
             raise fail("groups", f"1 for a {ls.type} layer", groups)
         if C % groups or M % groups:
@@ -272,15 +282,15 @@ def _resolve(spec: NetworkSpec) -> Tuple[Layer, ...]:
             E, F = H, W
         else:
             E = (H + 2 * padding - R) // stride + 1
-            F = (W + 2 * padding - S) // stride + 1
-            if E < 1 or F < 1 or R > H + 2 * padding or S > W + 2 * padding:
-                raise fail("R", f"a window that fits the {H + 2 * padding}x{W + 2 * padding} padded input",
+            F = (W + 2 * padding_w - S) // stride_w + 1
+            if E < 1 or F < 1 or R > H + 2 * padding or S > W + 2 * padding_w:
+                raise fail("R", f"a window that fits the {H + 2 * padding}x{W + 2 * padding_w} padded input",
                            f"{R}x{S}")
         layer = Layer(index=i, name=ls.name, type=ls.type, inputs=tuple(sources), H=H, W=W, C=C, R=R, S=S, M=M,
                       E=E, F=F, stride=stride, padding=padding, groups=groups, pool=ls.pool,
                       activation=ls.activation, input_bits=defaults["input_bits"],
                       weight_bits=defaults["weight_bits"] if ls.type in WEIGHT_LAYER_TYPES else None,
-                      output_bits=out_bits)
+                      output_bits=out_bits, stride_w=stride_w, padding_w=padding_w)
         names[ls.name] = i
         shapes[i] = (E, F, M)
         resolved.append(layer)

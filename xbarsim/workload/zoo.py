@@ -24,19 +24,28 @@ class NetBuilder:
         self.last = layer["name"]
         return layer["name"]
 
-    def conv(self, name: str, M: int, R: int, stride: int = 1, padding: Optional[int] = None, groups: int = 1,
-             activation: str = "relu", inputs: Optional[List[str]] = None) -> str:
-        padding = R // 2 if padding is None else padding
-        return self._add({"name": name, "type": "conv", "M": M, "R": R, "stride": stride, "padding": padding,
-                          "groups": groups, "activation": activation}, inputs)
+    def conv(self, name: str, M: int, R: int, stride=1, padding=None, groups: int = 1,
+             activation: str = "relu", inputs: Optional[List[str]] = None, S: Optional[int] = None) -> str:
+        """A conv of R x S (S defaults to R); padding defaults to 'same' for odd kernels."""
+        S = R if S is None else S
+        if padding is None:
+            padding = R // 2 if R == S else [R // 2, S // 2]
+        layer = {"name": name, "type": "conv", "M": M, "R": R, "stride": stride, "padding": padding,
+                 "groups": groups, "activation": activation}
+        if S != R:
+            layer["S"] = S
+        return self._add(layer, inputs)
 
     def fc(self, name: str, M: int, activation: str = "none", inputs: Optional[List[str]] = None) -> str:
         return self._add({"name": name, "type": "fc", "M": M, "activation": activation}, inputs)
 
-    def pool(self, name: str, R: int, stride: Optional[int] = None, padding: int = 0, kind: str = "max",
-             inputs: Optional[List[str]] = None) -> str:
-        return self._add({"name": name, "type": "pool", "R": R, "stride": stride or R, "padding": padding,
-                          "pool": kind}, inputs)
+    def pool(self, name: str, R: int, stride=None, padding=0, kind: str = "max",
+             inputs: Optional[List[str]] = None, S: Optional[int] = None) -> str:
+        layer = {"name": name, "type": "pool", "R": R, "stride": stride or (R if S in (None, R) else [R, S]),
+                 "padding": padding, "pool": kind}
+        if S is not None and S != R:
+            layer["S"] = S
+        return self._add(layer, inputs)
 
     def add(self, name: str, inputs: List[str], activation: str = "relu") -> str:
         return self._add({"name": name, "type": "add", "activation": activation}, inputs)
@@ -53,17 +62,100 @@ def _basic_block(net: NetBuilder, prefix: str, M: int, stride: int, project: boo
     net.add(f"{prefix}.add", [main, shortcut])
 
 
-def resnet18() -> Dict:
-    """ResNet-18 for ImageNet (He et al., CVPR 2016): about 1.82 GMACs, 11.7 M weights."""
-    net = NetBuilder("resnet18", 224, 224, 3)
+def _bottleneck(net: NetBuilder, prefix: str, M: int, stride: int, project: bool) -> None:
+    """ResNet bottleneck (v1: the stride is on the first 1x1 conv): 1x1 M, 3x3 M, 1x1 4M."""
+    source = net.last
+    net.conv(f"{prefix}.conv1", M, 1, stride, padding=0)
+    net.conv(f"{prefix}.conv2", M, 3)
+    main = net.conv(f"{prefix}.conv3", 4 * M, 1, padding=0, activation="none")
+    shortcut = source
+    if project:
+        shortcut = net.conv(f"{prefix}.downsample", 4 * M, 1, stride, padding=0, activation="none", inputs=[source])
+    net.add(f"{prefix}.add", [main, shortcut])
+
+
+def resnet_imagenet(name: str, blocks, bottleneck: bool) -> Dict:
+    """ImageNet ResNets (He et al., CVPR 2016, Table 1): 7x7 stem, max-pool, 4 stages, avg-pool, fc."""
+    net = NetBuilder(name, 224, 224, 3)
     net.conv("conv1", 64, 7, 2, padding=3)
     net.pool("maxpool", 3, 2, padding=1)
     channels = 64
-    for stage, M in enumerate((64, 128, 256, 512), start=1):
-        for block in range(2):
+    for stage, (M, count) in enumerate(zip((64, 128, 256, 512), blocks), start=1):
+        for block in range(count):
+            stride = 2 if block == 0 and stage > 1 else 1
+            if bottleneck:
+                _bottleneck(net, f"layer{stage}.{block}", M, stride, project=(block == 0))
+                channels = 4 * M
+            else:
+                _basic_block(net, f"layer{stage}.{block}", M, stride, project=(stride != 1 or M != channels))
+                channels = M
+    net.pool("avgpool", 7, 7, kind="avg")
+    net.fc("fc", 1000)
+    return net.spec
+
+
+def resnet18() -> Dict:
+    """ResNet-18 for ImageNet (He et al., CVPR 2016): about 1.82 GMACs, 11.7 M weights."""
+    return resnet_imagenet("resnet18", (2, 2, 2, 2), bottleneck=False)
+
+
+def wide_resnet(depth: int = 28, widen: int = 10, classes: int = 10) -> Dict:
+    """Wide ResNet WRN-d-k for CIFAR (Zagoruyko & Komodakis, BMVC 2016): (d-4)/6 blocks of two 3x3
+    convs per stage, widths 16k, 32k, 64k. WRN-28-10: 36.5 M parameters."""
+    if (depth - 4) % 6:
+        raise ValueError(f"depth: expected 6n+4 (16, 22, 28, 40, ...), got {depth}")
+    blocks = (depth - 4) // 6
+    net = NetBuilder(f"wrn{depth}-{widen}", 32, 32, 3)
+    net.conv("conv1", 16, 3)
+    channels = 16
+    for stage, M in enumerate((16 * widen, 32 * widen, 64 * widen), start=1):
+        for block in range(blocks):
             stride = 2 if block == 0 and stage > 1 else 1
             _basic_block(net, f"layer{stage}.{block}", M, stride, project=(stride != 1 or M != channels))
             channels = M
+    net.pool("avgpool", 8, 8, kind="avg")
+    net.fc("fc", classes)
+    return net.spec
+
+
+def vgg16() -> Dict:
+    """VGG-16 for ImageNet (Simonyan & Zisserman, 2015, configuration D): 15.5 GMACs, 138 M weights."""
+    net = NetBuilder("vgg16", 224, 224, 3)
+    index = 0
+    for stage, (M, count) in enumerate(((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)), start=1):
+        for _ in range(count):
+            index += 1
+            net.conv(f"conv{index}", M, 3)
+        net.pool(f"pool{stage}", 2)
+    net.fc("fc6", 4096, activation="relu")
+    net.fc("fc7", 4096, activation="relu")
+    net.fc("fc8", 1000)
+    return net.spec
+
+
+def mobilenet_v2() -> Dict:
+    """MobileNetV2 1.0 at 224 (Sandler et al., CVPR 2018, Table 2): inverted residuals with depthwise
+    3x3 convs; 300 M multiply-adds, 3.4 M parameters. ReLU6 is modelled as ReLU."""
+    net = NetBuilder("mobilenet_v2", 224, 224, 3)
+    net.conv("conv1", 32, 3, 2)
+    channels = 32
+    index = 0
+    for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                       (6, 160, 3, 2), (6, 320, 1, 1)):
+        for i in range(n):
+            stride = s if i == 0 else 1
+            source = net.last
+            prefix = f"block{index}"
+            hidden = channels * t
+            if t != 1:
+                net.conv(f"{prefix}.expand", hidden, 1, padding=0)
+            net.conv(f"{prefix}.dw", hidden, 3, stride, groups=hidden)
+            out = net.conv(f"{prefix}.project", c, 1, padding=0, activation="none")
+            if stride == 1 and channels == c:
+                net.add(f"{prefix}.add", [out, source], activation="none")
+            channels = c
+            index += 1
+    net.conv("conv_last", 1280, 1, padding=0)
     net.pool("avgpool", 7, 7, kind="avg")
     net.fc("fc", 1000)
     return net.spec
@@ -129,7 +221,15 @@ def mlp() -> Dict:
 
 ZOO: Dict[str, Callable[[], Dict]] = {
     "resnet18": resnet18,
+    "resnet34": lambda: resnet_imagenet("resnet34", (3, 4, 6, 3), bottleneck=False),
+    "resnet50": lambda: resnet_imagenet("resnet50", (3, 4, 6, 3), bottleneck=True),
     "resnet20": lambda: resnet_cifar(20),
+    "resnet32": lambda: resnet_cifar(32),
+    "resnet44": lambda: resnet_cifar(44),
+    "resnet56": lambda: resnet_cifar(56),
+    "wrn28-10": wide_resnet,
+    "vgg16": vgg16,
+    "mobilenet_v2": mobilenet_v2,
     "vgg8": vgg8,
     "alexnet": alexnet,
     "mlp": mlp,

@@ -57,8 +57,10 @@ def op_cycles(op, layer, mapping, arch) -> int:
         per_adc = -(-part.active_columns // arch.pe.adcs_per_array)
         convert = max(1, _cycles(per_adc / arch.pe.adc_rate, clock))
         if xb.adc_position == "after_accumulation":
-            return pipeline_cycles(n, read * xb.input_cycles, convert, arch.pe.sample_hold)
-        return pipeline_cycles(n * xb.input_cycles, read, convert, arch.pe.sample_hold)
+            items = n if op.items is None else op.items
+            return max(1, pipeline_cycles(items, read * xb.input_cycles, convert, arch.pe.sample_hold))
+        items = n * xb.input_cycles if op.items is None else op.items
+        return max(1, pipeline_cycles(items, read, convert, arch.pe.sample_hold))
     if kind in ("buffer_read", "buffer_write"):
         b = arch.tile.buffer
         return max(1, _cycles(b.latency + n / b.bandwidth, clock))

@@ -1,4 +1,4 @@
-"""Command line: ``xbarsim run | replay | report | mvm | presets | check``.
+"""Command line: ``xbarsim run | replay | report | accuracy | mvm | presets | check``.
 
 The only place where errors become exit codes: 0 ok, 1 a failure (bad spec, unmappable
 workload, damaged trace: one line on stderr, no traceback unless ``--debug``), 2 bad usage.
@@ -166,6 +166,54 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def _values(text: str):
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, e.g. 0,0.05,0.1, got {text!r}") from None
+
+
+def cmd_accuracy(args) -> int:
+    """Accuracy of trained study models through the crossbar model, swept over one parameter."""
+    from .studies.accuracy import early_exit, family_settings, load_study_model, parameter_settings, run_study, \
+        write_study
+    from .studies.families import family
+
+    arch = load_arch(args.arch)
+    if args.rows:
+        settings = parameter_settings(args.rows, args.dataset, arch)
+        what = args.rows
+    else:
+        settings = family_settings(args.family, args.dataset, arch)
+        what = args.family
+    say = (lambda text: None) if args.quiet else (lambda text: print(f"  {text}", file=sys.stderr, flush=True))
+    result = run_study(settings, args.dataset, args.sweep, values=args.values, draws=args.draws,
+                       title=f"{args.dataset}: {what} x {args.sweep} on {arch.name}", progress=say,
+                       test_limit=args.test_limit)
+    out = Path(args.out or f"accuracy-{args.dataset}-{what}-{args.sweep}")
+    name = f"{args.dataset}-{what}-{args.sweep}"
+    if args.family == "exits" and not args.rows:
+        spec = family("exits", args.dataset)[0]
+        model, _ = load_study_model(spec)
+        sigmas = result.columns if args.sweep == "variation" else (0.0, 0.05, 0.1, 0.15, 0.2)
+        policy = early_exit(model, arch.crossbar, args.dataset, args.threshold, sigmas, args.draws,
+                            test_limit=args.test_limit)
+        result.extra["early_exit"] = policy
+    files = write_study(result, out, name)
+    print(result.table())
+    if "early_exit" in result.extra:
+        policy = result.extra["early_exit"]
+        print(f"\nearly exit at softmax entropy < {policy['threshold']:g} nats: accuracy and share of inputs per exit")
+        print("| sigma | accuracy | " + " | ".join(f"exit {i + 1}" for i in range(len(policy['shares'][0]))) + " |")
+        print("|---|---|" + "---|" * len(policy["shares"][0]))
+        for sigma, acc, std, shares in zip(policy["sigmas"], policy["accuracy"], policy["accuracy_std"],
+                                           policy["shares"]):
+            print(f"| {sigma:g} | {100 * acc:.1f} ± {100 * std:.1f} | " + " | ".join(f"{100 * v:.0f}%" for v in shares)
+                  + " |")
+    print(f"\n{result.seconds:.1f} s; wrote {files['table']}, {files['json']}, {files['plot']}")
+    return EXIT_OK
+
+
 def cmd_presets(args) -> int:
     from .energy import energy_presets
     from .workload import zoo_names
@@ -286,6 +334,34 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     functional_options(mvm)
     mvm.set_defaults(func=cmd_mvm)
+    acc = sub.add_parser("accuracy", help="accuracy of trained models through the crossbar model",
+                         description="Run trained study models (shipped with xbarsim) on a real test set through "
+                                     "the crossbar functional model, sweeping one parameter; print a table of mean "
+                                     "and standard deviation over independent draws and write it with a plot.",
+                         epilog="examples:\n  xbarsim accuracy --dataset digits --family depth --sweep variation\n"
+                                "  xbarsim accuracy --dataset mnist1d --rows weight-bits --sweep variation\n"
+                                "  xbarsim accuracy --family exits --threshold 0.3\n"
+                                "  xbarsim accuracy --family width --sweep activation-noise-rescaled --draws 3",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    acc.add_argument("--dataset", choices=("digits", "mnist1d"), default="digits")
+    acc.add_argument("--family", choices=("depth", "width", "kernel", "exits"), default="depth",
+                     help="models to compare, one row each (default: depth)")
+    acc.add_argument("--rows", choices=("weight-bits", "adc-bits", "cells-per-weight", "activation-noise",
+                                        "activation-noise-rescaled", "read-noise"), default=None,
+                     help="instead of a family: rows are values of this parameter for the base model")
+    acc.add_argument("--sweep", default="variation",
+                     choices=("variation", "read-noise", "activation-noise", "activation-noise-rescaled",
+                              "weight-bits", "adc-bits", "cells-per-weight"),
+                     help="the swept parameter, one column per value (default: variation)")
+    acc.add_argument("--values", type=_values, default=None, help="comma-separated sweep values (default: per sweep)")
+    acc.add_argument("--draws", type=_positive, default=5, help="independent programmings per cell (default: 5)")
+    acc.add_argument("--arch", default="study", help="arch whose crossbar the models run on (default: study)")
+    acc.add_argument("--threshold", type=float, default=0.5,
+                     help="multi-exit models: exit when softmax entropy (nats) is below this (default: 0.5)")
+    acc.add_argument("--test-limit", type=_positive, default=None, help="use only the first N test examples")
+    acc.add_argument("--out", default=None, metavar="DIR", help="output folder (default: accuracy-...)")
+    acc.add_argument("--quiet", action="store_true", help="no progress lines")
+    acc.set_defaults(func=cmd_accuracy)
     presets = sub.add_parser("presets", help="list built-in presets")
     presets.set_defaults(func=cmd_presets)
     check = sub.add_parser("check", help="validate a spec and print it resolved",
@@ -308,7 +384,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_USAGE
     try:
         return args.func(args)
-    except (XbarsimError, ValueError) as exc:
+    except (XbarsimError, ValueError, FileNotFoundError, ImportError) as exc:
         if args.debug:
             raise
         print(f"xbarsim: error: {exc}", file=sys.stderr)

@@ -14,6 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, Mapping, Optional, Tuple
 
+import numpy as np
+
 from .config.arch import Arch
 
 __all__ = ["Component", "COMPONENTS", "ActionCounts", "count_stream"]
@@ -117,8 +119,39 @@ def _accesses(nbytes: int, width_bits: int) -> int:
     return -(-nbytes * 8 // width_bits)
 
 
-def count_stream(stream, mapping) -> ActionCounts:
-    """Structural action counts of every operation in ``stream``."""
+#: Array actions whose counts a data-aware run takes from the digits the DACs actually saw.
+DATA_AWARE = (("xbar", "read"), ("xbar", "row_activation"), ("dac", "convert"), ("sh", "sample"),
+              ("adc", "convert"), ("shift_add", "op"))
+
+
+def _data_counts(low, stats, zero_skip: bool) -> Dict[Tuple[str, str], int]:
+    """Array action counts of one layer part for a batch, from its :class:`DigitStatistics`.
+
+    Row activations count the rows actually driven (non-zero digits) on every array of the
+    row tile. With zero skipping, an array reads (and its DACs, sample-and-holds, ADC and
+    shift-and-add work) only for planes of its row tile that hold a non-zero digit.
+    """
+    share = low.groups / low.layer.groups  # a part split by groups sees its share of the planes
+    tiling = low.tiling
+    counts = {("xbar", "row_activation"): stats.active * tiling.col_tiles * share}
+    if zero_skip:
+        planes = stats.planes
+        conversions = planes if low.crossbar.adc_position == "per_cycle" else stats.vectors
+        counts[("xbar", "read")] = float(planes.sum()) * tiling.col_tiles * share
+        counts[("dac", "convert")] = float(np.dot(planes, tiling.rows_per_tile)) * tiling.col_tiles * share
+        counts[("sh", "sample")] = float(planes.sum()) * tiling.physical_columns * share
+        counts[("adc", "convert")] = float(conversions.sum()) * tiling.physical_columns * share
+        counts[("shift_add", "op")] = counts[("adc", "convert")]
+    return {key: int(round(value)) for key, value in counts.items()}
+
+
+def count_stream(stream, mapping, data=None, zero_skip: bool = False) -> ActionCounts:
+    """Action counts of every operation in ``stream``.
+
+    ``data`` (layer index -> :class:`~xbarsim.functional.converters.DigitStatistics` of the
+    whole batch) makes the array counts data-aware (:func:`_data_counts`).
+    """
+    data = data or {}
     arch = mapping.arch
     layers = mapping.network.layers
     lowered = {(m.layer.index, p.lowered.part): p.lowered for m in mapping.layers for p in m.parts}
@@ -138,12 +171,16 @@ def count_stream(stream, mapping) -> ActionCounts:
                 low = lowered[(step.layer, op.part)]
                 T = low.crossbar.input_cycles
                 in_bytes = -(-low.crossbar.input_bits // 8)
-                add(name, "xbar", "read", n * T * low.arrays)
-                add(name, "xbar", "row_activation", n * T * low.rows_driven)
-                add(name, "dac", "convert", n * T * low.rows_driven)
-                add(name, "sh", "sample", n * T * low.columns_sampled)
-                add(name, "adc", "convert", n * low.conversions_per_vector)
-                add(name, "shift_add", "op", n * low.conversions_per_vector)
+                structural = {("xbar", "read"): n * T * low.arrays,
+                              ("xbar", "row_activation"): n * T * low.rows_driven,
+                              ("dac", "convert"): n * T * low.rows_driven,
+                              ("sh", "sample"): n * T * low.columns_sampled,
+                              ("adc", "convert"): n * low.conversions_per_vector,
+                              ("shift_add", "op"): n * low.conversions_per_vector}
+                replaced = _data_counts(low, data[step.layer], zero_skip) if step.layer in data else {}
+                for (component, action), value in structural.items():
+                    if (component, action) not in replaced:
+                        add(name, component, action, value)
                 add(name, "ireg", "write_bytes", n * low.rows_driven * in_bytes)
                 add(name, "tile_bus", "transfer_bytes", n * low.rows_driven * in_bytes)
                 add(name, "oreg", "write_bytes", n * low.out_channels * low.row_tiles * psum)
@@ -181,4 +218,8 @@ def count_stream(stream, mapping) -> ActionCounts:
                 add(name, "tile_shift_add", "op", n)
             if kind in ("buffer_write", "store_glb", "store_dram") and layer.has_weights:
                 add(name, "tile_oreg", "write_bytes", n)
+    for (index, _part), low in lowered.items():  # data-aware array counts, once per layer part
+        if index in data:
+            for (component, action), value in _data_counts(low, data[index], zero_skip).items():
+                counts.add(layers[index].name, component, action, value)
     return counts

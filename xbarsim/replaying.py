@@ -63,6 +63,26 @@ def arch_differences(old: Arch, new: Arch) -> List[Tuple[str, Any, Any]]:
     return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
+def _recorded_items(stream) -> Optional[Dict[int, Any]]:
+    """The executed items of each mvm row of a data-aware stream, as build_stream takes them."""
+    import numpy as np
+
+    rows: Dict[int, Dict[Tuple[int, int], int]] = {}
+    for step in stream.steps:
+        for op in step.ops:
+            if op.kind == "mvm" and op.items is not None:
+                rows.setdefault(step.layer, {})[(step.image, step.row)] = op.items
+    items = {}
+    for layer, cells in rows.items():
+        images = 1 + max(i for i, _ in cells)
+        height = 1 + max(r for _, r in cells)
+        table = np.zeros((images, height), dtype=np.int64)
+        for (i, r), value in cells.items():
+            table[i, r] = value
+        items[layer] = table
+    return items or None
+
+
 def replay(trace: Union[str, os.PathLike, Trace], energy: Optional[Union[str, dict, EnergyTable]] = None,
            arch: Optional[Union[str, dict, Arch]] = None, *, out: Optional[Union[str, os.PathLike]] = None,
            overwrite: bool = False) -> SimulationResult:
@@ -85,10 +105,13 @@ def replay(trace: Union[str, os.PathLike, Trace], energy: Optional[Union[str, di
             new_arch = recorded_arch
         else:
             new_arch = load_arch(arch)
-            blocked = [d for d in arch_differences(recorded_arch, new_arch) if d[0] not in RETIMABLE]
+            blocked = [d for d in arch_differences(recorded_arch, new_arch)
+                       if d[0] not in RETIMABLE or (t.data_aware and d[0].startswith("crossbar."))]
             if blocked:
                 fields = ", ".join(f"{path} ({old!r} -> {new!r})" for path, old, new in blocked)
-                raise ReplayError(f"these arch changes alter the mapping, so the trace cannot be re-timed: {fields}; "
+                why = ("alter the mapping or, in this data-aware trace, what the functional model computed"
+                       if t.data_aware else "alter the mapping")
+                raise ReplayError(f"these arch changes {why}, so the trace cannot be re-timed: {fields}; "
                                   "run xbarsim.simulate with the new arch instead")
         if energy is not None:
             table = load_energy(energy)
@@ -101,7 +124,8 @@ def replay(trace: Union[str, os.PathLike, Trace], energy: Optional[Union[str, di
             timeline = t.timeline()
             spans = {r.name: (r.start_cycle, r.end_cycle) for r in t.layers}
         else:
-            rebuilt = build_stream(mapping, batch)
+            items = _recorded_items(stream) if t.data_aware else None
+            rebuilt = build_stream(mapping, batch, items)
             if rebuilt.steps != stream.steps:  # RETIMABLE promised the same operations (capacities may change)
                 raise ReplayError("the new arch changes the operation stream although only re-timable fields "
                                   "differ; this is a bug in xbarsim's list of re-timable fields, please report it")
@@ -110,6 +134,7 @@ def replay(trace: Union[str, os.PathLike, Trace], energy: Optional[Union[str, di
             spans = None
         result = assemble(new_arch, network, table, mapping, stream, timeline, t.counts, seed,
                           data_stats=t.functional_stats, spans=spans)
+        stats = t.functional_stats
         if out is not None:
             detail = t.detail if arch is None else ("event" if t.detail == "event" else t.detail)
             with TraceWriter(out, overwrite) as writer:
@@ -121,7 +146,8 @@ def replay(trace: Union[str, os.PathLike, Trace], energy: Optional[Union[str, di
                     writer.events_from_timeline(stream, timeline)
                 if detail in ("layer", "event") and timeline.step_end.any():
                     writer.step_times(stream, timeline)
-                writer.results(result, t.functional_stats)
+                writer.results(result, None if stats is None else
+                               {f"{layer}/{k}": v for layer, values in stats.items() for k, v in values.items()})
                 result.trace_path = writer.commit()
         result.replayed_from = t.path
         return result

@@ -94,10 +94,59 @@ class _Progress:
             self.bar.close()
 
 
+def _functional_run(arch, network, inputs, weights, batch, seed):
+    """Run the functional model on real inputs; (batch, digit statistics per layer, summary)."""
+
+    from .nn.engine import Model
+
+    if inputs is None or weights is None:
+        raise ValueError("inputs and weights: a data-aware run needs both (inputs (N, C, H, W) and the float "
+                         "weights or an xbarsim.nn.Model)")
+    model = weights if isinstance(weights, Model) else Model(network, weights)
+    if model.network != network:
+        raise ValueError(f"weights: expected a model of {network.name!r}, got one of {model.network.name!r}")
+    x = model._check_input(inputs)
+    if batch not in (1, len(x)):
+        raise ValueError(f"batch: expected {len(x)} (the number of inputs) or the default, got {batch}")
+    programmed = model.program(arch.crossbar, calibration=x, rng=seed)
+    _, data = programmed.digit_statistics(x, rng=seed)
+    summary = {}
+    planes_all = skipped_all = cycles_all = active_all = drives_all = 0
+    for name, stats in data.items():
+        layer = network.layer(name)
+        spec = programmed.quantization[name].crossbar
+        T = spec.input_cycles
+        vectors = len(stats.cycles)
+        k = layer.rows_per_group
+        drives = vectors * T * k * layer.groups
+        possible_cycles = vectors * (T if spec.adc_position == "per_cycle" else 1)
+        planes = vectors * T * layer.groups * len(stats.planes)
+        summary[name] = {"active_row_fraction": stats.active / drives,
+                         "nonzero_plane_fraction": float(stats.planes.sum()) / planes,
+                         "executed_cycle_fraction": float(stats.cycles.sum()) / possible_cycles}
+        planes_all += planes
+        skipped_all += planes - int(stats.planes.sum())
+        cycles_all += possible_cycles
+        active_all += stats.active
+        drives_all += drives
+    summary["total"] = {"active_row_fraction": active_all / max(1, drives_all),
+                        "nonzero_plane_fraction": 1 - skipped_all / max(1, planes_all),
+                        "executed_cycle_fraction": sum(int(s.cycles.sum()) for s in data.values()) / max(1, cycles_all)}
+    return len(x), data, summary
+
+
+def _flat(stats):
+    """A data-aware summary flattened to HDF5 attributes (``layer/key``)."""
+    if not stats:
+        return None
+    return {f"{layer}/{key}": value for layer, values in stats.items() for key, value in values.items()}
+
+
 def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, Network] = "resnet18", *,
              batch: int = 1, schedule: str = "layer", seed: int = 0,
              energy: Optional[Union[str, dict, EnergyTable]] = None, trace: Optional[Union[str, os.PathLike]] = None,
-             detail: str = "auto", overwrite: bool = False, progress: bool = False) -> SimulationResult:
+             detail: str = "auto", overwrite: bool = False, progress: bool = False, inputs=None,
+             weights=None) -> SimulationResult:
     """Simulate ``batch`` inferences of ``workload`` on ``arch``.
 
     ``arch`` and ``workload`` take preset names, YAML paths, dicts or loaded objects;
@@ -109,6 +158,11 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
     ``layer``, ``event`` or ``auto``; the file appears only when the run succeeded, and an
     existing one is replaced only with ``overwrite=True``. ``progress`` shows a progress bar
     on runs longer than a couple of seconds.
+
+    Data-aware runs: ``inputs`` (N, C, H, W) with ``weights`` (a dict of float weights, or an
+    :class:`xbarsim.nn.Model` of this workload) run the functional model on real data (batch =
+    N); row activations then count the rows actually driven, and with ``pe.zero_skip`` reads of
+    all-zero digit planes are skipped, in counts and in time.
     """
     arch = load_arch(arch)
     network = load_workload(workload)
@@ -119,8 +173,15 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
         raise ValueError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
     if detail not in DETAIL_CHOICES:
         raise ValueError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
+    data, data_stats = None, None
+    if inputs is not None or weights is not None:
+        batch, data, data_stats = _functional_run(arch, network, inputs, weights, batch, seed)
     mapping = map_network(arch, network, schedule)
-    stream = build_stream(mapping, batch)
+    items = None
+    if data is not None and arch.pe.zero_skip:
+        items = {network.layer(name).index: stats.cycles.reshape(batch, -1, network.layer(name).F).sum(axis=2)
+                 for name, stats in data.items()}
+    stream = build_stream(mapping, batch, items)
     durations = stream_durations(stream, mapping, arch)
     writer = TraceWriter(trace, overwrite) if trace is not None else None
     bar = _Progress(stream.operations, progress, f"{network.name} on {arch.name}")
@@ -129,19 +190,21 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
         if writer is not None:
             level, reason = choose_detail(detail, stream)
             writer.header(arch=arch, network=network, table=table, schedule=schedule, batch=batch, seed=seed,
-                          detail=level, reason=reason)
+                          detail=level, reason=reason, data_aware=data is not None)
             writer.stream(stream, [layer.name for layer in network.layers])
             if level == "event":
                 writer.begin_events()
         on_op = _callbacks([writer.on_op if level == "event" else None, bar.callback])
         timeline = run_stream(stream, durations, on_op=on_op)
-        result = assemble(arch, network, table, mapping, stream, timeline, count_stream(stream, mapping), seed)
+        by_index = None if data is None else {network.layer(name).index: stats for name, stats in data.items()}
+        counts = count_stream(stream, mapping, by_index, arch.pe.zero_skip)
+        result = assemble(arch, network, table, mapping, stream, timeline, counts, seed, data_stats=data_stats)
         if writer is not None:
             if level == "event":
                 writer.end_events()
             if level in ("layer", "event"):
                 writer.step_times(stream, timeline)
-            writer.results(result)
+            writer.results(result, _flat(data_stats))
             result.trace_path = writer.commit()
     except BaseException:
         if writer is not None:

@@ -38,6 +38,8 @@ class PeSpec(Spec):
                                 "one crossbar read: DAC drive, column settling, sample-and-hold (ISAAC: 100 ns)")
     sample_hold: bool = param(Boolean(), True,
                               "sample-and-hold lets the next read overlap the current conversions (ISAAC)")
+    zero_skip: bool = param(Boolean(), False,
+                            "skip an array read whose input digits are all zero (seen only in data-aware runs)")
     shift_add_units: int = param(Integer(0, 65536), 4, "shift-and-add units per PE (ISAAC: 4)")
     input_register: float = param(Quantity("size", 0), "2KiB", "input register (ISAAC: 2 KB)")
     output_register: float = param(Quantity("size", 0), "256B", "output register (ISAAC: 256 B)")

@@ -35,7 +35,7 @@ from ..mapping.tiling import ArrayTiling
 from .checks import integer_array
 from .converters import (
     AdcRanges, digit_bounds, digit_weights, explicit_ranges, full_scale_ranges, input_bounds,
-    input_digits, quantize_to_codes, ranges_from_limits,
+    input_planes, quantize_to_codes, ranges_from_limits,
 )
 from .devices import ProgrammedCells, level_step_s, program_cells, standard_normal
 from .slicing import encode_weights, flip_columns, slice_max_levels
@@ -136,13 +136,15 @@ class ProgrammedMatrix:
         self._dims = (R, rows, J, M)
         self._slice_max = slice_max_levels(spec)
         self._dtype = np.float32 if self._analog_bound() < _EXACT_FLOAT32 else np.float64
-        # conductance matrices in GEMM layout (R, rows, J*M)
+        # conductance matrices in GEMM layout: the full row tiles (R-1, rows, J*M) batched, the last
+        # row tile (rows_last, J*M) with only its used rows, so padding rows cost nothing
+        self._rows_last = tiling.rows_per_tile[-1]
         signal = cells.signal.transpose(2, 3, 0, 1, 4).reshape(R, rows, J * M)
-        self._a = np.ascontiguousarray(signal, dtype=self._dtype)
+        self._a = self._split(signal)
         self._a2 = None  # read-noise variance per unit drive: (sigma * conductance)**2
         if spec.read_noise_sigma > 0:
             total = cells.conductance.transpose(2, 3, 0, 1, 4).reshape(R, rows, J * M)
-            self._a2 = np.ascontiguousarray((spec.read_noise_sigma * total) ** 2, dtype=self._dtype)
+            self._a2 = self._split((spec.read_noise_sigma * total) ** 2)
         # shift-and-add weights of the column kinds: sign of the polarity x 2**(s*cell_bits)
         signs = np.array([1, -1][:P], dtype=np.float64)
         self._w_j = (signs[:, None] * np.exp2(np.arange(S) * spec.cell_bits)[None, :]).ravel()  # (J,)
@@ -232,24 +234,41 @@ class ProgrammedMatrix:
         for start in range(0, n_vectors, size):
             yield slice(start, min(n_vectors, start + size))
 
-    def _digits(self, x: np.ndarray) -> np.ndarray:
-        """Padded digits (n, T, R, rows) int16 of a chunk of validated inputs."""
-        R, rows, _, _ = self._dims
-        digits = input_digits(x, self.spec)
-        pad = R * rows - x.shape[1]
-        if pad:
-            digits = np.pad(digits, ((0, 0), (0, 0), (0, pad)))
-        return digits.reshape(x.shape[0], self.spec.input_cycles, R, rows)
+    def _split(self, matrix: np.ndarray):
+        """(full row tiles (R-1, rows, JM) or None, last row tile (rows_last, JM)), contiguous, GEMM dtype."""
+        R = matrix.shape[0]
+        full = np.ascontiguousarray(matrix[:R - 1], dtype=self._dtype) if R > 1 else None
+        return full, np.ascontiguousarray(matrix[R - 1, : self._rows_last], dtype=self._dtype)
 
-    def _analog(self, digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Analog values reaching the ADC, (R, n, G, J, M), for digits (n, T, R, rows)."""
+    def _digits(self, x: np.ndarray):
+        """DAC digits of a chunk of validated inputs in read layout: (full tiles (R-1, n, T, rows) or
+        None, last tile (1, n, T, rows_last)), GEMM dtype."""
+        R, rows, _, _ = self._dims
+        cut = (R - 1) * rows
+        full = input_planes(x[:, :cut], self.spec, R - 1, rows, self._dtype) if R > 1 else None
+        return full, input_planes(x[:, cut:], self.spec, 1, self._rows_last, self._dtype)
+
+    def _product(self, digits, matrices, square: bool = False) -> np.ndarray:
+        """Column sums of every row tile, (R, n*T, J*M): full tiles batched, the last on its own."""
+        full, last = digits
+        n, T = last.shape[1:3]
+        R = self._dims[0]
+        out = np.empty((R, n * T, matrices[1].shape[1]), dtype=self._dtype)
+        if full is not None:
+            v = full.reshape(R - 1, n * T, -1)
+            np.matmul(v * v if square else v, matrices[0], out=out[:R - 1])
+        v = last.reshape(n * T, -1)
+        np.matmul(v * v if square else v, matrices[1], out=out[R - 1])
+        return out
+
+    def _analog(self, digits, rng: np.random.Generator) -> np.ndarray:
+        """Analog values reaching the ADC, (R, n, G, J, M), for the digits of :meth:`_digits`."""
         R, rows, J, M = self._dims
-        n, T = digits.shape[:2]
-        v = np.ascontiguousarray(digits.transpose(2, 0, 1, 3), dtype=self._dtype).reshape(R, n * T, rows)
-        sums = np.matmul(v, self._a).reshape(R, n, T, J, M)
+        n, T = digits[1].shape[1:3]
+        sums = self._product(digits, self._a).reshape(R, n, T, J, M)
         noise = None
         if self._a2 is not None:  # variance of each column sum: a second product, no per-cell draw
-            noise = np.matmul(v * v, self._a2).reshape(R, n, T, J, M)
+            noise = self._product(digits, self._a2, square=True).reshape(R, n, T, J, M)
         if self.spec.adc_position == "after_accumulation":
             w = digit_weights(self.spec).astype(self._dtype)
             sums = np.einsum("rntjm,t->rnjm", sums, w)[:, :, None]
@@ -308,8 +327,10 @@ class ProgrammedMatrix:
             count = quantize_to_codes(values, self.ranges, count_clipped=stats)
             if stats:
                 clipped += count
-                zero_planes += int(np.count_nonzero(~digits.any(axis=3)))
-                active += int(np.count_nonzero(digits))
+                for tile in digits:
+                    if tile is not None:
+                        zero_planes += int(np.count_nonzero(~tile.any(axis=3)))
+                        active += int(np.count_nonzero(tile))
             out[part] = self._shift_add(values, x[part])
         result = out[0] if single else out
         if not stats:

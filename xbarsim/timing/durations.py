@@ -17,7 +17,7 @@ copy takes as long as its slowest array (the one with most active columns).
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 from ..config.arch import Arch
 from ..config.hierarchy import BufferSpec
@@ -50,11 +50,18 @@ class Durations:
         per_adc = -(-active_columns // self.arch.pe.adcs_per_array)
         return max(1, self.cycles(per_adc / self.arch.pe.adc_rate))
 
-    def mvm(self, vectors: int, input_cycles: int, active_columns: int, accumulate: bool) -> int:
-        """A burst of ``vectors`` on a copy whose busiest array has ``active_columns`` columns."""
+    def mvm(self, vectors: int, input_cycles: int, active_columns: int, accumulate: bool,
+            items: Optional[int] = None) -> int:
+        """A burst of ``vectors`` on a copy whose busiest array has ``active_columns`` columns.
+
+        ``items`` overrides the number of pipeline items (input cycles, or vectors when
+        accumulating) when zero skipping drops some; a burst takes at least one cycle.
+        """
         a = self.read * (input_cycles if accumulate else 1)
         b = self.conversion(active_columns)
-        n = vectors if accumulate else vectors * input_cycles
+        n = (vectors if accumulate else vectors * input_cycles) if items is None else items
+        if n == 0:
+            return 1
         if self.arch.pe.sample_hold:
             return a + b + (n - 1) * max(a, b)
         return n * (a + b)
@@ -108,14 +115,14 @@ def stream_durations(stream, mapping, arch: Arch) -> list:
     cache: Dict[tuple, int] = {}
 
     def cycles(layer: int, op) -> int:
-        key = (op.kind, op.amount, op.hops, layer if op.kind == "mvm" else -1, op.part)
+        key = (op.kind, op.amount, op.hops, layer if op.kind == "mvm" else -1, op.part, op.items)
         if key in cache:
             return cache[key]
         kind, n = op.kind, op.amount
         if kind == "mvm":
             low = lowered[(layer, op.part)]
             value = d.mvm(n, low.crossbar.input_cycles, low.active_columns,
-                          low.crossbar.adc_position == "after_accumulation")
+                          low.crossbar.adc_position == "after_accumulation", op.items)
         elif kind in ("buffer_read", "buffer_write"):
             value = d.tile_buffer(n)
         elif kind in ("fetch_glb", "store_glb"):

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..config.arch import Arch
@@ -52,6 +54,8 @@ class Op:
     """Routers crossed (network transfers)."""
     part: int = 0
     """Part of the layer (mvm, program)."""
+    items: Optional[int] = None
+    """Array read items actually executed (mvm with zero skipping on real data); None: all."""
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,9 @@ class _Mesh:
 
 
 class _Builder:
-    def __init__(self, mapping: Mapping, batch: int):
+    def __init__(self, mapping: Mapping, batch: int, items: Optional[Dict[int, np.ndarray]] = None):
         self.mapping = mapping
+        self.items = items or {}
         self.arch = mapping.arch
         self.layers = mapping.network.layers
         self.batch = batch
@@ -300,7 +305,9 @@ class _Builder:
                 copy = f"copy:{layer.index}.{low.part}.{c}"
                 ops, deps = self._inputs(layer, image, e, home, copy)
                 ops.append(Op(f"tile_buffer:{home}", "buffer_read", layer.F * in_vector))
-                ops.append(Op(copy, "mvm", layer.F, part=low.part))
+                executed = self.items.get(layer.index)
+                ops.append(Op(copy, "mvm", layer.F, part=low.part,
+                              items=None if executed is None else int(executed[image, e])))
                 if len(place.tiles) > 1:  # partial sums from the copy's other tiles to its home tile
                     far = max(self.mesh.hops(t, home) for t in place.tiles[1:])
                     ops.append(Op(self.mesh.port(home), "reduce",
@@ -395,8 +402,12 @@ class _Builder:
                 + ", ".join(spilled[:4]) + (", ..." if len(spilled) > 4 else ""),)
 
 
-def build_stream(mapping: Mapping, batch: int = 1) -> OpStream:
-    """The operation stream of ``batch`` images through ``mapping``."""
+def build_stream(mapping: Mapping, batch: int = 1, items: Optional[Dict[int, np.ndarray]] = None) -> OpStream:
+    """The operation stream of ``batch`` images through ``mapping``.
+
+    ``items`` (layer index -> (batch, E) array) gives, for data-aware runs with zero skipping,
+    the array read items each output row actually executes.
+    """
     if batch < 1:
         raise ValueError(f"batch: expected an integer >= 1, got {batch}")
-    return _Builder(mapping, batch).build()
+    return _Builder(mapping, batch, items).build()

@@ -216,10 +216,15 @@ class Trace:
                                  energy_pj=float(r["energy_pj"])) for r in rows)
 
     @cached_property
-    def functional_stats(self) -> Optional[Dict[str, float]]:
+    def functional_stats(self) -> Optional[Dict[str, Dict[str, float]]]:
+        """Data-aware runs: per layer (and ``total``), what the functional model saw."""
         if "functional" not in self._file:
             return None
-        return {k: (v.item() if hasattr(v, "item") else v) for k, v in self._file["functional"].attrs.items()}
+        stats: Dict[str, Dict[str, float]] = {}
+        for key, value in self._file["functional"].attrs.items():
+            layer, _, name = key.rpartition("/")
+            stats.setdefault(layer, {})[name] = float(value)
+        return stats
 
     # -- the operation stream and timelines ------------------------------------------------------
 
@@ -239,11 +244,14 @@ class Trace:
         labels = _text(g["labels"][()])
         interned: Dict[tuple, Op] = {}  # most operations repeat: share one object per distinct operation
         op_list = []
+        executed = (ops_table["items"].tolist() if "items" in ops_table.dtype.names  # optional column
+                    else [-1] * len(ops_table))
         for key in zip(ops_table["resource"].tolist(), ops_table["kind"].tolist(), ops_table["amount"].tolist(),
-                       ops_table["hops"].tolist(), ops_table["part"].tolist()):
+                       ops_table["hops"].tolist(), ops_table["part"].tolist(), executed):
             op = interned.get(key)
             if op is None:
-                op = interned[key] = Op(resources[key[0]], kinds[key[1]], key[2], key[3], key[4])
+                op = interned[key] = Op(resources[key[0]], kinds[key[1]], key[2], key[3], key[4],
+                                        None if key[5] < 0 else key[5])
             op_list.append(op)
         columns = [steps_table[name].tolist() for name in ("layer", "image", "row", "op_start", "op_count",
                                                              "dep_start", "dep_count")]

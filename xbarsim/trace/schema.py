@@ -29,8 +29,11 @@ STEP_DTYPE = np.dtype([("layer", "<i4"), ("image", "<i4"), ("row", "<i4"), ("op_
 """One step of the operation stream: its operations are /stream/ops[op_start:op_start+op_count],
 its dependencies /stream/deps[dep_start:dep_start+dep_count]."""
 
-OP_DTYPE = np.dtype([("resource", "<i4"), ("kind", "<i2"), ("amount", "<i8"), ("hops", "<i4"), ("part", "<i4")])
-"""One operation of the stream (indices into /names/resources and /names/kinds)."""
+OP_DTYPE = np.dtype([("resource", "<i4"), ("kind", "<i2"), ("amount", "<i8"), ("hops", "<i4"), ("part", "<i4"),
+                     ("items", "<i8")])
+"""One operation of the stream (indices into /names/resources and /names/kinds); ``items`` is
+the number of array read items an mvm actually executed (zero skipping on real data), -1 when
+all of them ran."""
 
 STEP_TIME_DTYPE = np.dtype([("start", "<i8"), ("end", "<i8")])
 """When each step's first operation started and its last ended (detail ``layer`` and ``event``)."""

@@ -110,8 +110,8 @@ class TraceWriter:
         for s in stream.steps:
             step_rows.append((s.layer, s.image, s.row, len(op_rows), len(s.ops), len(deps), len(s.deps)))
             deps.extend(s.deps)
-            op_rows.extend((resource_index[op.resource], kind_index[op.kind], op.amount, op.hops, op.part)
-                           for op in s.ops)
+            op_rows.extend((resource_index[op.resource], kind_index[op.kind], op.amount, op.hops, op.part,
+                            -1 if op.items is None else op.items) for op in s.ops)
         steps = np.array(step_rows, dtype=STEP_DTYPE)
         ops = np.array(op_rows, dtype=OP_DTYPE)
         options = dict(compression="gzip", compression_opts=4, shuffle=True)

@@ -1,0 +1,150 @@
+"""Accuracy studies on real data, the shipped models, and data-aware energy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xbarsim
+from xbarsim.cli import main
+from xbarsim.config import evolve
+from xbarsim.nn import accuracy
+from xbarsim.studies.accuracy import Setting, early_exit, load_study_model, run_study
+from xbarsim.studies.data import load_dataset
+from xbarsim.studies.families import FAMILIES, all_models, family
+
+
+def test_datasets_work_offline():
+    digits = load_dataset("digits")
+    assert digits.x_train.shape == (1437, 1, 8, 8) and digits.x_test.shape == (360, 1, 8, 8)
+    assert 0 <= digits.x_train.min() and digits.x_train.max() <= 1
+    assert sorted(np.unique(digits.y_test)) == list(range(10))
+    signals = load_dataset("mnist1d")
+    assert signals.x_train.shape == (4000, 1, 1, 40) and signals.x_test.shape == (1000, 1, 1, 40)
+    assert abs(signals.x_train.mean()) < 1e-6 and abs(signals.x_train.std() - 1) < 1e-6
+    with pytest.raises(ValueError, match="dataset: expected one of digits, mnist1d"):
+        load_dataset("cifar10")
+
+
+@pytest.mark.parametrize("dataset", ["digits", "mnist1d"])
+def test_every_study_model_ships_with_its_float_accuracy(dataset):
+    data = load_dataset(dataset)
+    specs = all_models(dataset)
+    assert {m.name for m in specs} >= {m.name for f in FAMILIES for m in family(f, dataset)}
+    for spec in specs:
+        model, meta = load_study_model(spec)
+        logits = model.forward(data.x_test)
+        if isinstance(logits, dict):
+            logits = logits[model.outputs[-1]]
+        assert meta["float_test_accuracy"] == pytest.approx(accuracy(logits, data.y_test), abs=1 / len(data.y_test))
+        assert meta["name"] == spec.name and model.network.name == spec.name
+        assert len(model.outputs) == (3 if spec.exits else 1)
+
+
+def test_a_tiny_study_runs_and_is_exact_at_sigma_zero():
+    spec = family("depth", "digits")[1]
+    model, meta = load_study_model(spec)
+    arch = xbarsim.load_arch("study")
+    setting = Setting(spec.name, model, meta, arch.crossbar)
+    result = run_study([setting], "digits", "variation", values=(0.0, 0.2), draws=3, test_limit=120)
+    at_zero, at_high = result.mean(spec.name)
+    assert abs(at_zero - result.float_accuracy[spec.name]) <= 1 / 120 + 1e-12
+    assert at_high < at_zero  # variation costs accuracy on average
+    assert result.std(spec.name)[0] == 0  # nothing random at sigma 0
+    assert result.seconds < 60
+    table = result.table()
+    assert spec.name in table and "0.2" in table
+
+
+def test_weight_bits_and_noise_parameters_change_accuracy_monotonically_on_average():
+    spec = family("depth", "mnist1d")[1]
+    model, meta = load_study_model(spec)
+    arch = xbarsim.load_arch("study")
+    setting = Setting(spec.name, model, meta, arch.crossbar)
+    bits = run_study([setting], "mnist1d", "weight-bits", values=(2, 8), draws=1, test_limit=200).mean(spec.name)
+    assert bits[0] < bits[1]
+    noise = run_study([setting], "mnist1d", "activation-noise-rescaled", values=(0.0, 0.3), draws=2,
+                      test_limit=200).mean(spec.name)
+    assert noise[1] < noise[0]
+
+
+def test_early_exit_policy_reports_shares_that_add_up():
+    spec = family("exits", "digits")[0]
+    model, _ = load_study_model(spec)
+    policy = early_exit(model, xbarsim.load_arch("study").crossbar, "digits", threshold=0.5, sigmas=(0.0, 0.1),
+                        draws=2, test_limit=100)
+    for shares in policy["shares"]:
+        assert len(shares) == 3 and sum(shares) == pytest.approx(1.0)
+    assert 0 < policy["accuracy"][0] <= 1
+
+
+def test_accuracy_command(tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(["accuracy", "--dataset", "digits", "--family", "width", "--values", "0,0.1", "--draws", "1",
+                 "--test-limit", "40", "--quiet", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "digits-d10-w8-k3" in text and "digits-d10-w32-k3" in text
+    assert (out / "digits-width-variation.png").exists() and (out / "digits-width-variation.json").exists()
+    assert main(["accuracy", "--family", "exits", "--values", "0", "--draws", "1", "--test-limit", "30", "--quiet",
+                 "--out", str(out)]) == 0
+    assert "early exit at softmax entropy" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as usage:
+        main(["accuracy", "--values", "x"])
+    assert usage.value.code == 2
+    assert "expected numbers separated by commas" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def base_model():
+    return load_study_model(family("depth", "digits")[1])[0]
+
+
+def test_data_aware_counts_and_zero_skipping(base_model, tmp_path):
+    x = load_dataset("digits").x_test[:16]
+    arch = xbarsim.load_arch("study")
+    structural = xbarsim.simulate(arch, base_model.network, batch=16)
+    aware = xbarsim.simulate(arch, base_model.network, inputs=x, weights=base_model)
+    skipping = xbarsim.simulate(evolve(arch, {"pe.zero_skip": True}), base_model.network, inputs=x, weights=base_model,
+                                trace=tmp_path / "aware.h5")
+    assert aware.batch == 16 and aware.cycles == structural.cycles
+    assert aware.count("xbar.row_activation") < structural.count("xbar.row_activation")
+    assert aware.count("adc.convert") == structural.count("adc.convert")
+    assert skipping.count("xbar.read") < structural.count("xbar.read")
+    assert skipping.count("adc.convert") < structural.count("adc.convert")
+    assert skipping.cycles <= structural.cycles and skipping.energy_pj < aware.energy_pj < structural.energy_pj
+    total = aware.data_stats["total"]
+    assert 0 < total["active_row_fraction"] < 1 and 0 < total["nonzero_plane_fraction"] <= 1
+    # the trace keeps it: replay reproduces it, re-timing keeps the executed items
+    with xbarsim.open_trace(tmp_path / "aware.h5") as trace:
+        assert trace.data_aware and trace.functional_stats["total"] == pytest.approx(total)
+        again = xbarsim.replay(trace)
+        assert again.cycles == skipping.cycles and again.energy_pj == skipping.energy_pj
+        faster = evolve(skipping.arch, {"chip.clock": "2GHz"})
+        retimed = xbarsim.replay(trace, arch=faster)
+        fresh = xbarsim.simulate(faster, base_model.network, inputs=x, weights=base_model)
+        assert retimed.cycles == fresh.cycles and retimed.energy_pj == fresh.energy_pj
+        with pytest.raises(xbarsim.ReplayError, match="crossbar.variation_sigma"):
+            xbarsim.replay(trace, arch=evolve(skipping.arch, {"crossbar.variation_sigma": 0.1}))
+
+
+def test_all_zero_inputs_drive_no_rows(base_model):
+    x = np.zeros((2, 1, 8, 8))
+    arch = evolve(xbarsim.load_arch("study"), {"pe.zero_skip": True})
+    result = xbarsim.simulate(arch, base_model.network, inputs=x, weights=base_model)
+    first = result.network.layers[0].name
+    assert result.count("xbar.row_activation", first) == 0 and result.count("xbar.read", first) == 0
+    mvms = [op for step in result.stream.steps for op in step.ops if op.kind == "mvm" and step.layer == 0]
+    assert all(op.items == 0 for op in mvms)
+    with pytest.raises(ValueError, match="inputs and weights: a data-aware run needs both"):
+        xbarsim.simulate(arch, base_model.network, inputs=x)
+    with pytest.raises(ValueError, match="batch: expected 2"):
+        xbarsim.simulate(arch, base_model.network, inputs=x, weights=base_model, batch=5)
+
+
+def test_training_script_exports_a_model(tmp_path):
+    pytest.importorskip("torch")
+    from xbarsim.studies.train import main as train
+
+    assert train(["--dataset", "digits", "--only", "digits-d6-w16-k3", "--epochs", "1", "--out", str(tmp_path)]) == 0
+    model, meta = xbarsim.nn.load_model(tmp_path / "digits-d6-w16-k3.npz")
+    assert meta["epochs"] == 1 and 0 < meta["float_test_accuracy"] <= 1 and model.network.name == "digits-d6-w16-k3"

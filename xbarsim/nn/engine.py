@@ -1,0 +1,336 @@
+"""Numpy inference of a network, in float or through the crossbar functional model.
+
+Activations are NCHW float arrays; a 1-D signal is an H = 1 image. Conv and fc layers are
+lowered to matrices exactly as the mapper lowers them (im2col, one matrix per group); pooling,
+residual adds and ReLU run digitally in float.
+
+* :class:`Model` (float weights) runs in float64: the digital baseline.
+* :meth:`Model.program` quantizes it (WAGE / NeuroSim style: weights clamped to max |w| and
+  scaled to signed ``weight_bits`` integers; each layer's inputs scaled by the largest
+  magnitude seen on calibration data to ``input_bits`` integers, unsigned if the calibration
+  inputs were all non-negative) and programs every weight matrix onto crossbars once, drawing
+  programming variation and faults: a :class:`ProgrammedModel`. Its ``forward`` multiplies
+  through the crossbars (DACs, ADCs, read noise), then rescales: ``y = mvm(x_int) * w_scale *
+  x_scale + bias``. ``forward(..., exact=True)`` does the same with exact integer products:
+  an ideal crossbar must reproduce it bit for bit.
+* Optional output-activation noise (Yang & Sze, IEDM 2019): zero-mean Gaussian on every conv
+  and fc output, with a fixed sigma or a sigma rescaled by the layer's largest output
+  magnitude in the batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..config.arch import Arch
+from ..config.crossbar import CrossbarSpec
+from ..functional.converters import DigitStatistics, digit_statistics
+from ..functional.matrix import MvmStats, Seed, make_rng, program
+from ..functional.reference import exact_mvm
+from ..mapping.lowering import layer_crossbar
+from ..workload.network import Layer, Network
+
+__all__ = ["ActivationNoise", "Model", "ProgrammedModel", "LayerQuantization", "accuracy", "softmax"]
+
+Weights = Dict[str, Dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class ActivationNoise:
+    """Gaussian noise on every conv and fc output: sigma fixed, or times the layer's max |output|."""
+
+    sigma: float
+    mode: str = "fixed"
+
+    def __post_init__(self):
+        if not np.isfinite(self.sigma) or self.sigma < 0:
+            raise ValueError(f"sigma: expected a number >= 0, got {self.sigma!r}")
+        if self.mode not in ("fixed", "rescaled"):
+            raise ValueError(f"mode: expected 'fixed' or 'rescaled', got {self.mode!r}")
+
+    def apply(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.sigma == 0:
+            return y
+        scale = self.sigma * (float(np.abs(y).max()) if self.mode == "rescaled" else 1.0)
+        return y + rng.normal(0.0, scale, y.shape)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, classes) logits."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Share of rows whose largest logit is at the label."""
+    return float(np.mean(np.argmax(logits, axis=1) == np.asarray(labels)))
+
+
+# -- lowering activations -----------------------------------------------------------------------
+
+def _im2col(x: np.ndarray, layer: Layer) -> np.ndarray:
+    """(N, C, H, W) -> (N*E*F, groups, K) with K = C/groups * R * S, in the weights' (c, r, s) order."""
+    n = x.shape[0]
+    ph, pw = layer.padding, layer.padding_w
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    windows = sliding_window_view(x, (layer.R, layer.S), axis=(2, 3))
+    windows = windows[:, :, ::layer.stride, ::layer.stride_w][:, :, :layer.E, :layer.F]  # (N, C, E, F, R, S)
+    g = layer.groups
+    cg = layer.C // g
+    cols = windows.reshape(n, g, cg, layer.E, layer.F, layer.R, layer.S).transpose(0, 3, 4, 1, 2, 5, 6)
+    return cols.reshape(n * layer.E * layer.F, g, cg * layer.R * layer.S)
+
+
+def _matrices(layer: Layer, weight: np.ndarray) -> np.ndarray:
+    """Weights (M, C/groups, R, S) (or (M, C) for fc) -> (groups, K, M/groups)."""
+    g = layer.groups
+    w = np.asarray(weight, dtype=np.float64).reshape(g, layer.M // g, -1)
+    return w.transpose(0, 2, 1)
+
+
+def _to_nchw(y: np.ndarray, layer: Layer, n: int) -> np.ndarray:
+    """(N*E*F, groups, M/groups) -> (N, M, E, F)."""
+    return y.reshape(n, layer.E, layer.F, layer.M).transpose(0, 3, 1, 2)
+
+
+def _pool(x: np.ndarray, layer: Layer) -> np.ndarray:
+    ph, pw = layer.padding, layer.padding_w
+    if ph or pw:
+        fill = -np.inf if layer.pool == "max" else 0.0
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    windows = sliding_window_view(x, (layer.R, layer.S), axis=(2, 3))
+    windows = windows[:, :, ::layer.stride, ::layer.stride_w][:, :, :layer.E, :layer.F]
+    return windows.max(axis=(4, 5)) if layer.pool == "max" else windows.mean(axis=(4, 5))
+
+
+def _check_weights(network: Network, weights: Weights) -> Weights:
+    checked = {}
+    for layer in network.weight_layers:
+        if layer.name not in weights or "weight" not in weights[layer.name]:
+            raise ValueError(f"weights: expected an entry for layer {layer.name!r} with a 'weight' array, got none")
+        w = np.asarray(weights[layer.name]["weight"], dtype=np.float64)
+        expected = (layer.M, layer.C // layer.groups, layer.R, layer.S) if layer.type == "conv" else (layer.M, layer.C)
+        if w.shape != expected:
+            raise ValueError(f"weights[{layer.name!r}]['weight']: expected shape {expected}, got {w.shape}")
+        b = weights[layer.name].get("bias")
+        b = np.zeros(layer.M) if b is None else np.asarray(b, dtype=np.float64)
+        if b.shape != (layer.M,):
+            raise ValueError(f"weights[{layer.name!r}]['bias']: expected shape ({layer.M},), got {b.shape}")
+        checked[layer.name] = {"weight": w, "bias": b}
+    unknown = set(weights) - {layer.name for layer in network.weight_layers}
+    if unknown:
+        raise ValueError(f"weights: expected only weight layers of {network.name}, got {sorted(unknown)}")
+    return checked
+
+
+class _Runner:
+    """Runs the graph; subclasses decide how a weight layer multiplies."""
+
+    network: Network
+
+    def _check_input(self, x) -> np.ndarray:
+        spec = self.network.spec.input
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 3 and spec.H == 1:  # a batch of 1-D signals (N, C, L)
+            x = x[:, :, None, :]
+        if x.ndim != 4 or x.shape[1:] != (spec.C, spec.H, spec.W):
+            raise ValueError(f"inputs: expected shape (N, {spec.C}, {spec.H}, {spec.W}) (N, C, H, W)"
+                             + (f" or (N, {spec.C}, {spec.W})" if spec.H == 1 else "") + f", got {x.shape}")
+        return x
+
+    def _weight_layer(self, layer: Layer, x: np.ndarray, **kw) -> np.ndarray:
+        raise NotImplementedError
+
+    def _run(self, x, noise: Optional[ActivationNoise], rng, outputs: Sequence[str], **kw) -> Dict[str, np.ndarray]:
+        x = self._check_input(x)
+        readers = self.network.consumers()
+        last_use = {i: max(readers[i]) if readers[i] else len(self.network.layers) for i in readers}
+        keep = {self.network.layer(name).index for name in outputs}
+        values: Dict[int, np.ndarray] = {-1: x}
+        noise_rng = make_rng(rng) if noise is not None else None
+        for layer in self.network.layers:
+            inputs = [values[i] for i in layer.inputs]
+            if layer.has_weights:
+                source = inputs[0]
+                if layer.type == "fc":
+                    source = source.reshape(source.shape[0], -1, 1, 1)
+                y = self._weight_layer(layer, source, **kw)
+            elif layer.type == "pool":
+                y = _pool(inputs[0], layer)
+            else:
+                y = np.sum(inputs, axis=0)
+            if layer.activation == "relu":
+                y = np.maximum(y, 0.0)
+            if noise is not None and layer.has_weights:
+                y = noise.apply(y, noise_rng)
+            values[layer.index] = y
+            for i in layer.inputs:
+                if last_use[i] <= layer.index and i not in keep and i >= 0:
+                    values.pop(i, None)
+        return {name: values[self.network.layer(name).index].reshape(x.shape[0], -1) if
+                self.network.layer(name).type == "fc" else values[self.network.layer(name).index]
+                for name in outputs}
+
+
+class Model(_Runner):
+    """A network with float weights (``{layer: {"weight": (M, C/groups, R, S), "bias": (M,)}}``)."""
+
+    def __init__(self, network: Network, weights: Weights, outputs: Optional[Sequence[str]] = None):
+        self.network = network
+        """The workload."""
+        self.weights = _check_weights(network, weights)
+        """Float weights and biases per weight layer."""
+        self.outputs: Tuple[str, ...] = tuple(outputs) if outputs else (network.layers[-1].name,)
+        """Layers whose values ``forward`` returns (the last layer, or several exits)."""
+
+    def _weight_layer(self, layer: Layer, x: np.ndarray, **kw) -> np.ndarray:
+        cols = _im2col(x, layer)  # (NEF, G, K)
+        w = _matrices(layer, self.weights[layer.name]["weight"])  # (G, K, Mg)
+        y = np.einsum("ngk,gkm->ngm", cols, w, optimize=True)
+        return _to_nchw(y, layer, x.shape[0]) + self.weights[layer.name]["bias"][None, :, None, None]
+
+    def forward(self, x, noise: Optional[ActivationNoise] = None, rng: Seed = None,
+                outputs: Optional[Sequence[str]] = None) -> Union[np.ndarray, Dict[str, np.ndarray]]:
+        """Float64 inference. Returns the last layer's values (N, classes), or a dict for several outputs."""
+        names = tuple(outputs) if outputs else self.outputs
+        result = self._run(x, noise, rng, names)
+        return result[names[0]] if len(names) == 1 else result
+
+    def layer_inputs(self, x) -> Dict[str, np.ndarray]:
+        """The input of every weight layer for ``x`` (float), e.g. to calibrate quantization."""
+        seen: Dict[str, np.ndarray] = {}
+        recorder = _Recorder(self, seen)
+        recorder._run(x, None, None, (self.network.layers[-1].name,))
+        return seen
+
+    def program(self, target: Union[Arch, CrossbarSpec], calibration, rng: Seed = None) -> "ProgrammedModel":
+        """Quantize (calibrated on ``calibration`` inputs) and program onto crossbars of ``target``."""
+        crossbar = target.crossbar if isinstance(target, Arch) else target
+        return ProgrammedModel(self, crossbar, calibration, rng)
+
+
+class _Recorder(_Runner):
+    def __init__(self, model: Model, seen: Dict[str, np.ndarray]):
+        self.network, self.model, self.seen = model.network, model, seen
+
+    def _weight_layer(self, layer, x, **kw):
+        self.seen[layer.name] = x
+        return self.model._weight_layer(layer, x)
+
+
+@dataclass(frozen=True)
+class LayerQuantization:
+    """How one weight layer's operands become integers."""
+
+    crossbar: CrossbarSpec
+    """The crossbar spec at the layer's precision (signed inputs if calibration saw negatives)."""
+    weight_scale: float
+    """Float value of one weight step."""
+    input_scale: float
+    """Float value of one input step."""
+    weights: np.ndarray
+    """Integer weights per group, (groups, K, M/groups)."""
+
+
+def _quantize_weights(w: np.ndarray, bits: int) -> Tuple[np.ndarray, float]:
+    top = (1 << (bits - 1)) - 1
+    if top == 0:  # 1-bit signed weights hold {-1, 0}: the sign of negative weights
+        return -(w < 0).astype(np.int64), float(np.abs(w).max() or 1.0)
+    scale = float(np.abs(w).max()) / top or 1.0
+    return np.clip(np.rint(w / scale), -top, top).astype(np.int64), scale
+
+
+class ProgrammedModel(_Runner):
+    """A model quantized and programmed onto crossbars: variation and faults are drawn once."""
+
+    def __init__(self, model: Model, crossbar: CrossbarSpec, calibration, rng: Seed = None):
+        self.model = model
+        self.network = model.network
+        self.outputs = model.outputs
+        generator = make_rng(rng)
+        inputs = model.layer_inputs(calibration)
+        self.quantization: Dict[str, LayerQuantization] = {}
+        """Scales and integer weights of each weight layer."""
+        self.matrices: Dict[str, List] = {}
+        """Programmed matrices of each weight layer, one per group."""
+        for layer in self.network.weight_layers:
+            spec = layer_crossbar(layer, crossbar)
+            seen = inputs[layer.name]
+            signed = bool(seen.min() < 0)
+            if signed != spec.signed_inputs:
+                spec = dataclasses.replace(spec, signed_inputs=signed)
+            top = (1 << (spec.input_bits - 1)) - 1 if signed else (1 << spec.input_bits) - 1
+            peak = float(np.abs(seen).max())
+            input_scale = (peak / top if top else peak) or 1.0
+            w_int, w_scale = _quantize_weights(_matrices(layer, model.weights[layer.name]["weight"]), spec.weight_bits)
+            q = LayerQuantization(crossbar=spec, weight_scale=w_scale, input_scale=input_scale, weights=w_int)
+            self.quantization[layer.name] = q
+            calib = None
+            if spec.adc_range == "calibrated":
+                calib = self._integers(layer, seen, q)
+            self.matrices[layer.name] = [
+                program(w_int[g], spec, generator, calibration=None if calib is None else calib[:, g, :])
+                for g in range(layer.groups)]
+
+    def _integers(self, layer: Layer, x: np.ndarray, q: LayerQuantization) -> np.ndarray:
+        """Input vectors of a layer as clamped integers, (NEF, groups, K).
+
+        Quantizing is elementwise (and maps the zero padding to 0), so it runs before im2col,
+        which then copies 16-bit integers instead of floats.
+        """
+        spec = q.crossbar
+        if spec.signed_inputs:
+            lo, hi = -(1 << (spec.input_bits - 1)), (1 << (spec.input_bits - 1)) - 1
+        else:
+            lo, hi = 0, (1 << spec.input_bits) - 1
+        integers = np.clip(np.rint(x / q.input_scale), lo, hi).astype(np.int16 if spec.input_bits < 16 else np.int32)
+        return _im2col(integers, layer)
+
+    def _weight_layer(self, layer: Layer, x: np.ndarray, exact: bool = False, read_rng=None, stats=None,
+                      digits=None) -> np.ndarray:
+        q = self.quantization[layer.name]
+        cols = self._integers(layer, x, q)
+        if digits is not None:
+            digits[layer.name] = digit_statistics(cols, q.crossbar, q.crossbar.rows)
+        outs = []
+        for g, matrix in enumerate(self.matrices[layer.name]):
+            if exact:
+                outs.append(exact_mvm(cols[:, g, :], q.weights[g]).astype(np.float64))
+            elif stats is not None:
+                y, s = matrix.mvm(cols[:, g, :], rng=read_rng, stats=True)
+                stats[layer.name] = stats.get(layer.name, MvmStats()) + s
+                outs.append(y)
+            else:
+                outs.append(matrix.mvm(cols[:, g, :], rng=read_rng))
+        y = np.stack(outs, axis=1) * (q.weight_scale * q.input_scale)
+        return _to_nchw(y, layer, x.shape[0]) + self.model.weights[layer.name]["bias"][None, :, None, None]
+
+    def digit_statistics(self, x, rng: Seed = None) -> Tuple[np.ndarray, Dict[str, DigitStatistics]]:
+        """The outputs for ``x`` and, per weight layer, what its DACs saw (for data-aware energy)."""
+        generator = None if rng is None else make_rng(rng)
+        seen: Dict[str, DigitStatistics] = {}
+        names = self.outputs
+        result = self._run(x, None, generator, names, read_rng=generator, digits=seen)
+        return (result[names[0]] if len(names) == 1 else result), seen
+
+    def forward(self, x, noise: Optional[ActivationNoise] = None, rng: Seed = None, *, exact: bool = False,
+                stats: bool = False, outputs: Optional[Sequence[str]] = None):
+        """Inference through the crossbars (or, with ``exact``, exact integer products).
+
+        ``rng`` drives read noise and activation noise (None: read noise from the matrices' own
+        streams, activation noise from fresh entropy). With ``stats=True`` also returns
+        ``{layer: MvmStats}``.
+        """
+        names = tuple(outputs) if outputs else self.outputs
+        generator = None if rng is None else make_rng(rng)
+        collected: Dict[str, MvmStats] = {} if stats else None
+        result = self._run(x, noise, generator, names, exact=exact, read_rng=generator, stats=collected)
+        value = result[names[0]] if len(names) == 1 else result
+        return (value, collected) if stats else value

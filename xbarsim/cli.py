@@ -102,14 +102,51 @@ def cmd_mvm(args) -> int:
     return EXIT_OK
 
 
+def _trained_model(name: str):
+    """(Model, dataset) for a shipped study model name or a model .npz file."""
+    from .nn.weights import load_model
+    from .studies.families import StudyModel
+    from .studies.train import parse_name
+
+    path = Path(name)
+    if path.suffix == ".npz" and path.is_file():
+        model, meta = load_model(path)
+        return model, meta.get("dataset")
+    spec = parse_name(name)
+    if spec is None or not spec.path.is_file():
+        raise ValueError(f"--model: expected a study model name (e.g. digits-d10-w16-k3; see "
+                         f"xbarsim presets) or a model .npz file, got {name!r}")
+    with spec.path.open("rb") as handle:
+        model, meta = load_model(handle)
+    assert isinstance(spec, StudyModel)
+    return model, spec.dataset
+
+
 def cmd_run(args) -> int:
     """Simulate a network on a chip and print the summary."""
     from .simulation import simulate
 
-    result = simulate(args.arch, args.workload, batch=args.batch, schedule=args.schedule, seed=args.seed,
+    workload, inputs, weights, batch = args.workload, None, None, args.batch
+    if args.model:
+        from .studies.data import load_dataset
+
+        weights, dataset = _trained_model(args.model)
+        if dataset is None:
+            raise ValueError(f"--model: {args.model} does not say which dataset it was trained on")
+        workload = weights.network
+        inputs = load_dataset(dataset).x_test[: args.images]
+        batch = len(inputs)
+    result = simulate(args.arch, workload, batch=batch, schedule=args.schedule, seed=args.seed,
                       energy=args.energy, trace=args.out, detail=args.detail, overwrite=args.force,
-                      progress=not args.quiet)
+                      progress=not args.quiet, inputs=inputs, weights=weights)
     print(result)
+    if result.data_stats:
+        total = result.data_stats["total"]
+        print(f"\n  data-aware: {args.images if args.model else batch} real inputs; "
+              f"{total['active_row_fraction']:.1%} of row drives carry a non-zero digit, "
+              f"{total['nonzero_plane_fraction']:.1%} of digit planes are non-zero, "
+              f"{total['executed_cycle_fraction']:.1%} of input cycles are needed"
+              + (" (zero skipping on)" if result.arch.pe.zero_skip else " (zero skipping off)"))
     if result.trace_path is not None:
         print(f"\n  trace written to {result.trace_path}")
     return EXIT_OK
@@ -221,6 +258,10 @@ def cmd_presets(args) -> int:
     print("architectures:  " + ", ".join(arch_presets()))
     print("energy tables:  " + ", ".join(energy_presets()))
     print("networks:       " + ", ".join(zoo_names()))
+    from .studies.families import MODEL_PACKAGE
+    from importlib import resources
+    models = sorted(p.name[:-4] for p in resources.files(MODEL_PACKAGE).iterdir() if p.name.endswith(".npz"))
+    print("trained models: " + ", ".join(models))
     return EXIT_OK
 
 
@@ -274,6 +315,9 @@ def _add_run_options(run) -> None:
                      help="trace detail (default: auto = every operation unless the run is very large)")
     run.add_argument("--force", action="store_true", help="replace an existing trace")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--model", default=None, help="a trained model (study model name or .npz): simulate its network "
+                     "on real test data (data-aware counts; replaces --workload and --batch)")
+    run.add_argument("--images", type=_positive, default=64, help="with --model: test images to run (default: 64)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,17 @@ from .families import StudyModel, all_models
 EPOCHS = {"digits": 60, "mnist1d": 60}
 
 
+def parse_name(name: str):
+    """The :class:`StudyModel` a name like ``digits-d10-w16-k3[-exits]`` denotes, or None."""
+    import re
+
+    match = re.fullmatch(r"(digits|mnist1d)-d(\d+)-w(\d+)-k(\d+)(-exits)?", name)
+    if not match or (int(match.group(2)) - 2) % 4:
+        return None
+    return StudyModel(dataset=match.group(1), blocks=(int(match.group(2)) - 2) // 4, width=int(match.group(3)),
+                      kernel=int(match.group(4)), exits=bool(match.group(5)))
+
+
 def build(spec: StudyModel, in_channels: int):
     """The PyTorch module of a study model."""
     import torch

@@ -20,7 +20,7 @@ from .mapping.placement import map_network
 from .result import SimulationResult
 from .simulation import assemble
 from .timing.durations import stream_durations
-from .timing.engine import run_stream
+from .timing.engine import paused_gc, run_stream
 from .timing.schedule import build_stream
 from .trace.reader import Trace, open_trace
 from .trace.writer import TraceWriter
@@ -83,6 +83,7 @@ def _recorded_items(stream) -> Optional[Dict[int, Any]]:
     return items or None
 
 
+@paused_gc()
 def replay(trace: Union[str, os.PathLike, Trace], energy: Optional[Union[str, dict, EnergyTable]] = None,
            arch: Optional[Union[str, dict, Arch]] = None, *, out: Optional[Union[str, os.PathLike]] = None,
            overwrite: bool = False) -> SimulationResult:

@@ -16,7 +16,7 @@ from .energy.table import EnergyTable, load_energy
 from .mapping.placement import SCHEDULES, map_network
 from .result import SimulationResult, layer_reports
 from .timing.durations import Durations, stream_durations
-from .timing.engine import run_stream
+from .timing.engine import paused_gc, run_stream
 from .timing.schedule import build_stream
 from .trace.schema import AUTO_EVENT_LIMIT, DETAILS
 from .trace.writer import TraceWriter
@@ -142,6 +142,7 @@ def _flat(stats):
     return {f"{layer}/{key}": value for layer, values in stats.items() for key, value in values.items()}
 
 
+@paused_gc()  # a context decorator: functools.wraps keeps the signature and docstring
 def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, Network] = "resnet18", *,
              batch: int = 1, schedule: str = "layer", seed: int = 0,
              energy: Optional[Union[str, dict, EnergyTable]] = None, trace: Optional[Union[str, os.PathLike]] = None,

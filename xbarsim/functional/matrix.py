@@ -249,10 +249,15 @@ class ProgrammedMatrix:
         return full, input_planes(x[:, cut:], self.spec, 1, self._rows_last, self._dtype)
 
     def _product(self, digits, matrices, square: bool = False) -> np.ndarray:
-        """Column sums of every row tile, (R, n*T, J*M): full tiles batched, the last on its own."""
+        """Column sums of every row tile, (R, n*T, J*M): full tiles batched, the last on its own.
+
+        ``square`` multiplies squared digits (for read-noise variances); 1-bit unsigned digits are
+        0 or 1, their own squares, so the squaring pass is skipped.
+        """
         full, last = digits
         n, T = last.shape[1:3]
         R = self._dims[0]
+        square = square and not (self.spec.dac_bits == 1 and not self.spec.signed_inputs)
         out = np.empty((R, n * T, matrices[1].shape[1]), dtype=self._dtype)
         if full is not None:
             v = full.reshape(R - 1, n * T, -1)

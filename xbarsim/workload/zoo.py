@@ -104,18 +104,7 @@ def wide_resnet(depth: int = 28, widen: int = 10, classes: int = 10) -> Dict:
     convs per stage, widths 16k, 32k, 64k. WRN-28-10: 36.5 M parameters."""
     if (depth - 4) % 6:
         raise ValueError(f"depth: expected 6n+4 (16, 22, 28, 40, ...), got {depth}")
-    blocks = (depth - 4) // 6
-    net = NetBuilder(f"wrn{depth}-{widen}", 32, 32, 3)
-    net.conv("conv1", 16, 3)
-    channels = 16
-    for stage, M in enumerate((16 * widen, 32 * widen, 64 * widen), start=1):
-        for block in range(blocks):
-            stride = 2 if block == 0 and stage > 1 else 1
-            _basic_block(net, f"layer{stage}.{block}", M, stride, project=(stride != 1 or M != channels))
-            channels = M
-    net.pool("avgpool", 8, 8, kind="avg")
-    net.fc("fc", classes)
-    return net.spec
+    return _cifar_resnet(f"wrn{depth}-{widen}", 16, (16 * widen, 32 * widen, 64 * widen), (depth - 4) // 6, classes)
 
 
 def vgg16() -> Dict:
@@ -168,11 +157,16 @@ def resnet_cifar(depth: int, width: int = 16, name: Optional[str] = None, classe
     """
     if (depth - 2) % 6:
         raise ValueError(f"depth: expected 6n+2 (20, 32, 44, 56, ...), got {depth}")
-    blocks = (depth - 2) // 6
-    net = NetBuilder(name or f"resnet{depth}", 32, 32, 3)
-    net.conv("conv1", width, 3)
-    channels = width
-    for stage, M in enumerate((width, 2 * width, 4 * width), start=1):
+    return _cifar_resnet(name or f"resnet{depth}", width, (width, 2 * width, 4 * width), (depth - 2) // 6, classes)
+
+
+def _cifar_resnet(name: str, stem: int, widths, blocks: int, classes: int) -> Dict:
+    """A 3x3 stem of ``stem`` channels, three stages of ``blocks`` basic blocks (the first of
+    stages 2 and 3 strided, projection shortcuts on shape changes), 8x8 average pool, fc."""
+    net = NetBuilder(name, 32, 32, 3)
+    net.conv("conv1", stem, 3)
+    channels = stem
+    for stage, M in enumerate(widths, start=1):
         for block in range(blocks):
             stride = 2 if block == 0 and stage > 1 else 1
             _basic_block(net, f"layer{stage}.{block}", M, stride, project=(stride != 1 or M != channels))

@@ -119,7 +119,7 @@ def test_more_adcs_per_array_never_slow_an_array_down(arch, network, extra, sche
 def test_more_adcs_per_array_never_slow_a_layer_down_when_data_paths_are_free(arch, network, extra):
     """Without queueing at shared resources every start time is a max-plus function of durations,
     so a faster array can only make layers finish earlier. (With FIFO queues, as in hardware, a
-    faster unit can reorder requests and occasionally lengthen a run: docs/timing-model.md.)"""
+    faster unit can reorder requests and occasionally lengthen a run: docs/architecture-model.md, "Scheduling anomalies".)"""
     arch = uncontended(arch)
     slow = simulate(arch, network, "layer")
     more = min(arch.crossbar.cols, arch.pe.adcs_per_array + extra)

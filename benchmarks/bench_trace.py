@@ -5,12 +5,13 @@ interleaved repetitions; overhead is (time with trace - time without) / time wit
 Targets: an event-level trace adds under 30% to the simulation's wall time; re-pricing takes
 well under a second.
 
-    python benchmarks/bench_trace.py [--repeats 3]
+    python benchmarks/bench_trace.py [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import tempfile
@@ -24,7 +25,7 @@ from xbarsim.config import evolve  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="xbarsim-bench-"))
     for batch in (1, 16):
@@ -32,6 +33,7 @@ def main() -> None:
         for _ in range(args.repeats):
             for detail in runs:
                 trace = None if detail == "none" else folder / f"b{batch}-{detail}.h5"
+                gc.collect()  # the previous run's garbage is not this run's cost
                 start = time.perf_counter()
                 xbarsim.simulate("isaac", "resnet18", batch=batch, schedule="pipeline", trace=trace,
                                  detail=detail if trace else "auto", overwrite=True)
@@ -46,9 +48,11 @@ def main() -> None:
         faster = evolve(xbarsim.load_arch("isaac"), {"chip.clock": "1.5GHz", "dram.bandwidth": "12.8GB/s"})
         reprice, retime = [], []
         for _ in range(args.repeats):
+            gc.collect()
             start = time.perf_counter()
             xbarsim.replay(trace, energy="tiny")
             reprice.append(time.perf_counter() - start)
+            gc.collect()
             start = time.perf_counter()
             xbarsim.replay(trace, arch=faster)
             retime.append(time.perf_counter() - start)

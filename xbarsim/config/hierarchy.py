@@ -90,11 +90,11 @@ class DramSpec(Spec):
     section_doc = "off-chip memory"
 
     bandwidth: float = param(Quantity("bandwidth", 0, lo_open=True), "6.4GB/s",
-                             "bytes per second (ISAAC Table I: HyperTransport, 6.4 GB/s)")
+                             "bytes per second of one channel (ISAAC Table I: 6.4 GB/s per HyperTransport link)")
     latency: float = param(Quantity("time", 0), "33.75ns",
                            "latency added to every transfer (row cycle time tRC of an LPDDR3-1600 part, "
                            "Samsung K3QF2F20DB, from the Linux jedec,lpddr3-timings binding)")
-    channels: int = param(Integer(1, 1024), 1, "independent channels (transfers served at once)")
+    channels: int = param(Integer(1, 1024), 4, "independent channels, transfers served at once (ISAAC: 4 links)")
 
 
 @dataclass(frozen=True, kw_only=True)

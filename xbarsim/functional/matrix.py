@@ -145,6 +145,8 @@ class ProgrammedMatrix:
         if spec.read_noise_sigma > 0:
             total = cells.conductance.transpose(2, 3, 0, 1, 4).reshape(R, rows, J * M)
             self._a2 = self._split((spec.read_noise_sigma * total) ** 2)
+        # variances need squared digits, except 1-bit unsigned ones (0 or 1: their own squares)
+        self._square_digits = not (spec.dac_bits == 1 and not spec.signed_inputs)
         # shift-and-add weights of the column kinds: sign of the polarity x 2**(s*cell_bits)
         signs = np.array([1, -1][:P], dtype=np.float64)
         self._w_j = (signs[:, None] * np.exp2(np.arange(S) * spec.cell_bits)[None, :]).ravel()  # (J,)
@@ -251,13 +253,11 @@ class ProgrammedMatrix:
     def _product(self, digits, matrices, square: bool = False) -> np.ndarray:
         """Column sums of every row tile, (R, n*T, J*M): full tiles batched, the last on its own.
 
-        ``square`` multiplies squared digits (for read-noise variances); 1-bit unsigned digits are
-        0 or 1, their own squares, so the squaring pass is skipped.
+        ``square`` multiplies squared digits (for read-noise variances).
         """
         full, last = digits
         n, T = last.shape[1:3]
         R = self._dims[0]
-        square = square and not (self.spec.dac_bits == 1 and not self.spec.signed_inputs)
         out = np.empty((R, n * T, matrices[1].shape[1]), dtype=self._dtype)
         if full is not None:
             v = full.reshape(R - 1, n * T, -1)
@@ -273,7 +273,7 @@ class ProgrammedMatrix:
         sums = self._product(digits, self._a).reshape(R, n, T, J, M)
         noise = None
         if self._a2 is not None:  # variance of each column sum: a second product, no per-cell draw
-            noise = self._product(digits, self._a2, square=True).reshape(R, n, T, J, M)
+            noise = self._product(digits, self._a2, square=self._square_digits).reshape(R, n, T, J, M)
         if self.spec.adc_position == "after_accumulation":
             w = digit_weights(self.spec).astype(self._dtype)
             sums = np.einsum("rntjm,t->rnjm", sums, w)[:, :, None]

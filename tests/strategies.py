@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -13,6 +14,7 @@ from xbarsim.functional.converters import input_bounds
 
 __all__ = [
     "crossbar_specs", "weight_matrices", "input_matrices", "mvm_problems", "seeds", "quantities",
+    "small_archs", "small_networks", "reference_cases", "retime_changes", "faster_changes",
 ]
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -107,15 +109,15 @@ def small_archs(draw, **fixed):
         "chip": {"tiles": draw(st.integers(1, 3)), "clock": "1GHz", "offchip_links": 1},
         "tile": {"pes": draw(st.integers(1, 3)), "activation_units": draw(st.integers(1, 2)),
                  "pooling_units": draw(st.integers(1, 2)), "shift_add_units": draw(st.integers(1, 2)),
-                 "output_register": "64B",
-                 "buffer": {"size": "1KiB", "ports": draw(st.integers(1, 2)), "width_bits": 64,
+                 "output_register": "4KiB", "bus_bandwidth": draw(st.sampled_from(["4GB/s", "16GB/s"])),
+                 "buffer": {"size": draw(st.sampled_from(["1KiB", "4KiB", "64KiB"])), "ports": draw(st.integers(1, 2)), "width_bits": 64,
                             "bandwidth": draw(st.sampled_from(["2GB/s", "4GB/s", "8GB/s"])),
                             "latency": draw(st.sampled_from(["0s", "1ns"]))}},
         "pe": {"arrays": draw(st.integers(1, 4)), "adcs_per_array": draw(st.integers(1, min(4, cols))),
                "adc_rate": draw(st.sampled_from(["1GHz", "2GHz", "4GHz"])),
                "read_latency": draw(st.sampled_from(["1ns", "2ns", "3ns"])),
-               "sample_hold": draw(st.booleans()), "shift_add_units": 1, "input_register": "64B",
-               "output_register": "32B", "psum_bits": 8},
+               "sample_hold": draw(st.booleans()), "shift_add_units": 1, "input_register": "1KiB",
+               "output_register": "1KiB", "psum_bits": 8},
         "global_buffer": {"size": draw(st.sampled_from(["0B", "256B", "4KiB"])), "ports": draw(st.integers(1, 2)),
                           "width_bits": 64, "bandwidth": draw(st.sampled_from(["4GB/s", "8GB/s"])),
                           "latency": draw(st.sampled_from(["0s", "1ns"]))},
@@ -125,6 +127,7 @@ def small_archs(draw, **fixed):
         "dram": {"bandwidth": draw(st.sampled_from(["1GB/s", "2GB/s"])),
                  "latency": draw(st.sampled_from(["5ns", "10ns"])), "channels": draw(st.integers(1, 2))},
         "programming": {"write_pulse": draw(st.sampled_from(["1ns", "2ns"])), "rows_in_parallel": 1},
+        "mapping": {"segment_bytes": draw(st.sampled_from(["8B", "16B", "4KiB"]))},
     }
     for dotted, value in fixed.items():
         section, key = dotted.split(".", 1)
@@ -136,6 +139,107 @@ def small_archs(draw, **fixed):
     adc_bits = load_arch(spec).crossbar.exact_adc_bits
     spec["crossbar"]["adc_bits"] = min(16, adc_bits)
     return load_arch(spec)
+
+
+@st.composite
+def reference_cases(draw):
+    """(arch, network, batch, schedule) the independent stream derivation covers: one tile, one
+    PE of one array per weight layer (hence one copy each, nothing to replicate), rows of one
+    segment, buffers too large to bind, conv (ungrouped), pooling and residual adds."""
+    from xbarsim import evolve, load_arch
+    from xbarsim.workload import NetBuilder, load_workload
+
+    H, W, C = draw(st.integers(2, 5)), draw(st.integers(2, 5)), draw(st.integers(1, 3))
+    net = NetBuilder("reference", H, W, C)
+    weight_layers = 0
+    for i in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["conv", "conv", "pool", "block"]))
+        if kind == "conv":
+            R = draw(st.integers(1, min(3, H, W)))
+            M = draw(st.integers(1, 4))
+            net.conv(f"conv{i}", M, R, draw(st.integers(1, 2)), padding=draw(st.integers(0, R // 2)),
+                     activation=draw(st.sampled_from(["relu", "none"])))
+            weight_layers += 1
+        elif kind == "pool" and H >= 2 and W >= 2:
+            net.pool(f"pool{i}", 2, 2, kind=draw(st.sampled_from(["max", "avg"])))
+        elif kind == "block" and net.last:
+            source = net.last
+            main = net.conv(f"res{i}", C, 1, activation="none", inputs=[source])
+            net.add(f"add{i}", [main, source])
+            weight_layers += 1
+        else:
+            continue
+        shape = load_workload(net.spec).layers[-1]
+        H, W, C = shape.E, shape.F, shape.M
+    assume(weight_layers > 0)
+    network = load_workload(net.spec)
+    base = draw(small_archs())
+    arch = evolve(base, {"chip.tiles": 1, "tile.pes": weight_layers, "pe.arrays": 1, "crossbar.rows": 32,
+                         "crossbar.cols": 64, "tile.buffer.size": "1MiB", "mapping.segment_bytes": "4KiB",
+                         "global_buffer.size": "0B"})
+    xb = arch.crossbar
+    assume(all(layer.rows_per_group <= xb.rows and layer.M * xb.columns_per_weight <= xb.cols
+               for layer in network.layers if layer.has_weights))  # one array per layer
+    return arch, network, draw(st.integers(1, 2)), draw(st.sampled_from(["layer", "pipeline"]))
+
+
+RETIME_VALUES = {
+    "chip.clock": ["500MHz", "2GHz"], "pe.adc_rate": ["1GHz", "8GHz"], "pe.read_latency": ["1ns", "5ns"],
+    "pe.sample_hold": [True, False], "pe.adcs_per_array": [1, 4], "tile.buffer.bandwidth": ["1GB/s", "32GB/s"],
+    "tile.buffer.ports": [1, 3], "tile.buffer.latency": ["0s", "2ns"], "tile.buffer.size": ["64KiB", "1MiB"],
+    "tile.buffer.width_bits": [32, 128], "tile.activation_units": [1, 4], "tile.pooling_units": [1, 2],
+    "tile.shift_add_units": [1, 3], "tile.bus_bandwidth": ["2GB/s", "32GB/s"], "pe.shift_add_units": [1, 8],
+    "global_buffer.bandwidth": ["2GB/s", "16GB/s"], "global_buffer.ports": [1, 2], "global_buffer.latency": ["0s", "3ns"],
+    "global_buffer.width_bits": [32, 128], "interconnect.bandwidth": ["1GB/s", "16GB/s"],
+    "interconnect.hop_latency": ["0s", "3ns"], "dram.bandwidth": ["500MB/s", "8GB/s"], "dram.latency": ["0s", "50ns"],
+    "dram.channels": [1, 3], "programming.write_pulse": ["1ns", "100ns"], "programming.rows_in_parallel": [1, 2],
+    "chip.offchip_links": [1, 2], "crossbar.adc_bits": [4, 7], "crossbar.variation_sigma": [0.0, 0.1],
+    "name": ["renamed"], "energy_table": [TEST_ENERGY], "crossbar.adc_range": ["calibrated"],
+    "crossbar.adc_full_scale": [{"crossbar.adc_range": "explicit", "crossbar.adc_full_scale": 30.0}],
+    "crossbar.adc_percentile": [99.0], "crossbar.column_encoding": ["flip"], "crossbar.g_on": ["1e-5S"],
+    "crossbar.on_off_ratio": [10.0, float("inf")], "crossbar.read_noise_sigma": [0.02],
+    "crossbar.signed_inputs": [True], "crossbar.stuck_at_off": [0.01], "crossbar.stuck_at_on": [0.01],
+    "crossbar.variation_model": ["lognormal"],
+}
+"""Candidate values of every field a replay may change (checked against the field declarations); a
+dict value changes several fields together (a field valid only with another)."""
+
+
+def retime_changes(data_aware: bool = False):
+    """Changes of one to three re-timable fields (every re-timable field is drawn from, with its values)."""
+    from xbarsim.replaying import retimable
+
+    fields = sorted(retimable(data_aware))
+    missing = [f for f in fields if f not in RETIME_VALUES]
+    if missing:  # a new re-timable field needs candidate values here
+        raise AssertionError(f"no candidate values for re-timable fields {missing}")
+    def merged(chosen):
+        out = {}
+        for field, value in chosen.items():
+            out.update(value if isinstance(value, dict) else {field: value})
+        return out
+
+    return st.lists(st.sampled_from(fields), min_size=1, max_size=3, unique=True).flatmap(
+        lambda chosen: st.fixed_dictionaries({f: st.sampled_from(RETIME_VALUES[f]) for f in chosen})).map(merged)
+
+
+def faster_changes(arch):
+    """One change that can only make operations shorter or resources more plentiful."""
+    from xbarsim import units
+    choices = [
+        ("pe.adc_rate", units.format(arch.pe.adc_rate * 2, "frequency")),
+        ("pe.adcs_per_array", min(arch.crossbar.cols, arch.pe.adcs_per_array + 1)),
+        ("dram.bandwidth", units.format(arch.dram.bandwidth * 2, "bandwidth")),
+        ("dram.channels", arch.dram.channels + 1),
+        ("tile.buffer.bandwidth", units.format(arch.tile.buffer.bandwidth * 2, "bandwidth")),
+        ("tile.buffer.ports", arch.tile.buffer.ports + 1),
+        ("interconnect.bandwidth", units.format(arch.interconnect.bandwidth * 2, "bandwidth")),
+        ("tile.activation_units", arch.tile.activation_units + 1),
+        ("tile.pooling_units", arch.tile.pooling_units + 1),
+        ("tile.shift_add_units", arch.tile.shift_add_units + 1),
+        ("tile.bus_bandwidth", units.format(arch.tile.bus_bandwidth * 2, "bandwidth")),
+    ]
+    return st.sampled_from(choices).map(lambda pair: {pair[0]: pair[1]})
 
 
 @st.composite

@@ -306,8 +306,8 @@ def _add_run_options(run) -> None:
     run.add_argument("--arch", default="isaac", help="preset name or YAML file (default: isaac)")
     run.add_argument("--workload", default="resnet18", help="built-in network or YAML file (default: resnet18)")
     run.add_argument("--batch", type=_positive, default=1, help="images per run (default: 1)")
-    run.add_argument("--schedule", choices=("layer", "pipeline"), default="layer",
-                     help="layer by layer, or ISAAC's inter-layer pipeline (default: layer)")
+    run.add_argument("--schedule", choices=("layer", "pipeline"), default=None,
+                     help="layer by layer, or ISAAC's inter-layer pipeline (default: the arch's own; isaac: pipeline)")
     run.add_argument("--energy", default=None, help="energy table preset or YAML file (default: the arch's)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     run.add_argument("--out", default=None, metavar="TRACE.h5", help="write an HDF5 trace of the run")

@@ -19,17 +19,13 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .mapping.placement import map_network
+from .hardware import GROUPS, REGISTRY
 from .result import _bytes, _energy, _time
 from .trace.reader import Trace, open_trace
 
 __all__ = ["write_report"]
 
-_GROUPS = {  # operation kinds by what they do, for timeline colors
-    "mvm": "array MVM", "program": "programming",
-    "act": "activation / pooling / add", "pool": "activation / pooling / add", "eltwise": "activation / pooling / add",
-}
-_COLORS = {"array MVM": "#1f77b4", "data movement": "#ff7f0e", "activation / pooling / add": "#2ca02c",
+_COLORS = {"arrays": "#1f77b4", "data movement": "#ff7f0e", "digital units": "#2ca02c",
            "programming": "#d62728"}
 _GANTT_LIMIT = 20_000  # operations drawn one by one; above, busy fraction per time bin
 
@@ -99,80 +95,76 @@ def energy_by_layer(trace: Trace, path: Path, top: int = 6) -> Path:
     return _save(fig, path)
 
 
-def _rows(trace: Trace) -> Tuple[List[str], Dict[str, int]]:
-    """Timeline rows: one per tile (its arrays, buffer and units) and one per shared resource."""
-    mapping = map_network(trace.arch, trace.network, trace.schedule)
-    home = {}
-    for m in mapping.layers:
-        for part in m.parts:
-            for place in part.placements:
-                home[f"copy:{m.layer.index}.{part.lowered.part}.{place.copy}"] = place.home_tile
-    tiles = sorted({t for t in home.values()} | {int(r.split(":")[1]) for r in trace.names["resources"]
-                                                 if r.split(":")[0] in ("tile_buffer", "act", "pool", "tsa", "noc")
-                                                 and ":" in r})
-    labels = [f"tile {t}" for t in tiles] + ["network", "global buffer", "DRAM"]
-    row = {}
-    for name in trace.names["resources"]:
-        kind, _, rest = name.partition(":")
-        if kind == "copy":
-            row[name] = tiles.index(home[name])
-        elif kind in ("tile_buffer", "act", "pool", "tsa") or (kind == "noc" and rest):
-            row[name] = tiles.index(int(rest))
-        elif kind == "noc":
-            row[name] = len(tiles)
-        elif kind == "glb":
-            row[name] = len(tiles) + 1
-        else:
-            row[name] = len(tiles) + 2
-    return labels, row
+def _rows(trace: Trace) -> Tuple[List[str], np.ndarray]:
+    """Timeline rows: one per tile (its copies' arrays, buffer, bus, units and network ports), one
+    for the mesh links or the bus, one for the global buffer and one for DRAM; and the row of
+    every resource. Read from the recorded stream: the network is not mapped again."""
+    stream = trace.stream
+    kinds = np.array(stream.resource_names)[stream.resources["kind"]]
+    tiles = stream.resources["tile"]
+    used = sorted(set(tiles[tiles >= 0].tolist()))
+    labels = [f"tile {t}" for t in used] + ["network", "global buffer", "DRAM"]
+    index = {t: i for i, t in enumerate(used)}
+    rows = np.array([index[t] if t >= 0 else len(used) for t in tiles.tolist()], dtype=np.int64)
+    rows[kinds == "glb"] = len(used) + 1
+    rows[kinds == "dram"] = len(used) + 2
+    return labels, rows
+
+
+def _busy_per_bin(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Busy cycles of a set of intervals in each bin: F(x) = sum clip(x - start, 0, end - start)."""
+    order_s, order_e = np.sort(starts), np.sort(ends)
+    cs = np.concatenate([[0], np.cumsum(order_s, dtype=np.float64)])
+    ce = np.concatenate([[0], np.cumsum(order_e, dtype=np.float64)])
+    ns = np.searchsorted(order_s, edges, side="left")
+    ne = np.searchsorted(order_e, edges, side="left")
+    total = (edges * ns - cs[ns]) - (edges * ne - ce[ne])
+    return np.diff(total)
 
 
 def timeline(trace: Trace, path: Path, bins: int = 400) -> Path:
-    events = trace.events
-    labels, row_of = _rows(trace)
-    resources = trace.names["resources"]
-    kinds = trace.names["kinds"]
-    row_of_resource = np.array([row_of[r] for r in resources])
-    group_of_kind = [_GROUPS.get(k, "data movement") for k in kinds]
+    labels, row_of_resource = _rows(trace)
+    stream = trace.stream
     clock = trace.arch.chip.clock
     cycles = max(1, trace.cycles)
-    scale, unit = next(((s, u) for u, s in (("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)) if cycles / clock >= s),
+    scale, unit = next(((s, u) for u, s in (("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)) if cycles / clock >= s),
                        (1e-9, "ns"))
     fig = Figure(figsize=(10, max(3.0, 0.22 * len(labels) + 1.5)))
     ax = fig.add_subplot()
     title = f"Activity over the run: {trace.network_name} on {trace.arch_name} ({trace.schedule}, batch {trace.batch})"
-    if events is None:
-        ax.text(0.5, 0.5, f"this trace has detail '{trace.detail}': no per-operation events to draw",
+    if not trace.has_events:
+        ax.text(0.5, 0.5, f"this trace has detail '{trace.detail}': no per-operation times to draw",
                 ha="center", va="center", transform=ax.transAxes)
         ax.set_title(title)
         ax.set_axis_off()
         return _save(fig, path)
-    if len(events) <= _GANTT_LIMIT:
-        data = events.read()
-        rows = row_of_resource[data["resource"]]
-        for group, color in _COLORS.items():
-            mask = np.array([group_of_kind[k] == group for k in data["kind"]], dtype=bool)
+    times = trace.timeline()
+    per_op = np.diff(stream.res_ptr)
+    op_of_slot = np.repeat(np.arange(stream.operations), per_op)  # one slot per (operation, resource held)
+    rows = row_of_resource[stream.res]
+    starts, ends = times.start[op_of_slot], times.end[op_of_slot]
+    if stream.operations <= _GANTT_LIMIT:
+        group_of_kind = np.array([GROUPS.index(REGISTRY.ops[k].group) for k in stream.op_names])
+        groups = group_of_kind[stream.op_kind][op_of_slot]
+        for g, name in enumerate(GROUPS):
+            mask = groups == g
             if mask.any():
-                starts = data["start"][mask] / clock / scale
-                widths = (data["end"][mask] - data["start"][mask]) / clock / scale
-                ax.barh(rows[mask], widths, left=starts, height=0.8, color=color, label=group, linewidth=0)
+                ax.barh(rows[mask], (ends[mask] - starts[mask]) / clock / scale, left=starts[mask] / clock / scale,
+                        height=0.8, color=_COLORS[name], label=name, linewidth=0)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         ax.set_title(title)
     else:
-        busy = np.zeros((len(labels), bins))
         edges = np.linspace(0, cycles, bins + 1)
-        width = cycles / bins
-        for chunk in events.chunks():
-            rows = row_of_resource[chunk["resource"]]
-            first = np.minimum(chunk["start"] // width, bins - 1).astype(int)
-            last = np.minimum((chunk["end"] - 1) // width, bins - 1).astype(int)
-            for r, a, b, s, e in zip(rows, first, last, chunk["start"], chunk["end"]):
-                for k in range(a, b + 1):
-                    busy[r, k] += min(e, edges[k + 1]) - max(s, edges[k])
-        capacity = np.ones(len(labels))
-        image = ax.imshow(busy / (width * capacity[:, None]), aspect="auto", interpolation="nearest", cmap="viridis",
-                          extent=(0, cycles / clock / scale, len(labels) - 0.5, -0.5), vmin=0)
-        fig.colorbar(image, ax=ax, label="busy operations per server (time-averaged)")
+        busy = np.zeros((len(labels), bins))
+        for r in range(len(labels)):
+            mask = rows == r
+            if mask.any():
+                busy[r] = _busy_per_bin(starts[mask], ends[mask], edges)
+        servers = np.bincount(row_of_resource, minlength=len(labels)).astype(np.float64)
+        fraction = busy / (np.maximum(servers, 1)[:, None] * (cycles / bins))
+        image = ax.imshow(fraction, aspect="auto", interpolation="nearest", cmap="viridis",
+                          extent=(0, cycles / clock / scale, len(labels) - 0.5, -0.5), vmin=0, vmax=1)
+        fig.colorbar(image, ax=ax, label="busy fraction (mean over the row's resources)")
         ax.set_title(title + "\n(busy fraction per time bin)")
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set_ylim(len(labels) - 0.5, -0.5)
@@ -185,7 +177,8 @@ def layers_figure(trace: Trace, path: Path) -> Path:
     names = [r.name for r in reports]
     clock = trace.arch.chip.clock
     latency = np.array([(r.end_cycle - r.start_cycle) / clock for r in reports])
-    scale, unit = next(((s, u) for u, s in (("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)) if latency.max() >= s),
+    critical = np.array([r.critical_cycles / clock for r in reports])
+    scale, unit = next(((s, u) for u, s in (("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)) if latency.max() >= s),
                        (1e-9, "ns"))
     fig = Figure(figsize=(max(7, 0.28 * len(names) + 2), 6))
     top, bottom = fig.subplots(2, 1, sharex=True)
@@ -196,8 +189,9 @@ def layers_figure(trace: Trace, path: Path) -> Path:
     top.set_ylim(0, 105)
     top.set_title(f"Per layer: {trace.network_name} on {trace.arch_name} ({trace.schedule}, batch {trace.batch})")
     top.legend(fontsize=8, loc="lower right")
-    bottom.bar(x, latency / scale, color="#1f77b4", label="first operation start to last operation end")
-    bottom.set_ylabel(f"latency ({unit})")
+    bottom.bar(x - 0.2, latency / scale, width=0.4, color="#1f77b4", label="span: first start to last end")
+    bottom.bar(x + 0.2, critical / scale, width=0.4, color="#d62728", label="its share of the critical path")
+    bottom.set_ylabel(f"time ({unit})")
     bottom.legend(fontsize=8)
     bottom.set_xticks(x, names, rotation=90, fontsize=7)
     return _save(fig, path)
@@ -223,13 +217,17 @@ def markdown(trace: Trace, figures: Dict[str, str]) -> str:
     for title, name in (("Energy by component", "energy_by_component"), ("Energy by layer", "energy_by_layer"),
                         ("Activity over the run", "timeline"), ("Per-layer utilization and latency", "layers")):
         lines += [f"## {title}", "", f"![{title}]({figures[name]})", ""]
-    lines += ["## Layers", "", "| layer | type | copies | arrays | utilization | vectors | latency | energy |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["## Layers", "", "Span: from the layer's first operation's start to its last operation's end (spans of "
+              "pipelined layers overlap). Critical: its exclusive share of the critical path (the spans of the "
+              "operations everything after them waited for); these add up to the latency.", "",
+              "| layer | type | copies | arrays | utilization | vectors | span | critical | energy |",
+              "|---|---|---|---|---|---|---|---|---|"]
     clock = trace.arch.chip.clock
     for r in trace.layers:
         util = f"{r.utilization:.1%}" if r.arrays else "-"
         lines.append(f"| {r.name} | {r.type} | {r.copies} | {r.arrays:,} | {util} | {r.vectors:,} | "
-                     f"{_time((r.end_cycle - r.start_cycle) / clock)} | {_energy(r.energy_pj)} |")
+                     f"{_time((r.end_cycle - r.start_cycle) / clock)} | {_time(r.critical_cycles / clock)} | "
+                     f"{_energy(r.energy_pj)} |")
     return "\n".join(lines) + "\n"
 
 

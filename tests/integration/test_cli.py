@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_run_simulates_the_default(capsys):
     assert main(["run"]) == 0
     out = capsys.readouterr().out
-    assert "resnet18 on isaac (schedule layer, batch 1" in out
+    assert "resnet18 on isaac (schedule pipeline (the arch default), batch 1" in out
     assert "peak 41.29 TOPS" in out and "latency" in out and "energy by component" in out
 
 

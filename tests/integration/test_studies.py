@@ -111,15 +111,21 @@ def test_data_aware_counts_and_zero_skipping(base_model, tmp_path):
     assert aware.count("adc.convert") == structural.count("adc.convert")
     assert skipping.count("xbar.read") < structural.count("xbar.read")
     assert skipping.count("adc.convert") < structural.count("adc.convert")
-    assert skipping.cycles <= structural.cycles and skipping.energy_pj < aware.energy_pj < structural.energy_pj
+    assert skipping.energy_pj < aware.energy_pj < structural.energy_pj
+    # every MVM is at most as long as without skipping (the run as a whole need not be: FIFO queues
+    # can reorder, docs/architecture-model.md "Scheduling anomalies")
+    mvm = structural.stream.kind_mask("mvm")
+    assert np.all(skipping.durations[mvm] <= structural.durations[mvm])
+    assert skipping.durations[mvm].sum() < structural.durations[mvm].sum()
     total = aware.data_stats["total"]
-    assert 0 < total["active_row_fraction"] < 1 and 0 < total["nonzero_plane_fraction"] <= 1
+    assert 0 < total["active_row_fraction"] < 1 and total["read_fraction"] == 1
+    assert 0 < skipping.data_stats["total"]["read_fraction"] < 1
     # the trace keeps it: replay reproduces it, re-timing keeps the executed items
     with xbarsim.open_trace(tmp_path / "aware.h5") as trace:
-        assert trace.data_aware and trace.functional_stats["total"] == pytest.approx(total)
+        assert trace.data_aware and trace.functional_stats["total"] == pytest.approx(skipping.data_stats["total"])
         again = xbarsim.replay(trace)
         assert again.cycles == skipping.cycles and again.energy_pj == skipping.energy_pj
-        faster = evolve(skipping.arch, {"chip.clock": "2GHz"})
+        faster = evolve(skipping.arch, {"dram.bandwidth": "64GB/s"})
         retimed = xbarsim.replay(trace, arch=faster)
         fresh = xbarsim.simulate(faster, base_model.network, inputs=x, weights=base_model)
         assert retimed.cycles == fresh.cycles and retimed.energy_pj == fresh.energy_pj
@@ -133,8 +139,9 @@ def test_all_zero_inputs_drive_no_rows(base_model):
     result = xbarsim.simulate(arch, base_model.network, inputs=x, weights=base_model)
     first = result.network.layers[0].name
     assert result.count("xbar.row_activation", first) == 0 and result.count("xbar.read", first) == 0
-    mvms = [op for step in result.stream.steps for op in step.ops if op.kind == "mvm" and step.layer == 0]
-    assert all(op.items == 0 for op in mvms)
+    stream = result.stream
+    mvms = stream.op_aux[stream.kind_mask("mvm") & (stream.op_layer == 0)]
+    assert len(mvms) and (stream.activity["items"][mvms] == 0).all()
     with pytest.raises(ValueError, match="inputs and weights: a data-aware run needs both"):
         xbarsim.simulate(arch, base_model.network, inputs=x)
     with pytest.raises(ValueError, match="batch: expected 2"):

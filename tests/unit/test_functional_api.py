@@ -10,10 +10,22 @@ from xbarsim.mapping import ArrayTiling
 SPEC = CrossbarSpec(rows=16, cols=16, cell_bits=2, weight_bits=4, input_bits=4, adc_bits=6)
 
 
-def test_functional_never_imports_simpy():
+def test_functional_never_imports_simpy_placement_or_timing():
     import subprocess
     import sys
-    code = "import sys, xbarsim.functional; print('simpy' in sys.modules)"
+    code = ("import sys, xbarsim.functional; print(sorted(m for m in sys.modules if m == 'simpy' or "
+            "m.startswith(('xbarsim.timing', 'xbarsim.mapping.placement', 'xbarsim.simulation'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_reading_a_trace_needs_no_simpy():
+    import subprocess
+    import sys
+    from pathlib import Path
+    sample = Path(__file__).resolve().parents[2] / "traces" / "samples" / "tiny-mlp-layer.h5"
+    code = (f"import sys, xbarsim; t = xbarsim.open_trace({str(sample)!r}); t.stream; t.timeline(); t.counts; "
+            "t.layers; print('simpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

@@ -31,15 +31,22 @@ def markdown() -> str:
         "take a unit (`100ns`, `1.28GHz`, `64KiB`); a spec starts with `version: 1` and may extend a",
         "preset or file with `base:`.",
         "",
+        "The last column says what a change of the field can alter: `mapping` (lowering, placement,",
+        "the operation stream), `timing` (operation durations, server counts, buffer capacities),",
+        "`counts` (action counts derived from the stream), `function` (what the functional model",
+        "computes) or `price` (energy, power, area, names). `xbarsim replay --arch` accepts changes to",
+        "`timing`, `counts` and `price` fields, and to `function` fields unless the trace's counts came",
+        "from real data; anything touching `mapping` needs a new simulation.",
+        "",
     ]
     for path, cls in _sections(Arch):
         lines += [f"## `{path.rstrip('.')}`: {cls.section_doc}", "",
-                  "| field | expected | default | meaning |", "|---|---|---|---|"]
-        for name, expected, default, doc in cls.describe():
-            lines.append(f"| `{name}` | {expected} | `{default}` | {doc} |")
+                  "| field | expected | default | meaning | affects |", "|---|---|---|---|---|"]
+        for name, expected, default, doc, effects in cls.describe():
+            lines.append(f"| `{name}` | {expected} | `{default}` | {doc} | {effects} |")
         aliases = getattr(cls, "aliases", {})
         for alias, target in aliases.items():
-            lines.append(f"| `{alias}` | alias | | may be given instead of `{target}` |")
+            lines.append(f"| `{alias}` | alias | | may be given instead of `{target}` | |")
         lines.append("")
     return "\n".join(lines)
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Dict, Tuple
 
 from ..config.arch import Arch
-from ..counting import COMPONENTS, ActionCounts
+from ..counting import ActionCounts
+from ..hardware import REGISTRY
 from ..errors import ConfigError, described
 from .table import EnergyTable
 
@@ -68,7 +69,7 @@ def price(counts: ActionCounts, table: EnergyTable, arch: Arch, seconds: float) 
         by_layer[layer] = by_layer.get(layer, 0.0) + energy
     dynamic = sum(by_action.values())
     leakage = 0.0
-    for name, component in COMPONENTS.items():
+    for name, component in REGISTRY.components.items():
         instances = component.instances(arch)
         if instances and name in table.components:
             joules = table.components[name].leakage * instances * seconds
@@ -81,7 +82,7 @@ def price(counts: ActionCounts, table: EnergyTable, arch: Arch, seconds: float) 
 
 def _per_instance_sum(table: EnergyTable, arch: Arch, field: str) -> Tuple[float, Dict[str, float]]:
     parts: Dict[str, float] = {}
-    for name, component in COMPONENTS.items():
+    for name, component in REGISTRY.components.items():
         instances = component.instances(arch)
         if not instances:
             continue

@@ -1,7 +1,7 @@
 """Energy tables: per-action energy, peak power, leakage and area of every component.
 
 A table is YAML (or a dict) with ``version: 1`` and one entry per component of
-:data:`xbarsim.counting.COMPONENTS`::
+:data:`xbarsim.hardware.REGISTRY` (``xbarsim.hardware.REGISTRY.components``)::
 
     components:
       adc:
@@ -27,19 +27,17 @@ from typing import Any, Callable, Dict, Mapping, Optional, Union
 from ..config.arch import Arch
 from ..config.fields import FieldType, FrozenDict, Integer, MappingOf, Maybe, Quantity, Section, Spec, Text, param
 from ..config.loader import load_spec, preset_names, preset_text
-from ..counting import COMPONENTS
+from ..hardware import REGISTRY
 from ..errors import ConfigError, described
 
-__all__ = ["ActionEnergy", "ComponentEnergy", "EnergyTable", "ARGUMENTS", "load_energy", "energy_presets"]
+__all__ = ["ActionEnergy", "ComponentEnergy", "EnergyTable", "arguments", "load_energy", "energy_presets"]
 
 PRESET_PACKAGE = "xbarsim.energy.presets"
 
-#: Arguments an action energy may depend on: name -> its value for an arch, per component.
-ARGUMENTS: Dict[str, Dict[str, Callable[[Arch], int]]] = {
-    "adc": {"bits": lambda arch: arch.crossbar.adc_bits},
-    "dac": {"bits": lambda arch: arch.crossbar.dac_bits},
-    "xbar": {"rows": lambda arch: arch.crossbar.rows, "cell_bits": lambda arch: arch.crossbar.cell_bits},
-}
+def arguments(component: str) -> Dict[str, Callable[[Arch], int]]:
+    """Arch quantities an energy of ``component`` may be given by (declared by its family)."""
+    entry = REGISTRY.components.get(component)
+    return dict(entry.arguments) if entry is not None else {}
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ class ActionEnergy:
         """Joules per count for ``arch``; ConfigError if the table has no value for its argument."""
         if self.by is None:
             return self.joules
-        argument = ARGUMENTS[component][self.by](arch)
+        argument = arguments(component)[self.by](arch)
         if argument not in self.values:
             have = ", ".join(str(k) for k in sorted(self.values))
             raise ConfigError(("components", component, "actions", action, "values"),
@@ -113,18 +111,18 @@ class EnergyTable(Spec):
     name: str = param(Text(), "table", "table name")
     description: Optional[str] = param(Maybe(Text()), None, "what the table describes and its sources")
     components: Mapping[str, ComponentEnergy] = param(
-        MappingOf(Section(ComponentEnergy), keys=tuple(COMPONENTS), key_kind="component"), FrozenDict(),
+        MappingOf(Section(ComponentEnergy), keys=tuple(REGISTRY.components), key_kind="component"), FrozenDict(),
         "entries by component name", required=True)
 
     def _validate(self) -> None:
         for name, entry in self.components.items():
-            allowed = COMPONENTS[name].actions
+            allowed = REGISTRY.components[name].actions
             for action, energy in entry.actions.items():
                 if action not in allowed:
                     raise ConfigError(("components", name, "actions", action),
                                       f"an action of {name} ({', '.join(allowed)})", described("an unknown action"))
-                if energy.by is not None and energy.by not in ARGUMENTS.get(name, {}):
-                    known = ", ".join(ARGUMENTS.get(name, {})) or "none"
+                if energy.by is not None and energy.by not in arguments(name):
+                    known = ", ".join(arguments(name)) or "none"
                     raise ConfigError(("components", name, "actions", action, "by"),
                                       f"an argument of {name} ({known})", energy.by)
 

@@ -16,12 +16,21 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Tuple
 
+import numpy as np
+
 from ..config.crossbar import CrossbarSpec
 from ..errors import ConfigError, MappingError
 from ..workload.network import Layer
 from .tiling import ArrayTiling
 
-__all__ = ["LoweredLayer", "lower", "layer_crossbar"]
+__all__ = ["LoweredLayer", "lower", "layer_crossbar", "layer_bits"]
+
+
+def layer_bits(layer: Layer, arch) -> Tuple[int, int]:
+    """(input bits, output bits) of a layer, defaults resolved against the arch."""
+    inp = layer.input_bits if layer.input_bits is not None else arch.crossbar.input_bits
+    out = layer.output_bits if layer.output_bits is not None else inp
+    return inp, out
 
 
 def layer_crossbar(layer: Layer, crossbar: CrossbarSpec) -> CrossbarSpec:
@@ -120,6 +129,47 @@ class LoweredLayer:
     def cells_per_weight(self) -> int:
         """Cells holding one weight: slices x polarities."""
         return self.crossbar.columns_per_weight
+
+    @property
+    def program_rows(self) -> int:
+        """Rows written when a copy is programmed (arrays are written in parallel)."""
+        return min(self.crossbar.rows, self.tiling.in_features * max(1, self.groups_per_array))
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of this part's weights as stored off-chip (one byte per 8 bits, per weight)."""
+        return self.groups * self.tiling.in_features * self.tiling.out_features * -(-self.crossbar.weight_bits // 8)
+
+    def array_row_groups(self) -> np.ndarray:
+        """For every array of a copy (layout order), which slice of the input vector it reads: arrays
+        with equal ids read the same rows (the column tiles of one row tile of one group)."""
+        t = self.tiling
+        if self.groups_per_array:
+            return np.arange(self.arrays, dtype=np.int64)
+        return np.repeat(np.arange(self.groups * t.row_tiles, dtype=np.int64), t.col_tiles)
+
+    def array_loads(self) -> Tuple[np.ndarray, np.ndarray]:
+        """(input rows, output values) of every array of a copy, in layout order (int64 arrays).
+
+        Layout order: packed arrays one after another; otherwise group by group, row tile by
+        row tile, column tiles innermost, so that consecutive arrays (and hence a PE or a tile)
+        hold whole outputs of a slice of the input vector. An array's output values are the
+        weight columns it holds (physical columns / cells per weight, rounded up).
+        """
+        t, per_weight = self.tiling, self.crossbar.columns_per_weight
+        if self.groups_per_array:
+            counts = np.full(self.arrays, self.groups_per_array, dtype=np.int64)
+            counts[-1] = self.groups - self.groups_per_array * (self.arrays - 1)
+            return counts * t.in_features, counts * t.out_features
+        rows = np.repeat(np.array(t.rows_per_tile, dtype=np.int64), t.col_tiles)
+        cols = np.tile(-(-np.array(t.cols_per_tile, dtype=np.int64) // per_weight), t.row_tiles)
+        return np.tile(rows, self.groups), np.tile(cols, self.groups)
+
+    def pe_working_set(self, arrays_per_pe: int) -> Tuple[int, int]:
+        """(input rows, output values) of one vector in the busiest PE of a copy (registers check)."""
+        rows, outputs = self.array_loads()
+        starts = np.arange(0, len(rows), arrays_per_pe)
+        return int(np.add.reduceat(rows, starts).max()), int(np.add.reduceat(outputs, starts).max())
 
 
 def _lower_part(layer: Layer, spec: CrossbarSpec, groups: int, out_per_group: int, part: int, parts: int):

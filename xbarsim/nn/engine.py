@@ -29,7 +29,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..config.arch import Arch
 from ..config.crossbar import CrossbarSpec
-from ..functional.converters import DigitStatistics, digit_statistics
 from ..functional.matrix import MvmStats, Seed, make_rng, program
 from ..functional.reference import exact_mvm
 from ..mapping.lowering import layer_crossbar
@@ -294,11 +293,11 @@ class ProgrammedModel(_Runner):
         return _im2col(integers, layer)
 
     def _weight_layer(self, layer: Layer, x: np.ndarray, exact: bool = False, read_rng=None, stats=None,
-                      digits=None) -> np.ndarray:
+                      observe=None) -> np.ndarray:
         q = self.quantization[layer.name]
         cols = self._integers(layer, x, q)
-        if digits is not None:
-            digits[layer.name] = digit_statistics(cols, q.crossbar, q.crossbar.rows)
+        if observe is not None:
+            observe(layer, cols, q.crossbar)
         outs = []
         for g, matrix in enumerate(self.matrices[layer.name]):
             if exact:
@@ -312,13 +311,18 @@ class ProgrammedModel(_Runner):
         y = np.stack(outs, axis=1) * (q.weight_scale * q.input_scale)
         return _to_nchw(y, layer, x.shape[0]) + self.model.weights[layer.name]["bias"][None, :, None, None]
 
-    def digit_statistics(self, x, rng: Seed = None) -> Tuple[np.ndarray, Dict[str, DigitStatistics]]:
-        """The outputs for ``x`` and, per weight layer, what its DACs saw (for data-aware energy)."""
+    def observe(self, x, callback, rng: Seed = None):
+        """Run ``x`` through the crossbars, calling ``callback(layer, inputs, crossbar)`` for every
+        weight layer with the integer vectors its DACs see, (N*E*F, groups, K) in (image, row,
+        column) order, and the crossbar spec at its precision; returns the outputs.
+
+        Data-aware energy (``xbarsim.simulate(inputs=..., weights=...)``) uses it to compute the
+        arrays' activity in the mapper's layout (:mod:`xbarsim.mapping.activity`).
+        """
         generator = None if rng is None else make_rng(rng)
-        seen: Dict[str, DigitStatistics] = {}
         names = self.outputs
-        result = self._run(x, None, generator, names, read_rng=generator, digits=seen)
-        return (result[names[0]] if len(names) == 1 else result), seen
+        result = self._run(x, None, generator, names, read_rng=generator, observe=callback)
+        return result[names[0]] if len(names) == 1 else result
 
     def forward(self, x, noise: Optional[ActivationNoise] = None, rng: Seed = None, *, exact: bool = False,
                 stats: bool = False, outputs: Optional[Sequence[str]] = None):

@@ -15,42 +15,17 @@ from ..counting import ActionCounts
 from ..energy.table import EnergyTable, load_energy
 from ..errors import ConfigError, TraceError
 from ..result import LayerReport
-from ..timing.engine import Timeline
-from ..timing.schedule import Op, OpStream, Step
+from ..timing.timeline import Timeline
+from ..timing.stream import OpStream
 from ..workload.loader import load_workload
 from ..workload.network import Network
-from .schema import DETAILS, FORMAT, SCHEMA_VERSION
+from .schema import DETAILS, FORMAT, SCHEMA_VERSION, STREAM_ARRAYS, STREAM_TABLES, TIMELINE_ARRAYS
 
-__all__ = ["Trace", "EventTable", "open_trace"]
+__all__ = ["Trace", "open_trace"]
 
 
 def _text(values) -> list:
     return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
-
-
-class EventTable:
-    """The per-operation table of an ``event`` trace, read lazily in slices or chunks."""
-
-    def __init__(self, dataset: h5py.Dataset, resources, kinds, layers):
-        self._dataset = dataset
-        self.resources: Tuple[str, ...] = tuple(resources)
-        """Names indexed by the ``resource`` column."""
-        self.kinds: Tuple[str, ...] = tuple(kinds)
-        """Operation kinds (actions) indexed by the ``kind`` column."""
-        self.layers: Tuple[str, ...] = tuple(layers)
-        """Layer names indexed by the ``layer`` column (-1: none)."""
-
-    def __len__(self) -> int:
-        return self._dataset.shape[0]
-
-    def read(self, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
-        """Rows ``start:stop`` as a structured array (columns: start, end, resource, kind, layer, step, op, amount)."""
-        return self._dataset[start:stop]
-
-    def chunks(self, rows: int = 1 << 16) -> Iterator[np.ndarray]:
-        """The table in consecutive slices of ``rows`` (memory stays bounded)."""
-        for start in range(0, len(self), rows):
-            yield self._dataset[start:start + rows]
 
 
 class Trace:
@@ -78,6 +53,10 @@ class Trace:
         if version < 1:
             self.close()
             raise TraceError(f"{self.path} has no valid schema_version: it is damaged; re-run the simulation")
+        if version < SCHEMA_VERSION:
+            self.close()
+            raise TraceError(f"{self.path} uses trace schema {version}, written by an older xbarsim; this one reads "
+                             f"schema {SCHEMA_VERSION} (the operation stream changed): re-run the simulation")
         if attrs.get("status") != "complete":
             self.close()
             raise TraceError(f"{self.path} is incomplete (status {attrs.get('status')!r}): the run that wrote it "
@@ -138,7 +117,9 @@ class Trace:
     def detail(self) -> str:
         """``summary``, ``layer`` or ``event``."""
         value = str(self._attr("detail"))
-        assert value in DETAILS, value
+        if value not in DETAILS:
+            raise TraceError(f"{self.path}: its detail attribute is {value!r}, not one of {', '.join(DETAILS)}: it "
+                             "is damaged; re-run the simulation")
         return value
 
     @property
@@ -213,7 +194,8 @@ class Trace:
                                  copies=int(r["copies"]), arrays=int(r["arrays"]), cells_used=int(r["cells_used"]),
                                  utilization=float(r["utilization"]), vectors=int(r["vectors"]), macs=int(r["macs"]),
                                  start_cycle=int(r["start_cycle"]), end_cycle=int(r["end_cycle"]),
-                                 energy_pj=float(r["energy_pj"])) for r in rows)
+                                 energy_pj=float(r["energy_pj"]), critical_cycles=int(r["critical_cycles"]))
+                     for r in rows)
 
     @cached_property
     def functional_stats(self) -> Optional[Dict[str, Dict[str, float]]]:
@@ -231,71 +213,45 @@ class Trace:
     @cached_property
     def names(self) -> Dict[str, Tuple[str, ...]]:
         g = self._file["names"]
-        return {key: tuple(_text(g[key][()])) for key in ("resources", "kinds", "layers")}
+        return {key: tuple(_text(g[key][()])) for key in ("resources", "kinds", "resource_kinds", "layers")}
 
     @cached_property
     def stream(self) -> OpStream:
-        """The operation stream the event model executed (as built by the schedule)."""
+        """The operation stream the event model executed, with the recorded mapping, as built."""
         g = self._file["stream"]
-        resources, kinds = self.names["resources"], self.names["kinds"]
-        steps_table = g["steps"][()]
-        ops_table = g["ops"][()]
-        deps = g["deps"][()].tolist()
-        labels = _text(g["labels"][()])
-        interned: Dict[tuple, Op] = {}  # most operations repeat: share one object per distinct operation
-        op_list = []
-        executed = (ops_table["items"].tolist() if "items" in ops_table.dtype.names  # optional column
-                    else [-1] * len(ops_table))
-        for key in zip(ops_table["resource"].tolist(), ops_table["kind"].tolist(), ops_table["amount"].tolist(),
-                       ops_table["hops"].tolist(), ops_table["part"].tolist(), executed):
-            op = interned.get(key)
-            if op is None:
-                op = interned[key] = Op(resources[key[0]], kinds[key[1]], key[2], key[3], key[4],
-                                        None if key[5] < 0 else key[5])
-            op_list.append(op)
-        columns = [steps_table[name].tolist() for name in ("layer", "image", "row", "op_start", "op_count",
-                                                             "dep_start", "dep_count")]
-        steps = [Step(index=i, layer=layer, image=image, row=row, deps=tuple(deps[d:d + m]),
-                      ops=tuple(op_list[o:o + n]), label=labels[i])
-                 for i, (layer, image, row, o, n, d, m) in enumerate(zip(*columns))]
-        capacities = {name: int(c) for name, c in zip(resources, g["capacities"][()])}
-        return OpStream(steps=tuple(steps), capacities=capacities, batch=int(g.attrs["batch"]),
-                        notes=tuple(_text(g["notes"][()])))
-
-    @property
-    def events(self) -> Optional[EventTable]:
-        """The per-operation event table (detail ``event``), else None."""
-        if "events" not in self._file:
-            return None
         names = self.names
-        return EventTable(self._file["events"], names["resources"], names["kinds"], names["layers"])
+        columns = {name: g[name][()] for name in STREAM_ARRAYS + STREAM_TABLES}
+        return OpStream(batch=int(g.attrs["batch"]), layer_names=names["layers"], op_names=names["kinds"],
+                        resource_names=names["resource_kinds"], notes=tuple(_text(g["notes"][()])),
+                        data_aware=bool(g.attrs.get("data_aware", False)), **columns)
 
     @property
-    def step_times(self) -> Optional[np.ndarray]:
-        """Start and end cycle of every step (detail ``layer`` and ``event``), else None."""
-        return self._file["step_times"][()] if "step_times" in self._file else None
+    def has_events(self) -> bool:
+        """Whether every operation's times were recorded (detail ``event``)."""
+        return "timeline" in self._file and "start" in self._file["timeline"]
 
     def timeline(self) -> Timeline:
-        """The recorded timeline: every operation's start and end when the trace has its events,
-        else the makespan only."""
+        """The recorded timeline: per-resource busy cycles and region peaks always; step end times
+        with detail ``layer``; every operation's times with ``event``."""
         stream = self.stream
-        offsets = np.zeros(len(stream.steps) + 1, dtype=np.int64)
-        np.cumsum([len(s.ops) for s in stream.steps], out=offsets[1:])
-        n = int(offsets[-1])
-        step_of_op = np.repeat(np.arange(len(stream.steps), dtype=np.int64), np.diff(offsets))
-        start = np.zeros(n, dtype=np.int64)
-        end = np.zeros(n, dtype=np.int64)
-        step_end = np.zeros(len(stream.steps), dtype=np.int64)
-        events = self.events
-        if events is not None:
-            for chunk in events.chunks():
-                start[chunk["op"]] = chunk["start"]
-                end[chunk["op"]] = chunk["end"]
-            np.maximum.at(step_end, step_of_op, end)
-        elif self.step_times is not None:
-            step_end = self.step_times["end"].astype(np.int64)
-        return Timeline(cycles=self.cycles, start=start, end=end, step_of_op=step_of_op, step_end=step_end,
-                        busy={}, events=int(self.summary.get("events", 0)))
+        n_ops, n_steps = stream.operations, stream.steps
+        zeros = np.zeros(n_ops, dtype=np.int64)
+        columns = {name: zeros for name in TIMELINE_ARRAYS}
+        columns["cause"] = np.full(n_ops, -1, dtype=np.int64)
+        step_end = np.zeros(n_steps, dtype=np.int64)
+        busy = np.zeros(len(stream.resources), dtype=np.int64)
+        peak = np.zeros(len(stream.regions), dtype=np.int64)
+        free_time = np.full(n_ops, -1, dtype=np.int64)
+        if "timeline" in self._file:
+            g = self._file["timeline"]
+            busy, peak = g["busy"][()], g["region_peak"][()]
+            if "step_end" in g:
+                step_end = g["step_end"][()]
+            if self.has_events:
+                columns = {name: g[name][()] for name in TIMELINE_ARRAYS}
+                free_time = g["free_time"][()]
+        return Timeline(cycles=self.cycles, step_end=step_end, busy=busy, region_peak=peak, free_time=free_time,
+                        events=int(self.summary.get("events", 0)), **columns)
 
 
 def _reason(exc: OSError) -> str:

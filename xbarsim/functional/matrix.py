@@ -31,6 +31,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 from ..config.crossbar import CrossbarSpec
+from ..mapping import activity
 from ..mapping.tiling import ArrayTiling
 from .checks import integer_array
 from .converters import (
@@ -325,31 +326,34 @@ class ProgrammedMatrix:
         x, single = self._check_inputs(inputs)
         noise_rng = self._read_rng if rng is None else make_rng(rng)
         out = np.empty((x.shape[0], self.shape[1]), dtype=np.float64)
-        clipped = zero_planes = active = 0
+        clipped = active_drives = nonzero_planes = 0
+        layout = activity.Layout(self.tiling, self.spec)
         for part in self._chunks(x.shape[0]):
             digits = self._digits(x[part])
             values = self._analog(digits, noise_rng)
             count = quantize_to_codes(values, self.ranges, count_clipped=stats)
             if stats:
                 clipped += count
-                for tile in digits:
-                    if tile is not None:
-                        zero_planes += int(np.count_nonzero(~tile.any(axis=3)))
-                        active += int(np.count_nonzero(tile))
+                counts = np.concatenate([np.count_nonzero(tile, axis=3) for tile in digits if tile is not None])
+                seen = activity.from_counts(layout, counts[:, :, None, :], zero_skip=True)  # (R, n, 1, T)
+                active_drives += int(seen["row_activations"].sum())
+                nonzero_planes += int(seen["reads"].sum()) // self.tiling.col_tiles
             out[part] = self._shift_add(values, x[part])
         result = out[0] if single else out
         if not stats:
             return result
-        return result, self._stats(x.shape[0], clipped, zero_planes, active)
+        return result, self._stats(x.shape[0], clipped, nonzero_planes, active_drives)
 
-    def _stats(self, n: int, clipped: int, zero_planes: int, active: int) -> MvmStats:
+    def _stats(self, n: int, clipped: int, nonzero_planes: int, active_drives: int) -> MvmStats:
+        """What n vectors did: structural counts from the arrays' activity per vector
+        (:mod:`xbarsim.mapping.activity`, the one place that defines it), plus what the data did."""
         t, T = self.tiling, self.spec.input_cycles
-        G = self.spec.conversions_per_read_group
+        per = activity.structural(activity.Layout(t, self.spec))
         return MvmStats(
-            vectors=n, input_cycles=T, array_reads=n * T * t.arrays,
-            row_drives=n * T * t.in_features * t.col_tiles, active_row_drives=active * t.col_tiles,
-            bitplanes=n * T * t.row_tiles, zero_bitplanes=zero_planes,
-            adc_conversions=n * t.row_tiles * G * t.physical_columns, clipped_conversions=clipped,
+            vectors=n, input_cycles=T, array_reads=n * per["reads"], row_drives=n * per["dac"],
+            active_row_drives=active_drives, bitplanes=n * T * t.row_tiles,
+            zero_bitplanes=n * T * t.row_tiles - nonzero_planes, adc_conversions=n * per["adc"],
+            clipped_conversions=clipped,
         )
 
     def calibrate(self, inputs, rng: Seed = None, percentile: Optional[float] = None) -> "ProgrammedMatrix":

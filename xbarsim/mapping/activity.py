@@ -23,14 +23,25 @@ Used by the architecture model (counting and MVM durations) and by the functiona
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Dict
 
 import numpy as np
 
-__all__ = ["FIELDS", "structural", "from_counts", "nonzero_counts", "observe"]
+__all__ = ["FIELDS", "Layout", "structural", "from_counts", "nonzero_counts", "observe"]
 
 FIELDS = ("items", "reads", "row_activations", "dac", "sh", "adc")
 """Per-vector activity counts, in this order."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One matrix on its arrays (a single group): what the functional model's matrices are."""
+
+    tiling: object
+    crossbar: object
+    groups: int = 1
+    groups_per_array: int = 0
 
 
 def _packed(layout) -> bool:
@@ -104,6 +115,8 @@ def nonzero_counts(layout, inputs: np.ndarray) -> np.ndarray:
     spec, t = layout.crossbar, layout.tiling
     x = np.asarray(inputs)
     n, groups, k = x.shape
+    if (groups, k) != (layout.groups, t.in_features):
+        raise ValueError(f"inputs: expected (N, {layout.groups}, {t.in_features}) for this layout, got {x.shape}")
     rows = t.rows if t.row_tiles > 1 else t.in_features
     planes = input_planes(x.reshape(n * groups, k), spec, t.row_tiles, rows, np.int16)  # (R, n*G, T, rows)
     counts = np.count_nonzero(planes, axis=3)

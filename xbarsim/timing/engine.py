@@ -36,7 +36,6 @@ from __future__ import annotations
 import gc
 import bisect
 import heapq
-from array import array
 from contextlib import contextmanager
 from typing import Callable, Optional
 
@@ -77,37 +76,42 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
     n_ops, n_steps = stream.operations, stream.steps
     env = simpy.Environment()
     # -- static structure, as flat lists ----------------------------------------------------
-    op_step = stream.op_step
+    # every per-operation column is a numpy array indexed through a memoryview: 8 bytes (or 4) an
+    # entry, no copy of the stream, and as fast to index as a list
     res_count = np.diff(stream.res_ptr)
-    single = np.where(res_count == 1, stream.res[stream.res_ptr[:-1]], -1).tolist()  # the resource, or -1
-    multi = {int(o): tuple(stream.res[stream.res_ptr[o]:stream.res_ptr[o + 1]].tolist())
-             for o in np.flatnonzero(res_count != 1)}
-    region = stream.op_region.tolist()
-    amount = stream.op_amount.tolist()
-    dur = np.asarray(durations, dtype=np.int64).tolist()
-    step_of = op_step.tolist()
+    single = _view(np.where(res_count == 1, stream.res[stream.res_ptr[:-1]], -1))  # the resource, or -1
+    multi = [None] * n_ops  # the resources of operations holding several (one shared tuple per route)
+    routes: dict = {}
+    for o in np.flatnonzero(res_count != 1).tolist():
+        route = tuple(stream.res[stream.res_ptr[o]:stream.res_ptr[o + 1]].tolist())
+        multi[o] = routes.setdefault(route, route)
+    del routes
+    region = memoryview(stream.op_region)
+    amount = memoryview(stream.op_amount)
+    dur = _view(durations)
+    step_of = _view(stream.op_step)
     pred_count = np.diff(stream.pred_ptr)
-    owners = np.repeat(np.arange(n_ops, dtype=np.int64), pred_count)
     order = np.argsort(stream.pred, kind="stable")
     succ_ptr = np.zeros(n_ops + 1, dtype=np.int64)
     np.cumsum(np.bincount(stream.pred, minlength=n_ops), out=succ_ptr[1:])
-    succ = owners[order].tolist()
-    succ_ptr = succ_ptr.tolist()
-    npred = array("q", pred_count.tolist())
+    succ = _view(np.repeat(np.arange(n_ops, dtype=np.int64), pred_count)[order])
+    succ_ptr = _view(succ_ptr)
+    del order
+    npred = _view(pred_count)
     root_ops = np.flatnonzero(pred_count == 0)
-    root_ptr = np.searchsorted(root_ops, stream.step_ops).tolist()
-    root_ops = root_ops.tolist()
-    left = array("q", np.diff(stream.step_ops).tolist())
-    dep_owner = np.repeat(np.arange(n_steps, dtype=np.int64), np.diff(stream.dep_ptr))
+    root_ptr = _view(np.searchsorted(root_ops, stream.step_ops))
+    root_ops = _view(root_ops)
+    left = _view(np.diff(stream.step_ops))
     dorder = np.argsort(stream.dep, kind="stable")
-    dependents = dep_owner[dorder].tolist()
+    dependents = _view(np.repeat(np.arange(n_steps, dtype=np.int64), np.diff(stream.dep_ptr))[dorder])
     dptr = np.zeros(n_steps + 1, dtype=np.int64)
     np.cumsum(np.bincount(stream.dep, minlength=n_steps), out=dptr[1:])
-    dptr = dptr.tolist()
-    ndeps = array("q", np.diff(stream.dep_ptr).tolist())
-    rel_ptr = stream.rel_ptr.tolist()
-    rel = stream.rel.tolist()
-    uses = array("q", stream.op_uses.tolist())
+    dptr = _view(dptr)
+    del dorder
+    ndeps = _view(np.diff(stream.dep_ptr))
+    rel_ptr = memoryview(stream.rel_ptr)
+    rel = memoryview(stream.rel)
+    uses = _view(stream.op_uses)
     # -- state ----------------------------------------------------------------------------------
     free = np.asarray(capacities, dtype=np.int64).tolist()
     queues = [[] for _ in free]
@@ -117,7 +121,7 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
     peak = [0] * len(cap)
     pending = [[] for _ in cap]  # region -> heap of (seq, write) waiting to be admitted
     trigger = [-1] * len(cap)
-    seq = stream.op_seq.tolist()
+    seq = memoryview(stream.op_seq)
     # bytes of each region's writes in sequence order, cumulated: write q may enter once
     # cum[g][q + 1] - freed[g] <= capacity (room kept for every earlier write)
     writes = np.flatnonzero(stream.op_region >= 0)
@@ -129,17 +133,14 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
         cum[int(g)] = [0] + np.cumsum(stream.op_amount[worder[first:stop]]).tolist()
     freed = [0] * len(cap)
     limit = [bisect.bisect_right(cum[g], cap[g]) - 2 for g in range(len(cap))]  # largest admissible seq
-    request = array("q", bytes(8 * n_ops))
-    admit = array("q", bytes(8 * n_ops))
-    start = array("q", bytes(8 * n_ops))
-    end = array("q", bytes(8 * n_ops))
-    cause = array("q", [-1]) * n_ops
-    enabler = array("q", [-1]) * n_ops
-    free_time = array("q", [-1]) * n_ops
-    step_end = array("q", bytes(8 * n_steps))
+    out = {name: np.zeros(n_ops, dtype=np.int64) for name in ("request", "admit", "start", "end")}
+    out.update({name: np.full(n_ops, -1, dtype=np.int64) for name in ("cause", "free_time")})
+    out["step_end"] = np.zeros(n_steps, dtype=np.int64)
+    request, admit, started, end = (memoryview(out[k]) for k in ("request", "admit", "start", "end"))
+    cause, free_time, step_end = (memoryview(out[k]) for k in ("cause", "free_time", "step_end"))
+    enabler = _view(np.full(n_ops, -1, dtype=np.int64))
     calendar = {}
     dirty_regions = set()
-    dirty = set()
     last_end = [-1, -1]  # (cycle, operation) of the latest operation end
     done = [0, 0, 0]  # operations finished, at the last progress call; steps finished
     schedule = env.schedule
@@ -147,7 +148,7 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
     heappush, heappop = heapq.heappush, heapq.heappop
     released_at = [-1] * len(free)  # cycle of each resource's last release
     released_by = [-1] * len(free)  # and the operation that released it
-    dirty_add = dirty.add
+    dirty = []  # resources whose queue or servers changed this cycle (repeats are harmless)
 
     def ask(x: int, t: int, why: int) -> None:
         """Operation x asks for its region (if any) and resources at cycle t, enabled by ``why``."""
@@ -165,12 +166,12 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
         r = single[x]
         if r >= 0:
             heappush(queues[r], (t, step_of[x], x))
-            dirty_add(r)
+            dirty.append(r)
         else:
             key = (t, step_of[x], x)
             for r in multi[x]:
                 heappush(queues[r], key)
-                dirty_add(r)
+                dirty.append(r)
 
     def begin_step(s: int, t: int, why: int) -> None:
         stack = [s]
@@ -204,39 +205,9 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
             if ndeps[d] == 0:
                 stack.append(d)
 
-    def finish(o: int, t: int) -> None:
-        r = single[o]
-        d = dur[o]
-        if r >= 0:
-            free[r] += 1
-            busy[r] += d
-            released_at[r] = t
-            released_by[r] = o
-            dirty_add(r)
-        else:
-            for r in multi[o]:
-                free[r] += 1
-                busy[r] += d
-                released_at[r] = t
-                released_by[r] = o
-                dirty_add(r)
-        end[o] = t
-        for i in range(succ_ptr[o], succ_ptr[o + 1]):
-            x = succ[i]
-            npred[x] -= 1
-            if npred[x] == 0:
-                ask(x, t, o)
-        s = step_of[o]
-        left[s] -= 1
-        if left[s] == 0:
-            step_end[s] = t
-            stack = []
-            finish_step(s, t, o, stack)
-            while stack:
-                begin_step(stack.pop(), t, o)
-
-    def grant(x: int, t: int) -> None:
-        start[x] = t
+    def start(x: int, t: int) -> None:
+        """Operation x starts at t (its servers are taken): note why, and when it ends."""
+        started[x] = t
         if t > admit[x]:  # it waited for a resource: one released now made it start
             why = -1
             r = single[x]
@@ -277,8 +248,8 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
                         key = (t, step_of[x], x)
                         for r in ((r,) if r >= 0 else multi[x]):
                             heappush(queues[r], key)
-                            dirty_add(r)
-            resources_now = list(dirty)
+                            dirty.append(r)
+            resources_now = dirty[:]
             dirty.clear()
             for r in resources_now:
                 queue = queues[r]
@@ -287,7 +258,7 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
                     if single[x] >= 0:
                         heappop(queue)
                         free[r] -= 1
-                        grant(x, t)
+                        start(x, t)
                         continue
                     held = multi[x]
                     blocked = False
@@ -301,8 +272,8 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
                         heappop(queues[q])
                         free[q] -= 1
                         if q != r:
-                            dirty_add(q)  # a new head there
-                    grant(x, t)
+                            dirty.append(q)  # a new head there
+                    start(x, t)
 
     def process(event) -> None:
         t = env.now
@@ -310,7 +281,39 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
         last_end[0] = t
         last_end[1] = bucket[-1]
         for o in bucket:
-            finish(o, t)
+            r = single[o]
+            d = dur[o]
+            if r >= 0:
+                free[r] += 1
+                busy[r] += d
+                released_at[r] = t
+                released_by[r] = o
+                dirty.append(r)
+            else:
+                for r in multi[o]:
+                    free[r] += 1
+                    busy[r] += d
+                    released_at[r] = t
+                    released_by[r] = o
+                    dirty.append(r)
+            end[o] = t
+            i, stop = succ_ptr[o], succ_ptr[o + 1]
+            while i < stop:
+                x = succ[i]
+                i += 1
+                n = npred[x] - 1
+                npred[x] = n
+                if n == 0:
+                    ask(x, t, o)
+            s = step_of[o]
+            n = left[s] - 1
+            left[s] = n
+            if n == 0:
+                step_end[s] = t
+                stack = []
+                finish_step(s, t, o, stack)
+                while stack:
+                    begin_step(stack.pop(), t, o)
         done[0] += len(bucket)
         arbitrate(t)
         if progress is not None and done[0] - done[1] >= 65536:
@@ -326,14 +329,17 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
         progress(done[0] - done[1])
     if done[2] != n_steps:
         _deadlock(stream, level, cap, pending)
-    end_arr = np.frombuffer(end, dtype=np.int64).copy()
-    return Timeline(
-        cycles=int(end_arr.max()) if n_ops else 0,
-        request=np.frombuffer(request, dtype=np.int64).copy(), admit=np.frombuffer(admit, dtype=np.int64).copy(),
-        start=np.frombuffer(start, dtype=np.int64).copy(), end=end_arr,
-        cause=np.frombuffer(cause, dtype=np.int64).copy(), step_end=np.frombuffer(step_end, dtype=np.int64).copy(),
-        busy=np.array(busy, dtype=np.int64), region_peak=np.array(peak, dtype=np.int64),
-        free_time=np.frombuffer(free_time, dtype=np.int64).copy(), events=next(env._eid))
+    # the closures reference each other through their cells: break the cycle so that their
+    # state is freed now (the garbage collector is paused for the whole run)
+    ask = begin_step = finish_step = start = arbitrate = process = None  # noqa: F841
+    return Timeline(cycles=int(out["end"].max()) if n_ops else 0, busy=np.array(busy, dtype=np.int64),
+                    region_peak=np.array(peak, dtype=np.int64), events=next(env._eid), **out)
+
+
+def _view(values) -> memoryview:
+    """A writable memoryview of an int64 copy of ``values``: 8 bytes an entry (a Python list of
+    ints takes about 36), and indexing it is as fast as indexing a list."""
+    return memoryview(np.array(values, dtype=np.int64))
 
 
 def _deadlock(stream, level, cap, pending) -> None:

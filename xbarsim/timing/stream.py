@@ -32,6 +32,7 @@ copy (or unit) starts a step only after its step before last has finished (doubl
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -218,6 +219,12 @@ class OpStream:
         return f"{name} done" if layer >= 0 else ("round done" if row >= 0 else "barrier")
 
 
+def _column(values: array, dtype) -> np.ndarray:
+    """A numpy column from an int64 ``array.array`` (no copy when the dtype is int64)."""
+    out = np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, dtype=np.int64)
+    return out if np.dtype(dtype) == np.int64 else out.astype(dtype)
+
+
 def _dense(values: Dict[int, int], n: int, dtype, fill: int = -1) -> np.ndarray:
     """A dense column of ``n`` entries from a sparse {index: value} map."""
     out = np.full(n, fill, dtype=dtype)
@@ -329,30 +336,19 @@ class _Builder:
         self.zero_skip = zero_skip
         self.kind = {name: i for i, name in enumerate(REGISTRY.op_names)}
         self.rkind = {name: i for i, name in enumerate(REGISTRY.resource_names)}
-        # step columns
-        self.s_layer: List[int] = []
-        self.s_image: List[int] = []
-        self.s_row: List[int] = []
-        self.s_seg: List[int] = []
-        self.s_kind: List[int] = []
-        self.s_tile: List[int] = []
-        self.s_ops: List[int] = [0]
-        self.dep_ptr: List[int] = [0]
-        self.deps: List[int] = []
-        self.rel_ptr: List[int] = [0]
-        self.rels: List[int] = []
-        # op columns
-        self.o_kind: List[int] = []
-        self.o_res: List[int] = []
-        self.o_amount: List[int] = []
-        self.o_aux: List[int] = []
+        # step and operation columns: int64 arrays (8 bytes an entry), viewed by numpy at the end
+        self.s_layer, self.s_image, self.s_row, self.s_seg, self.s_kind, self.s_tile = (array("q") for _ in range(6))
+        self.s_ops = array("q", [0])
+        self.dep_ptr, self.deps = array("q", [0]), array("q")
+        self.rel_ptr, self.rels = array("q", [0]), array("q")
+        self.o_kind, self.o_res, self.o_amount, self.o_aux = array("q"), array("q"), array("q"), array("q")
         self.region_of: Dict[int, int] = {}  # region writes: op -> region, its order, its users
         self.o_seq: Dict[int, int] = {}
         self.o_uses: Dict[int, int] = {}
         self.routes: Dict[Tuple[int, int], tuple] = {}
-        self.res_ptr: List[int] = [0]
-        self.pred_ptr: List[int] = [0]
-        self.preds: List[int] = []
+        self.templates: Dict[tuple, tuple] = {}
+        self.res_ptr = array("q", [0])
+        self.pred_ptr, self.preds = array("q", [0]), array("q")
         # tables
         self.res_index: Dict[tuple, int] = {}
         self.res_rows: List[tuple] = []
@@ -703,6 +699,7 @@ class _Builder:
         psum = _nbytes(arch.pe.psum_bits)
         sources = self.sources[layer.index]
         gather = self._gathers(layer)
+        self._pushing = layer.index
         if part is not None:
             low = part.lowered
             part_index = self.part_of[(layer.index, low.part)]
@@ -723,7 +720,6 @@ class _Builder:
                     c = int(copies_of[image, i])
                     place = part.placements[c]
                     owner = ("copy", layer.index, low.part, c)
-                    copy_res = self.copy_resource(layer.index, low.part, c, place.home_tile)
                     if (layer.index, low.part, c) in self.program_step:
                         deps.append(self.program_step[(layer.index, low.part, c)])
                 else:
@@ -731,58 +727,121 @@ class _Builder:
                 if gather:
                     deps += self._gather(layer, m, part, sources, image, i, tile, owner,
                                          loads[c] if part is not None else None, in_b, deps)
-                    data: List[int] = []
                 else:
                     for src in sources:
                         region = self.region(layer.index, src.source, tile)
                         d, r = self._units_of(src, image, src.units[i], region, layer, tile)
                         deps += d
                         releases += r
-                    data = self._deliver(tile, loads[c], vectors, 1.0, in_b) if part is not None else []
                 if part is not None:
                     self.act_rows.append((part_index, image * layer.vectors + e * layer.F + f0, vectors))
-                    mvm = self.op("mvm", copy_res, vectors, preds=data, aux=len(self.act_rows) - 1)
-                    # partial sums travel down the chain of the copy's tiles to its home, each tile
-                    # adding its own to what arrives (so no single port receives them all)
-                    last = [mvm]
-                    chain = [t for t, _, _ in loads[c]]
-                    for k in range(len(chain) - 1, 0, -1):
-                        outputs = sum(out for _, _, out in loads[c][k:])
-                        hop = self.transfer(chain[k], chain[k - 1], vectors * min(outputs, out_channels) * psum, last)
-                        last = [mvm, hop] if k > 1 else [hop]
-                elif gather:  # the pooling was done as the units arrived
-                    last = []
-                elif layer.type == "pool":
-                    elements = vectors * layer.C * layer.R * layer.S
-                    read = self.op("buffer_read", self.resource("tile_buffer", tile), elements * in_b)
-                    last = [self.op("pool", self.resource("pool", tile), elements, preds=(read,))]
+                dests = tuple((reader, tuple(per_image[image][i])) for reader, per_image in readers)
+                key = (layer.index, part_index if part is not None else -1, c if part is not None else -1, tile,
+                       vectors, dests, gather)
+                template = self.templates.get(key)
+                if template is None:
+                    base = (len(self.o_kind), len(self.o_res), len(self.preds))
+                    pushes = self._compute_ops(layer, m, part, c if part is not None else -1, tile, vectors, [],
+                                               loads if part is not None else None, out_channels, psum, out_b,
+                                               dests, gather)
+                    self.templates[key] = self._capture(base, pushes)
                 else:
-                    width = len(layer.inputs)
-                    read = self.op("buffer_read", self.resource("tile_buffer", tile), vectors * layer.C * width * in_b)
-                    last = [self.op("eltwise", self.resource("tsa", tile), vectors * layer.C * (width - 1),
-                                    preds=(read,))]
-                if layer.activation != "none":
-                    last = [self.op("act", self.resource("act", tile), vectors * out_channels, preds=last)]
-                nbytes = vectors * out_channels * out_b
-                where = self.location[layer.index]
-                if where == "tile":
-                    for reader, per_image in readers:
-                        for dst in per_image[image][i]:
-                            region = self.region(reader, layer.index, dst)
-                            if dst == tile:
-                                first = self.op("buffer_write", self.resource("tile_buffer", tile), nbytes, preds=last,
-                                                region=region)
-                            else:
-                                first = self.transfer(tile, dst, nbytes, last, region=region)
-                                self.op("buffer_write", self.resource("tile_buffer", dst), nbytes, preds=(first,))
-                            self.pushed[(reader, layer.index, image, i, dst)] = first
-                elif where == "glb":
-                    self.op("glb_write", self.resource("glb"), nbytes, preds=last)
-                else:
-                    self.op("dram_write", self.resource("dram"), nbytes, preds=last)
+                    pushes = self._emit(template)
+                for op, reader, dst in pushes:
+                    self.pushed[(reader, layer.index, image, i, dst)] = op
                 step = self.end_step("compute", layer.index, image, e, s, tile, deps, releases, owner=owner)
                 self.produced.setdefault((layer.index, image, i), []).append(step)
                 self.last_step[owner] = step
+
+    def _compute_ops(self, layer, m, part, c, tile, vectors, data, loads, out_channels, psum, out_b, dests,
+                     gather) -> List[Tuple[int, int, int]]:
+        """The operations of one compute step (after its inputs are in ``tile``'s regions): deliver the
+        vectors and run the MVM (or the pooling or adds), activate, then send the outputs on.
+        Returns the region writes it makes: (operation, reader, tile)."""
+        in_b = _nbytes(layer_bits(layer, self.arch)[0])
+        if part is not None:
+            low = part.lowered
+            if not gather:
+                data = self._deliver(tile, loads[c], vectors, 1.0, in_b)
+            copy_res = self.copy_resource(layer.index, low.part, c, part.placements[c].home_tile)
+            mvm = self.op("mvm", copy_res, vectors, preds=data, aux=len(self.act_rows) - 1)
+            # partial sums travel down the chain of the copy's tiles to its home, each tile adding
+            # its own to what arrives (so no single port receives them all)
+            last = [mvm]
+            chain = [t for t, _, _ in loads[c]]
+            for k in range(len(chain) - 1, 0, -1):
+                outputs = sum(out for _, _, out in loads[c][k:])
+                hop = self.transfer(chain[k], chain[k - 1], vectors * min(outputs, out_channels) * psum, last)
+                last = [mvm, hop] if k > 1 else [hop]
+        elif gather:  # the pooling was done as the units arrived
+            last = []
+        elif layer.type == "pool":
+            elements = vectors * layer.C * layer.R * layer.S
+            read = self.op("buffer_read", self.resource("tile_buffer", tile), elements * in_b)
+            last = [self.op("pool", self.resource("pool", tile), elements, preds=(read,))]
+        else:
+            width = len(layer.inputs)
+            read = self.op("buffer_read", self.resource("tile_buffer", tile), vectors * layer.C * width * in_b)
+            last = [self.op("eltwise", self.resource("tsa", tile), vectors * layer.C * (width - 1), preds=(read,))]
+        if layer.activation != "none":
+            last = [self.op("act", self.resource("act", tile), vectors * out_channels, preds=last)]
+        nbytes = vectors * out_channels * out_b
+        where = self.location[layer.index]
+        pushes = []
+        if where == "tile":
+            for reader, tiles in dests:
+                for dst in tiles:
+                    region = self.region(reader, layer.index, dst)
+                    if dst == tile:
+                        first = self.op("buffer_write", self.resource("tile_buffer", tile), nbytes, preds=last,
+                                        region=region)
+                    else:
+                        first = self.transfer(tile, dst, nbytes, last, region=region)
+                        self.op("buffer_write", self.resource("tile_buffer", dst), nbytes, preds=(first,))
+                    pushes.append((first, reader, dst))
+        elif where == "glb":
+            self.op("glb_write", self.resource("glb"), nbytes, preds=last)
+        else:
+            self.op("dram_write", self.resource("dram"), nbytes, preds=last)
+        return pushes
+
+    def _capture(self, base: Tuple[int, int, int], pushes) -> tuple:
+        """The operations added since ``base`` as a template, relative to where they start."""
+        op0, res0, pred0 = base
+        end = len(self.o_kind)
+        kinds = self.o_kind[op0:end]
+        mvm = self.kind["mvm"]
+        return (kinds, self.o_amount[op0:end], self.o_aux[op0:end],
+                next((k for k, kind in enumerate(kinds) if kind == mvm), -1),
+                self.o_res[res0:], array("q", (r - res0 for r in self.res_ptr[op0 + 1:end + 1])),
+                array("q", (p - op0 for p in self.preds[pred0:])),
+                array("q", (p - pred0 for p in self.pred_ptr[op0 + 1:end + 1])),
+                [(op - op0, reader, dst) for op, reader, dst in pushes])
+
+    def _emit(self, template) -> List[Tuple[int, int, int]]:
+        """Add a template's operations (a step like one built before); returns its region writes."""
+        kinds, amounts, aux, mvm, res, res_ptr, preds, pred_ptr, pushes = template
+        op0, res0, pred0 = len(self.o_kind), len(self.o_res), len(self.preds)
+        self.o_kind.extend(kinds)
+        self.o_amount.extend(amounts)
+        self.o_aux.extend(aux)
+        if mvm >= 0:
+            self.o_aux[op0 + mvm] = len(self.act_rows) - 1
+        self.o_res.extend(res)
+        self.res_ptr.extend([res0 + r for r in res_ptr])
+        self.preds.extend([op0 + p for p in preds])
+        self.pred_ptr.extend([pred0 + p for p in pred_ptr])
+        out = []
+        for rel, reader, dst in pushes:
+            op = op0 + rel
+            region = self.region(reader, self._pushing, dst)
+            self.region_of[op] = region
+            self.o_seq[op] = self.region_next[region]
+            self.o_uses[op] = 0
+            self.region_next[region] += 1
+            self.region_rows[region][4] += self.o_amount[op]
+            out.append((op, reader, dst))
+        return out
 
     def _gathers(self, layer: Layer) -> bool:
         """Layers whose steps read their whole input (fc, global pooling) take it unit by unit, in
@@ -1005,18 +1064,18 @@ class _Builder:
                           dtype=LAYER_DTYPE)
         return OpStream(
             batch=self.batch, layer_names=tuple(layer.name for layer in self.layers),
-            step_layer=np.array(self.s_layer, dtype=i32), step_image=np.array(self.s_image, dtype=i32),
-            step_row=np.array(self.s_row, dtype=i32), step_segment=np.array(self.s_seg, dtype=i32),
-            step_kind=np.array(self.s_kind, dtype=np.int8), step_tile=np.array(self.s_tile, dtype=i32),
-            step_ops=np.array(self.s_ops, dtype=i64), dep_ptr=np.array(self.dep_ptr, dtype=i64),
-            dep=np.array(self.deps, dtype=i64), rel_ptr=np.array(self.rel_ptr, dtype=i64),
-            rel=np.array(self.rels, dtype=i64),
-            op_kind=np.array(self.o_kind, dtype=np.int8), res_ptr=np.array(self.res_ptr, dtype=i64),
-            res=np.array(self.o_res, dtype=i32),
-            op_amount=np.array(self.o_amount, dtype=i64), op_aux=np.array(self.o_aux, dtype=i64),
+            step_layer=_column(self.s_layer, i32), step_image=_column(self.s_image, i32),
+            step_row=_column(self.s_row, i32), step_segment=_column(self.s_seg, i32),
+            step_kind=_column(self.s_kind, np.int8), step_tile=_column(self.s_tile, i32),
+            step_ops=_column(self.s_ops, i64), dep_ptr=_column(self.dep_ptr, i64),
+            dep=_column(self.deps, i64), rel_ptr=_column(self.rel_ptr, i64),
+            rel=_column(self.rels, i64),
+            op_kind=_column(self.o_kind, np.int8), res_ptr=_column(self.res_ptr, i64),
+            res=_column(self.o_res, i32),
+            op_amount=_column(self.o_amount, i64), op_aux=_column(self.o_aux, i64),
             op_region=_dense(self.region_of, n_ops, i32), op_seq=_dense(self.o_seq, n_ops, i32),
-            op_uses=_dense(self.o_uses, n_ops, i32, fill=0), pred_ptr=np.array(self.pred_ptr, dtype=i64),
-            pred=np.array(self.preds, dtype=i64),
+            op_uses=_dense(self.o_uses, n_ops, i32, fill=0), pred_ptr=_column(self.pred_ptr, i64),
+            pred=_column(self.preds, i64),
             op_names=REGISTRY.op_names, resource_names=REGISTRY.resource_names,
             resources=np.array(self.res_rows, dtype=RESOURCE_DTYPE),
             regions=np.array([tuple(r) for r in self.region_rows], dtype=REGION_DTYPE),

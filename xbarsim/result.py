@@ -239,6 +239,9 @@ class SimulationResult:
             f"throughput {self.throughput_ips:,.1f} inferences/s",
             f"  energy    {_energy(self.energy_pj)} per batch, {_energy(self.energy_per_inference_pj)} per inference; "
             f"average power {self.power_w:.3g} W",
+            f"            dynamic {_energy(self.energy.dynamic_pj)} ({self.energy.dynamic_pj / (self.energy_pj or 1):.1%}), "
+            f"static {_energy(self.energy.leakage_pj)} ({self.energy.leakage_pj / (self.energy_pj or 1):.1%}: "
+            f"leakage over {_time(self.latency_s)})",
             f"  achieved  {self.tops:.3g} TOPS, {self.tops_per_w:.3g} TOPS/W; DRAM traffic {_bytes(self.dram_bytes)}",
         ]
         for note in self.notes:

@@ -13,7 +13,7 @@ from ..config.arch import Arch
 from ..counting import ActionCounts
 from ..hardware import REGISTRY
 from ..errors import ConfigError, described
-from .table import EnergyTable
+from .table import EnergyTable, resolve
 
 __all__ = ["EnergyBreakdown", "price", "area_mm2", "peak_power_w", "action_energies_pj"]
 
@@ -45,6 +45,7 @@ def _entry(table: EnergyTable, component: str, why: str):
 
 def action_energies_pj(table: EnergyTable, arch: Arch, counts: ActionCounts) -> Dict[Tuple[str, str], float]:
     """pJ per count of every (component, action) the counts use, resolved for ``arch``."""
+    table = resolve(table, arch)
     energies: Dict[Tuple[str, str], float] = {}
     for (_, component, action), count in counts.items():
         if (component, action) in energies:
@@ -60,6 +61,7 @@ def action_energies_pj(table: EnergyTable, arch: Arch, counts: ActionCounts) -> 
 
 def price(counts: ActionCounts, table: EnergyTable, arch: Arch, seconds: float) -> EnergyBreakdown:
     """Energy of a run of ``seconds`` with these ``counts``, priced by ``table``."""
+    table = resolve(table, arch)
     energies = action_energies_pj(table, arch, counts)
     by_action = {key: count * energies[key[1:]] for key, count in counts.items()}
     by_component: Dict[str, float] = {}
@@ -81,6 +83,7 @@ def price(counts: ActionCounts, table: EnergyTable, arch: Arch, seconds: float) 
 
 
 def _per_instance_sum(table: EnergyTable, arch: Arch, field: str) -> Tuple[float, Dict[str, float]]:
+    table = resolve(table, arch)
     parts: Dict[str, float] = {}
     for name, component in REGISTRY.components.items():
         instances = component.instances(arch)

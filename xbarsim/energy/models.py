@@ -127,8 +127,8 @@ class TechnologySpec(Spec):
     cell: str = param(Choice("rram", "sram"), "rram", "array cells: resistive (1T1R) or SRAM")
     v_read: float = param(Quantity("voltage", 0, lo_open=True), "0.55V",
                           "read voltage across a cell at the full-scale DAC digit (NeuroSim 22 nm: 0.55 V)")
-    read_pulse: float = param(Quantity("time", 0, lo_open=True), "10ns",
-                              "time cell current flows per read (NeuroSim V1.4 Param.cpp readPulseWidth: 10 ns)")
+    read_pulse: Optional[float] = param(Maybe(Quantity("time", 0, lo_open=True)), None,
+                                        "time cell current flows per read, at most pe.read_latency (default: all of it)")
     v_write: float = param(Quantity("voltage", 0, lo_open=True), "2V", "write voltage (NeuroSim V1.4: 2 V)")
     adc: str = param(Choice("sar", "flash"), "sar",
                      "ADC type: 'sar' (Murmann survey fit) or 'flash' (2^bits - 1 comparators: NeuroSim's "
@@ -254,7 +254,7 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     af = lambda from_m: area_factor(from_m, node)  # noqa: E731
     xb, pe = arch.crossbar, arch.pe
     read_s = pe.read_latency
-    t_read = min(tech.read_pulse, read_s)
+    t_read = read_s if tech.read_pulse is None else min(tech.read_pulse, read_s)
     vector_s = read_s * xb.input_cycles
     clock = arch.chip.clock
     out: Dict[str, ComponentModel] = {}

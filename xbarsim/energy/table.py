@@ -195,18 +195,19 @@ def rescale(table: EnergyTable, node_m: float) -> EnergyTable:
         raise ConfigError(("node",), "the technology node the table's figures hold at (needed to rescale it)",
                           described("nothing"), hint=f"table {table.name!r}")
     e, a = energy_factor(table.node, node_m), area_factor(table.node, node_m)
+    energy, area, power = Quantity("energy"), Quantity("area"), Quantity("power")
     entries = {}
     for name, entry in table.components.items():
         actions = {}
-        for action, energy in entry.actions.items():
-            if energy.by is None:
-                actions[action] = ActionEnergy(joules=energy.joules * e)
+        for action, value in entry.actions.items():
+            if value.by is None:
+                actions[action] = energy.dump(value.joules * e)
             else:
-                actions[action] = ActionEnergy(by=energy.by, values=FrozenDict({k: v * e for k, v in
-                                                                                energy.values.items()}))
-        source = f"{entry.source or 'as written'}; scaled {table.node * 1e9:g} -> {node_m * 1e9:g} nm " \
-                 f"(Stillmaker & Baas 2017: energy x{e:.3g}, area x{a:.3g})"
-        entries[name] = ComponentEnergy(area=entry.area * a, power=entry.power * e, leakage=entry.leakage * e,
-                                        actions=FrozenDict(actions), source=source)
-    return EnergyTable(version=1, name=f"{table.name}@{node_m * 1e9:g}nm", description=table.description,
-                       node=node_m, components=FrozenDict(entries))
+                actions[action] = {"by": value.by, "values": {k: energy.dump(v * e) for k, v in value.values.items()}}
+        source = (f"{entry.source or 'as written'}; scaled {table.node * 1e9:g} -> {node_m * 1e9:g} nm "
+                  f"(Stillmaker & Baas 2017: energy x{e:.3g}, area x{a:.3g})")
+        entries[name] = {"area": area.dump(entry.area * a), "power": power.dump(entry.power * e),
+                         "leakage": power.dump(entry.leakage * e), "actions": actions, "source": source}
+    return EnergyTable.from_dict({"version": 1, "name": f"{table.name}@{node_m * 1e9:g}nm",
+                                  "description": table.description, "node": Quantity("length").dump(node_m),
+                                  "components": entries})

@@ -15,6 +15,7 @@ from xbarsim.functional.converters import input_bounds
 __all__ = [
     "crossbar_specs", "weight_matrices", "input_matrices", "mvm_problems", "seeds", "quantities",
     "small_archs", "small_networks", "reference_cases", "retime_changes", "faster_changes",
+    "adc_designs", "technologies", "area_growths",
 ]
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -278,3 +279,52 @@ def small_networks(draw, max_layers: int = 4):
     if count == 0 or draw(st.booleans()):
         net.fc("fc", draw(st.integers(1, 5)))
     return load_workload(net.spec)
+
+
+# -- component models (energy) ------------------------------------------------------------------
+
+#: Nodes Stillmaker & Baas tabulate (and points between them), in metres.
+nodes_m = st.sampled_from([130e-9, 90e-9, 65e-9, 45e-9, 40e-9, 32e-9, 28e-9, 22e-9, 16e-9, 10e-9, 7e-9])
+
+
+@st.composite
+def adc_designs(draw):
+    """(type, bits, rate in Hz, node in m) of an ADC the component models price."""
+    kind = draw(st.sampled_from(["sar", "flash"]))
+    bits = draw(st.integers(1, 14))
+    rate = 10 ** draw(st.floats(5.0, 11.0))
+    return kind, bits, rate, draw(nodes_m)
+
+
+@st.composite
+def technologies(draw):
+    """A ``model`` section of an energy table (every choice the component models offer)."""
+    from xbarsim import units
+    return {"node": units.format(draw(nodes_m), "length"), "cell": draw(st.sampled_from(["rram", "sram"])),
+            "adc": draw(st.sampled_from(["sar", "flash"])), "buffer": draw(st.sampled_from(["sram", "edram"])),
+            "dram": draw(st.sampled_from(["lpddr4", "hbm2", "ddr3"]))}
+
+
+#: Arch fields that count instances or size them, with a larger value (area must not shrink).
+AREA_FIELDS = {
+    "chip.tiles": lambda v: v + 1, "chip.offchip_links": lambda v: v + 1, "tile.pes": lambda v: v + 1,
+    "tile.activation_units": lambda v: v + 1, "tile.pooling_units": lambda v: v + 1,
+    "tile.shift_add_units": lambda v: v + 1, "pe.arrays": lambda v: v + 1, "pe.shift_add_units": lambda v: v + 1,
+    "pe.adcs_per_array": lambda v: v + 1, "crossbar.rows": lambda v: v + 1, "crossbar.cols": lambda v: v + 1,
+    "tile.buffer.size": lambda v: f"{int(v) * 2}B", "global_buffer.size": lambda v: f"{int(v) * 2 + 1024}B",
+    "pe.input_register": lambda v: f"{int(v) * 2}B", "pe.output_register": lambda v: f"{int(v) * 2}B",
+    "tile.output_register": lambda v: f"{int(v) * 2}B",
+}
+
+
+@st.composite
+def area_growths(draw):
+    """(arch, one count or size field, its larger value) for the area monotonicity property."""
+    arch = draw(small_archs())
+    field = draw(st.sampled_from(sorted(AREA_FIELDS)))
+    value = arch
+    for part in field.split("."):
+        value = getattr(value, part)
+    if field == "pe.adcs_per_array":
+        assume(value < arch.crossbar.cols)
+    return arch, field, AREA_FIELDS[field](value)

@@ -1,4 +1,4 @@
-"""Command line: ``xbarsim run | replay | report | accuracy | mvm | presets | check``.
+"""Command line: ``xbarsim run | replay | report | accuracy | mvm | presets | check | energy-table | validate``.
 
 The only place where errors become exit codes: 0 ok, 1 a failure (bad spec, unmappable
 workload, damaged trace: one line on stderr, no traceback unless ``--debug``), 2 bad usage.
@@ -302,6 +302,55 @@ def _guess_kind(name: str) -> str:
     return "arch"
 
 
+def cmd_energy_table(args) -> int:
+    """Write the resolved energy table of an arch: every entry's value and where it came from."""
+    from .config.loader import dump_yaml as dump
+    from .energy.table import load_energy, rescale, resolve
+    from .units import parse
+
+    arch = load_arch(args.arch)
+    table = load_energy(args.energy if args.energy else arch.energy_table)
+    if args.node:
+        try:
+            node = parse(args.node, "length")
+        except ValueError:
+            raise ValueError(f"--node: expected a technology node such as '22nm', got {args.node!r}") from None
+        table = rescale(table, node)
+    resolved = resolve(table, arch)
+    text = (f"# energy table {resolved.name!r} resolved for arch {arch.name!r}"
+            + (f" at {resolved.node * 1e9:g} nm" if resolved.node else "") + "; every entry names its source\n"
+            + dump(resolved.to_dict()))
+    if args.out:
+        out = Path(args.out)
+        if out.exists() and not args.force:
+            raise ValueError(f"--out: {out} exists; add --force to replace it")
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+        print(f"energy table written to {out}")
+    else:
+        print(text, end="")
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    """Compare xbarsim with published chips and tools; fail when an error exceeds its tolerance."""
+    from .energy.validation import CASES, failures, format_table, run_validation
+
+    cases = [c for c in CASES if not args.case or c.name in args.case]
+    unknown = sorted(set(args.case or ()) - {c.name for c in CASES})
+    if unknown:
+        raise ValueError(f"--case: expected some of {', '.join(c.name for c in CASES)}, got {', '.join(unknown)}")
+    rows = run_validation(cases)
+    print(format_table(rows))
+    bad = failures(rows)
+    if bad:
+        print(f"\n{len(bad)} metric(s) beyond their case's tolerance: "
+              + ", ".join(f"{c.name} {m.name} ({e:+.1%} > {m.tolerance:.0%})" for c, m, _, e in bad), file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
 def _add_run_options(run) -> None:
     run.add_argument("--arch", default="isaac", help="preset name or YAML file (default: isaac)")
     run.add_argument("--workload", default="resnet18", help="built-in network or YAML file (default: resnet18)")
@@ -417,6 +466,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--kind", choices=("auto", "arch", "workload", "energy"), default="auto",
                        help="what the spec is (default: guessed from its keys)")
     check.set_defaults(func=cmd_check)
+    table = sub.add_parser("energy-table", help="write an arch's resolved energy table with its sources",
+                           description="Resolve the energy table of an arch (its component models, or its "
+                                       "hand-written entries) into plain entries, each with its value and source; "
+                                       "--node carries it to another technology node (Stillmaker & Baas).",
+                           epilog="examples:\n  xbarsim energy-table neurosim-sram22\n"
+                                  "  xbarsim energy-table isaac --node 22nm --out isaac22.yaml",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    table.add_argument("arch", help="arch preset or YAML file")
+    table.add_argument("--energy", default=None, help="energy spec to resolve instead of the arch's")
+    table.add_argument("--node", default=None, help="technology node to scale to, e.g. 22nm")
+    table.add_argument("--out", default=None, metavar="TABLE.yaml", help="write to a file (default: stdout)")
+    table.add_argument("--force", action="store_true", help="replace an existing --out file")
+    table.set_defaults(func=cmd_energy_table)
+    validate = sub.add_parser("validate", help="compare with published chips and NeuroSim",
+                              description="Run every validation case (docs/validation.md) and print, per case and "
+                                          "metric, the published value, its source, xbarsim's value and the error; "
+                                          "exit 1 when an error exceeds the tolerance its case declares.")
+    validate.add_argument("--case", action="append", default=None, help="run only this case (repeatable)")
+    validate.set_defaults(func=cmd_validate)
     return parser
 
 

@@ -1,7 +1,7 @@
 """The one place that reads and writes physical quantities: ``"100ns"``, ``"1.28GHz"``, ``"64KiB"``.
 
 Every quantity is held in its SI base unit as a float (seconds, hertz, bytes, watts, joules,
-siemens, square metres, bytes per second); :func:`parse` converts text to that float and
+siemens, square metres, bytes per second, metres, volts); :func:`parse` converts text to that float and
 :func:`format` converts it back. Arithmetic goes through :class:`decimal.Decimal`, so
 ``parse(format(x, kind), kind) == x`` holds exactly for every finite float ``x``: a resolved
 config dump read back in is the same config.
@@ -55,6 +55,8 @@ KINDS: Dict[str, _Kind] = {
         _Kind("energy", "1.56pJ", ("J",)),
         _Kind("conductance", "100uS", ("S",)),
         _Kind("area", "0.0096mm2", ("m2", "m^2"), squared=True),
+        _Kind("length", "22nm", ("m",)),
+        _Kind("voltage", "0.8V", ("V",)),
     )
 }
 """Quantity kinds a config field may declare, keyed by name."""

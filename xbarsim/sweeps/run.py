@@ -46,6 +46,9 @@ __all__ = ["sweep", "run_sweep", "SweepRun", "Planned", "plan", "point_hash", "d
 SERIAL = "serial"
 """``scheduler=`` value that runs every point in this process, one after another (no Dask)."""
 
+CONNECT_TIMEOUT = "30s"
+"""How long to try reaching a scheduler before giving up."""
+
 
 def _digest(obj: Any) -> str:
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True, default=repr)
@@ -214,7 +217,8 @@ def executor(scheduler: Optional[str], workers: Optional[int], say: Callable[[st
         count = workers or available_cores()
         say(f"starting a local Dask cluster of {count} worker process{'es' if count > 1 else ''}")
         cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=None, silence_logs=logging.ERROR,
+                               preload=["xbarsim.sweeps.worker"])
         client = Client(cluster, set_as_default=False)
     else:
         client = _connect(scheduler)
@@ -239,7 +243,7 @@ def _connect(scheduler: str):
 
     kwargs = {"scheduler_file": scheduler} if Path(scheduler).is_file() else {"address": scheduler}
     try:
-        return Client(**kwargs, timeout="30s", set_as_default=False)
+        return Client(**kwargs, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError for a malformed address...
         raise ConfigError(("scheduler",), "the address of a running Dask scheduler (tcp://host:8786) or its "
                           "scheduler file", scheduler, hint=_one_line(f"{type(exc).__name__}: {exc}")) from None

@@ -60,7 +60,7 @@ _VERSION.expected = f"{SWEEP_VERSION} (the sweep spec version this xbarsim reads
 
 # Axes may not set these: the spec has a key for each (energy_tables), or they are not knobs.
 _RESERVED_PATHS = {"version": "the spec version is not a design knob",
-                   "energy_table": "list tables under energy_tables instead (simulate's energy override)"}
+                   "energy_table": "list tables under energy_tables instead, as simulate's energy override"}
 
 
 def _strip(exc: ConfigError, head: str) -> ConfigError:
@@ -411,7 +411,7 @@ class SweepSpec(Spec):
             for name, length in lengths.items():
                 if length != lengths[first]:
                     raise ConfigError(("axes", name), f"{lengths[first]} values (combine: zip; axis {first} has "
-                                      f"{lengths[first]})", described(f"{length} values"))
+                                      f"{lengths[first]})", described(f"{length} value{'s' if length != 1 else ''}"))
 
     @property
     def settings_workloads(self) -> Tuple[Named, ...]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Tuple
 
 __all__ = ["Column", "IDENTITY", "SETTINGS", "METRICS", "ACCURACY", "PROVENANCE", "TIMING_COLUMNS",
-           "STATUSES", "DONE_STATUSES", "component_column", "is_component_column", "component_of"]
+           "STATUSES", "DONE_STATUSES", "component_column", "is_component_column", "component_of", "reference_markdown"]
 
 
 @dataclass(frozen=True)
@@ -102,3 +102,16 @@ def is_component_column(name: str) -> bool:
 def component_of(name: str) -> str:
     """The component a ``energy_<component>_pj`` column holds."""
     return name[len(_PREFIX):-len(_SUFFIX)]
+
+
+def reference_markdown() -> str:
+    """The results table's columns in Markdown (kept in docs/sweeps.md; a test checks they match)."""
+    lines = ["| column | type | meaning |", "|---|---|---|"]
+    groups = (IDENTITY, SETTINGS, (Column("<dotted.path>", "from the values", "one column per swept field"),),
+              METRICS, (Column("energy_<component>_pj", "double", "energy of each component the simulator "
+                                                                   "reports, pJ (dynamic + leakage)"),),
+              ACCURACY, PROVENANCE)
+    for group in groups:
+        for column in group:
+            lines.append(f"| `{column.name}` | {column.type} | {column.doc} |")
+    return "\n".join(lines)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from .. import __version__
+from ..config.arch import Arch
 from ..config.fields import evolve
 from ..energy.table import load_energy
 from ..errors import ConfigError, XbarsimError, described
@@ -67,12 +68,19 @@ def point_hash(arch: Any, workload: str, energy: Optional[str], schedule: str, b
                     "schedule": schedule, "batch": batch, "seed": seed, "accuracy": accuracy})[:16]
 
 
+KEEP_RESOLVED = 20_000
+"""Sweeps of at most this many points keep each resolved arch from planning to submission (about
+3 kB each); larger ones resolve it again when the point is submitted, so memory stays flat."""
+
+
 @dataclass(frozen=True)
 class Planned:
     point: Point
     hash: str
     error: Optional[str] = None
     """Why the point is invalid before running (its arch or energy table does not resolve)."""
+    arch: Optional[Arch] = field(default=None, compare=False, repr=False)
+    """The resolved arch, kept for sweeps of up to :data:`KEEP_RESOLVED` points."""
 
 
 @dataclass
@@ -97,7 +105,9 @@ def plan(spec: SweepSpec) -> Plan:
     tables: Dict[str, Any] = {}
     table_digests: Dict[str, Union[str, ConfigError]] = {}
     result = Plan(spec, swept_columns(spec), [], tables)
-    for point in points(spec):
+    generated = points(spec)
+    keep = len(generated) <= KEEP_RESOLVED
+    for point in generated:
         error = None
         try:
             arch = evolve(base, dict(point.overrides))
@@ -124,7 +134,7 @@ def plan(spec: SweepSpec) -> Plan:
             accuracy = {"model": model.digest, "dataset": a.dataset_of(model), "draws": a.draws,
                         "test_limit": a.test_limit}
         h = point_hash(arch_part, workloads[point.workload], energy, point.schedule, point.batch, spec.seed, accuracy)
-        result.items.append(Planned(point, h, error))
+        result.items.append(Planned(point, h, error, arch if keep and error is None else None))
     return result
 
 
@@ -134,7 +144,7 @@ def _one_line(text: str) -> str:
 
 def _task(p: Plan, item: Planned, traces: Optional[Path]) -> PointTask:
     spec, point = p.spec, item.point
-    arch = evolve(spec.arch, dict(point.overrides))
+    arch = item.arch if item.arch is not None else evolve(spec.arch, dict(point.overrides))
     named = spec.energy_tables[point.energy]
     energy = named.value if named is not None else p.tables[arch.energy_table]
     accuracy = None

@@ -503,8 +503,13 @@ def load_sweep(spec: Union[str, os.PathLike, Mapping[str, Any], SweepSpec]) -> S
                      version=_VERSION.expected)
 
 
-def describe_spec() -> List[Tuple[str, Sequence]]:
-    """(section path, rows) of the sweep spec's reference tables (for docs/sweeps.md)."""
-    return [("(top level)", SweepSpec.describe()), ("accuracy", AccuracySpec.describe()),
-            ("axes.<path> range", Range.describe())]
-
+def reference_markdown() -> str:
+    """The sweep spec's field tables in Markdown (kept in docs/sweeps.md; a test checks they match)."""
+    lines = []
+    for title, cls in (("top level", SweepSpec), ("`accuracy`", AccuracySpec), ("a range axis `{min, max, ...}`", Range)):
+        lines += [f"**{title}**: {cls.section_doc}", "", "| field | expected | default | meaning |", "|---|---|---|---|"]
+        for name, expected, default, doc in cls.describe():
+            default = "'isaac'" if cls is SweepSpec and name == "arch" else default  # not the whole resolved preset
+            lines.append(f"| `{name}` | {expected} | `{default}` | {doc} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -21,3 +21,12 @@ def test_spec_reference_is_current():
 
 def test_columns_reference_is_current():
     assert _block(DOC.read_text(), "columns-reference") == columns.reference_markdown().strip()
+
+
+def test_sweeps_are_in_the_public_namespace():
+    import xbarsim
+    import xbarsim.sweeps
+
+    assert xbarsim.sweep is xbarsim.sweeps.sweep and xbarsim.load_sweep is xbarsim.sweeps.load_sweep
+    assert xbarsim.read_results is xbarsim.sweeps.read_results
+    assert {"sweep", "load_sweep", "read_results"} <= set(xbarsim.__all__)

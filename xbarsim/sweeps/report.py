@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .columns import ACCURACY, IDENTITY, METRICS, PROVENANCE, SETTINGS, is_component_column
+from .columns import ACCURACY, IDENTITY, METRICS, PROVENANCE, is_component_column
 
 __all__ = ["pareto_front", "sweep_report", "PAIRS"]
 

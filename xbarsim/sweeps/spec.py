@@ -36,16 +36,15 @@ import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from ..config.arch import Arch
 from ..config.fields import (Boolean, Choice, FieldType, Integer, Items, Maybe, Section, Spec, Text, param)
 from ..config.loader import arch_presets, load_arch, load_spec
-from ..energy.table import EnergyTable, energy_presets, load_energy
+from ..energy.table import energy_presets, load_energy
 from ..errors import ConfigError, described
 from ..mapping.placement import SCHEDULES
 from ..workload.loader import load_workload
-from ..workload.network import Network
 from ..workload.zoo import zoo_names
 from .accuracy import AccuracyModel, load_accuracy_model
 
@@ -97,14 +96,18 @@ class Named:
 
 
 class _Ref(FieldType):
-    """A preset name, a YAML path or a mapping, loaded (and so validated) at spec load."""
+    """A preset name, a YAML path or a mapping, loaded (and so validated) at spec load.
 
-    def __init__(self, load, head: str, noun: str, names):
-        self.load, self.head, self.names = load, head, names
+    Held as the loaded object when ``kind`` is given (the base arch), else as :class:`Named`
+    with the name the spec gave (workloads, energy tables: the name goes in the results table).
+    """
+
+    def __init__(self, load, head: str, noun: str, names, kind=None):
+        self.load, self.head, self.kind = load, head, kind
         self.expected = f"{noun} ({', '.join(names())}), a YAML path or a mapping"
 
     def convert(self, value):
-        if isinstance(value, Named):
+        if isinstance(value, Named) or (self.kind is not None and isinstance(value, self.kind)):
             return value
         if not isinstance(value, (str, os.PathLike, Mapping)):
             raise self.fail(value)
@@ -112,28 +115,13 @@ class _Ref(FieldType):
             loaded = self.load(value)
         except ConfigError as exc:
             raise _strip(exc, self.head) from None
+        if self.kind is not None:
+            return loaded
         label = os.fspath(value) if isinstance(value, (str, os.PathLike)) else getattr(loaded, "name", self.head)
         return Named(label, loaded)
 
     def dump(self, value):
-        return value.label
-
-
-class _ArchRef(FieldType):
-    expected = f"an arch preset ({', '.join(arch_presets())}), a YAML path or a mapping"
-
-    def convert(self, value):
-        if isinstance(value, Arch):
-            return value
-        if not isinstance(value, (str, os.PathLike, Mapping)):
-            raise self.fail(value)
-        try:
-            return load_arch(value)
-        except ConfigError as exc:
-            raise _strip(exc, "arch") from None
-
-    def dump(self, value):
-        return value.to_dict()
+        return value.to_dict() if self.kind is not None else value.label
 
 
 class _ModelRef(FieldType):
@@ -353,14 +341,16 @@ class SweepSpec(Spec):
     version: int = param(_VERSION, SWEEP_VERSION, f"sweep spec format version; this xbarsim reads {SWEEP_VERSION}",
                          required=True)
     name: str = param(Text(), "sweep", "a short name shown in reports")
-    arch: Arch = param(_ArchRef(), "isaac", "the base architecture every point changes: preset, YAML path or mapping")
+    arch: Arch = param(_Ref(load_arch, "arch", "an arch preset", arch_presets, Arch), "isaac",
+                       "the base architecture every point changes: preset, YAML path or mapping")
     workloads: Optional[Tuple[Named, ...]] = param(
         Maybe(OneOrMany(_workload_ref())), None,
         "workload(s): zoo names, YAML paths or mappings (default: resnet18; with accuracy: the models' networks)")
     schedules: Tuple[str, ...] = param(OneOrMany(Choice(*SCHEDULES)), ("layer",), "schedule(s)")
     batches: Tuple[int, ...] = param(OneOrMany(Integer(1, 1 << 20)), (1,), "batch size(s)")
     energy_tables: Tuple[Optional[Named], ...] = param(
-        OneOrMany(Maybe(_energy_ref())), (None,), "energy table(s): presets, YAML paths or mappings; null: the arch's own")
+        OneOrMany(Maybe(_energy_ref())), (None,),
+        "energy table(s): presets, YAML paths or mappings; null: the arch's own")
     seed: int = param(Integer(0, 2**32 - 1), 0, "seed of sampling (random, lhs) and of every simulation")
     axes: Tuple[Axis, ...] = param(_Axes(), (), "swept fields: dotted path -> list of values or range; "
                                    "label -> list of mappings (linked)")
@@ -506,8 +496,10 @@ def load_sweep(spec: Union[str, os.PathLike, Mapping[str, Any], SweepSpec]) -> S
 def reference_markdown() -> str:
     """The sweep spec's field tables in Markdown (kept in docs/sweeps.md; a test checks they match)."""
     lines = []
-    for title, cls in (("top level", SweepSpec), ("`accuracy`", AccuracySpec), ("a range axis `{min, max, ...}`", Range)):
-        lines += [f"**{title}**: {cls.section_doc}", "", "| field | expected | default | meaning |", "|---|---|---|---|"]
+    sections = (("top level", SweepSpec), ("`accuracy`", AccuracySpec), ("a range axis `{min, max, ...}`", Range))
+    for title, cls in sections:
+        lines += [f"**{title}**: {cls.section_doc}", "", "| field | expected | default | meaning |",
+                  "|---|---|---|---|"]
         for name, expected, default, doc in cls.describe():
             default = "'isaac'" if cls is SweepSpec and name == "arch" else default  # not the whole resolved preset
             lines.append(f"| `{name}` | {expected} | `{default}` | {doc} |")

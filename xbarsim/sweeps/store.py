@@ -265,7 +265,6 @@ class ResultStore:
 
     def _write_part(self, rows: List[Dict[str, Any]]) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         table = rows_to_table(rows, self.swept)
         old = self.schema()
@@ -398,8 +397,8 @@ def _read(path: Path, columns: Optional[List[str]] = None):
     return ds.dataset(files, schema=schema, format="parquet").to_table(columns=columns)
 
 
-def read_results(path) -> "pandas.DataFrame":  # noqa: F821 - pandas is imported lazily
-    """The results table of a sweep's folder: the newest row of each point, all columns.
+def read_results(path):
+    """The results table of a sweep's folder as a pandas DataFrame: the newest row of each point.
 
     >>> read_results("results.parquet")  # doctest: +SKIP
     """

@@ -311,7 +311,7 @@ def _add_sweep_parsers(sub) -> None:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     sweep.add_argument("spec", help="sweep spec (YAML)")
     sweep.add_argument("--out", default=None, metavar="RESULTS.parquet",
-                       help="results folder, a Parquet dataset (default: SPEC-NAME.parquet here)")
+                       help="results folder, a Parquet dataset (default: adc.parquet for adc.yaml, in this folder)")
     sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="a running Dask scheduler (tcp://host:8786 or a scheduler file), or 'serial' to run in "
                             "this process (default: start a local cluster)")

@@ -47,6 +47,11 @@ class PointTask:
     trace: Optional[str] = None
     """Where to write the point's HDF5 trace (a folder every worker can write), or None."""
 
+    def __dask_tokenize__(self):
+        # The hash already identifies every input; without this Dask walks the whole arch,
+        # network and energy table to tokenize each task (most of the client's time per point).
+        return ("xbarsim.sweeps.PointTask", self.hash, self.trace)
+
 
 def result_columns(result) -> Dict[str, Any]:
     """The measured columns of a :class:`~xbarsim.SimulationResult` (see ``columns.METRICS``)."""

@@ -172,6 +172,9 @@ def _failure(exc: BaseException) -> Dict[str, Any]:
 
 
 def _on_dask(client, tasks):
+    """Keep ``window`` points in flight; submit and collect them in batches (one message each way)."""
+    import itertools
+
     from distributed import as_completed
 
     threads = sum(client.nthreads().values())
@@ -179,26 +182,27 @@ def _on_dask(client, tasks):
     token = uuid.uuid4().hex[:8]
     source = iter(tasks)
     pending: Dict[str, Planned] = {}
-    futures = as_completed(loop=client.loop)
+    futures = as_completed(loop=client.loop, with_results=True, raise_errors=False)
 
-    def submit() -> None:
-        for item, task in source:
-            future = client.submit(evaluate_point, task, key=f"xbarsim-point-{item.hash}-{token}", pure=False)
+    def submit(count: int) -> None:
+        batch = list(itertools.islice(source, count))
+        if not batch:
+            return
+        keys = [f"xbarsim-point-{item.hash}-{token}" for item, _ in batch]
+        for (item, _), future in zip(batch, client.map(evaluate_point, [task for _, task in batch], key=keys)):
             pending[future.key] = item
             futures.add(future)
-            return
 
-    for _ in range(window):
-        submit()
-    for future in futures:
-        item = pending.pop(future.key)
-        try:
-            result = future.result()
-        except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: recorded, retried by a rerun
-            result = _failure(exc)
-        future.release()
-        submit()
-        yield item, result
+    submit(window)
+    for finished in futures.batches():
+        for future, result in finished:
+            item = pending.pop(future.key)
+            if future.status != "finished":  # e.g. KilledWorker, or cancelled: recorded, retried by a rerun
+                error = result[1] if isinstance(result, tuple) and len(result) == 3 else result
+                result = _failure(error if isinstance(error, BaseException) else RuntimeError(str(error)))
+            future.release()
+            yield item, result
+        submit(len(finished))
 
 
 def available_cores() -> int:
@@ -227,7 +231,7 @@ def executor(scheduler: Optional[str], workers: Optional[int], say: Callable[[st
         count = workers or available_cores()
         say(f"starting a local Dask cluster of {count} worker process{'es' if count > 1 else ''}")
         cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR,
+                               dashboard_address=None, silence_logs=logging.CRITICAL,
                                preload=["xbarsim.sweeps.worker"])
         client = Client(cluster, set_as_default=False)
     else:

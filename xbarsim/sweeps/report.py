@@ -13,7 +13,9 @@ joined in order and labelled with the swept values that differ between points.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -168,7 +170,19 @@ def _plot(frame, pair: Pair, groups, names, path: Path) -> None:
     ax.set_title(pair.title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    with _replacing(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+
+
+@contextlib.contextmanager
+def _replacing(path: Path):
+    """A temporary name next to ``path``, renamed over it only if the block succeeds."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def sweep_report(results, out: Optional[Union[str, Path]] = None) -> Dict[str, Path]:
@@ -203,7 +217,9 @@ def sweep_report(results, out: Optional[Union[str, Path]] = None) -> Dict[str, P
         files[pair.name] = path
         drawn.append(pair)
     report = out / "sweep-report.md"
-    report.write_text(_markdown(frame, ok, groups, names, label_names, drawn, source), encoding="utf-8")
+    text = _markdown(frame, ok, groups, names, label_names, drawn, source)
+    with _replacing(report) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     files["report"] = report
     return files
 

@@ -341,3 +341,31 @@ def test_ctrl_c_stops_a_local_cluster_sweep_and_the_rerun_resumes(tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     assert f"({done} from earlier runs)" in rerun.stdout
     assert len(pd.read_parquet(out)) == 14 and pd.read_parquet(out)["hash"].is_unique
+
+
+def test_workers_of_another_version_are_refused():
+    from xbarsim.sweeps.run import _check_versions
+
+    class Client:  # what distributed.Client.run returns: worker address -> the function's result
+        def run(self, function):
+            return {"tcp://10.0.0.7:4000": "0.0.1", "tcp://10.0.0.8:4000": function()}
+
+    with pytest.raises(ConfigError, match=rf"^scheduler: expected workers that run xbarsim {xbarsim.__version__} "
+                                          r"\(point hashes include it\), got tcp://10.0.0.7:4000 runs 0.0.1$"):
+        _check_versions(Client(), "tcp://10.0.0.5:8786")
+
+
+def test_a_row_from_a_worker_of_another_version_is_an_error():
+    from xbarsim.sweeps.run import _record
+    from xbarsim.sweeps.store import MemoryStore
+
+    p = plan(load_sweep(ADC))
+    store = MemoryStore(p.types)
+
+    class Bar:
+        def update(self, n):
+            pass
+
+    _record(store, p, p.items[1], {"status": "ok", "error": None, "latency_s": 1.0, "xbarsim_version": "0.0.1"}, Bar())
+    assert store.rows[0]["status"] == "error"
+    assert store.rows[0]["error"] == f"worker runs xbarsim 0.0.1; the sweep was planned with {xbarsim.__version__}"

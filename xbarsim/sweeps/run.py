@@ -239,7 +239,7 @@ def executor(scheduler: Optional[str], workers: Optional[int], say: Callable[[st
     try:
         if scheduler is not None:
             if workers:
-                say(f"waiting for {workers} workers at {scheduler}")
+                say(f"waiting for {workers} worker{'s' if workers > 1 else ''} at {scheduler}")
                 client.wait_for_workers(workers)
             _check_versions(client, scheduler)
             count = len(client.nthreads())

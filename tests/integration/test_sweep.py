@@ -369,3 +369,26 @@ def test_a_row_from_a_worker_of_another_version_is_an_error():
     _record(store, p, p.items[1], {"status": "ok", "error": None, "latency_s": 1.0, "xbarsim_version": "0.0.1"}, Bar())
     assert store.rows[0]["status"] == "error"
     assert store.rows[0]["error"] == f"worker runs xbarsim 0.0.1; the sweep was planned with {xbarsim.__version__}"
+
+
+def test_cli_exits_1_when_points_failed_and_0_once_retried(tmp_path, capsys, monkeypatch):
+    import xbarsim.simulation
+
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "adc.yaml"
+    spec.write_text(json.dumps(ADC))
+    real = xbarsim.simulation.simulate
+
+    def broken(arch, *args, **kwargs):
+        if arch.crossbar.adc_bits == 8:
+            raise RuntimeError("simulator bug")
+        return real(arch, *args, **kwargs)
+
+    monkeypatch.setattr(xbarsim.simulation, "simulate", broken)
+    assert main(["sweep", str(spec), "--scheduler", "serial", "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert "12 points: 4 ok, 6 invalid, 2 failed" in captured.out
+    assert captured.err.strip() == ("xbarsim: 2 points failed (see the error column); the same command retries them")
+    monkeypatch.setattr(xbarsim.simulation, "simulate", real)
+    assert main(["sweep", str(spec), "--scheduler", "serial", "--quiet"]) == 0
+    assert "12 points: 6 ok, 6 invalid, 0 failed (10 from earlier runs)" in capsys.readouterr().out

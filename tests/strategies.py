@@ -16,6 +16,7 @@ __all__ = [
     "crossbar_specs", "weight_matrices", "input_matrices", "mvm_problems", "seeds", "quantities",
     "small_archs", "small_networks", "reference_cases", "retime_changes", "faster_changes",
     "adc_designs", "technologies", "area_growths",
+    "sweep_axes", "sweep_ranges", "grid_specs", "objective_values", "SWEEP_FIELD_RANGES",
 ]
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -328,3 +329,64 @@ def area_growths(draw):
     if field == "pe.adcs_per_array":
         assume(value < arch.crossbar.cols)
     return arch, field, AREA_FIELDS[field](value)
+
+
+# -- design-space sweeps -----------------------------------------------------------------------
+
+#: Fields of the ``tiny`` preset that sweep strategies vary, with the range docs/config.md gives
+#: each (``pe.adcs_per_array`` is also at most ``crossbar.cols``, 16 in ``tiny``).
+SWEEP_FIELD_RANGES = {"crossbar.rows": (1, 65536), "crossbar.adc_bits": (1, 16), "pe.adcs_per_array": (1, 16)}
+
+_SWEEP_CANDIDATES = {
+    # values on both sides of each documented range; valid rows stay >= 8 so mlp maps on tiny, valid
+    # ADC bits stay in 4..10, the resolutions tiny's energy table prices (others are invalid points too)
+    "crossbar.rows": st.sampled_from([0, 8, 16, 32, 70000]),
+    "crossbar.adc_bits": st.one_of(st.integers(-1, 0), st.integers(4, 10), st.integers(17, 18)),
+    "pe.adcs_per_array": st.integers(0, 18),
+}
+
+
+@st.composite
+def sweep_axes(draw, max_axes: int = 3, max_values: int = 4, fields=None):
+    """An ``axes`` mapping over fields of ``tiny``: lists of values, valid or not (keys in field order)."""
+    names = list(fields or _SWEEP_CANDIDATES)
+    chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=min(max_axes, len(names)), unique=True))
+    return {name: draw(st.lists(_SWEEP_CANDIDATES[name], min_size=1, max_size=max_values))
+            for name in names if name in chosen}
+
+
+@st.composite
+def sweep_ranges(draw):
+    """A range axis ``{min, max[, log]}``: integer or real ends, log only above zero."""
+    integer = draw(st.booleans())
+    log = draw(st.booleans())
+    if integer:
+        lo = draw(st.integers(1 if log else -50, 200))
+        hi = draw(st.integers(lo, lo + 500))
+    else:
+        lo = draw(st.floats(1e-3 if log else -100.0, 100.0))
+        hi = draw(st.floats(lo, lo + 1000.0))
+    return {"min": lo, "max": hi, "log": log}
+
+
+@st.composite
+def grid_specs(draw):
+    """Sweep specs (dicts) on ``tiny`` with list and range axes and settings lists; grid combination."""
+    axes = {}
+    fields = ["crossbar.adc_bits", "crossbar.rows", "crossbar.variation_sigma", "pe.adc_rate", "chip.tiles"]
+    for name in draw(st.lists(st.sampled_from(fields), max_size=4, unique=True)):
+        if name == "crossbar.variation_sigma" and draw(st.booleans()):
+            axes[name] = {"min": 0.0, "max": 0.2, "num": draw(st.integers(1, 4))}
+        elif name == "pe.adc_rate":
+            axes[name] = draw(st.lists(st.sampled_from(["1GHz", "2GHz", "500MHz"]), min_size=1, max_size=3))
+        else:
+            axes[name] = draw(st.lists(st.integers(1, 64), min_size=1, max_size=4))
+    return {"version": 1, "arch": "tiny",
+            "workloads": draw(st.lists(st.sampled_from(["mlp", "resnet20"]), min_size=1, max_size=2)),
+            "schedules": draw(st.lists(st.sampled_from(["layer", "pipeline"]), min_size=1, max_size=2)),
+            "batches": draw(st.lists(st.integers(1, 8), min_size=1, max_size=3)),
+            "axes": axes, "combine": "grid"}
+
+
+objective_values = st.one_of(st.integers(0, 6).map(float), st.just(float("nan")))
+"""Objective values for Pareto fronts: few distinct values, so ties and duplicates are common."""

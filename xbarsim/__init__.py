@@ -23,6 +23,9 @@ _LAZY = {
     "open_trace": "xbarsim.trace.reader",
     "Trace": "xbarsim.trace.reader",
     "replay": "xbarsim.replaying",
+    "sweep": "xbarsim.sweeps",
+    "load_sweep": "xbarsim.sweeps",
+    "read_results": "xbarsim.sweeps",
 }
 
 __all__ = [
@@ -43,10 +46,13 @@ __all__ = [
     "evolve",
     "load_arch",
     "load_energy",
+    "load_sweep",
     "load_workload",
     "open_trace",
+    "read_results",
     "replay",
     "simulate",
+    "sweep",
     "zoo_names",
 ]
 

@@ -1,4 +1,5 @@
-"""Command line: ``xbarsim run | replay | report | accuracy | mvm | presets | check | energy-table | validate``.
+"""Command line: ``xbarsim run | replay | report | accuracy | mvm | presets | check | energy-table | validate |
+sweep | sweep-report``.
 
 The only place where errors become exit codes: 0 ok, 1 a failure (bad spec, unmappable
 workload, damaged trace: one line on stderr, no traceback unless ``--debug``), 2 bad usage.
@@ -265,6 +266,76 @@ def cmd_presets(args) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args) -> int:
+    """Run a design-space sweep (local Dask cluster, remote scheduler or serial) into a results folder."""
+    from .sweeps.run import dry_run_lines, run_sweep
+
+    out = args.out or f"{Path(args.spec).stem}.parquet"
+    if args.dry_run:
+        print("\n".join(dry_run_lines(args.spec, out, force=args.force, traces=args.traces)))
+        return EXIT_OK
+    say = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    try:
+        run = run_sweep(args.spec, out, scheduler=args.scheduler, workers=args.workers, force=args.force,
+                        traces=args.traces, progress=not args.quiet, say=say)
+    except KeyboardInterrupt:
+        print(f"xbarsim: sweep interrupted; finished points are kept in {out}: the same command resumes",
+              file=sys.stderr)
+        raise
+    counts = run.counts()
+    print(f"{run.points} points: {counts['ok']} ok, {counts['invalid']} invalid, {counts['error']} failed "
+          f"({run.cached} from earlier runs) in {run.seconds:.1f} s; results in {out}")
+    if counts["error"]:
+        print(f"xbarsim: {counts['error']} points failed (see the error column); the same command retries them",
+              file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def cmd_sweep_report(args) -> int:
+    """Pareto-front figures and a Markdown summary of a sweep's results."""
+    from .sweeps.report import sweep_report
+
+    files = sweep_report(args.results, args.out)
+    print(f"wrote {files['report']}" + "".join(f", {path.name}" for name, path in files.items() if name != "report"))
+    return EXIT_OK
+
+
+def _add_sweep_parsers(sub) -> None:
+    sweep = sub.add_parser("sweep", help="run a design-space sweep (Dask: local cluster or a scheduler)",
+                           description="Run every point of a sweep spec (docs/sweeps.md) and append one row per "
+                                       "point to a Parquet results folder as points finish. Points already in the "
+                                       "folder are skipped, so an interrupted sweep resumes where it stopped.",
+                           epilog="examples:\n  xbarsim sweep adc.yaml\n  xbarsim sweep adc.yaml --out adc.parquet "
+                                  "--workers 8\n  xbarsim sweep adc.yaml --scheduler tcp://10.0.0.5:8786\n"
+                                  "  xbarsim sweep adc.yaml --scheduler serial --traces traces/adc",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    sweep.add_argument("spec", help="sweep spec (YAML)")
+    sweep.add_argument("--out", default=None, metavar="RESULTS.parquet",
+                       help="results folder, a Parquet dataset (default: adc.parquet for adc.yaml, in this folder)")
+    sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="a running Dask scheduler (tcp://host:8786 or a scheduler file), or 'serial' to run in "
+                            "this process (default: start a local cluster)")
+    sweep.add_argument("--workers", type=_positive, default=None,
+                       help="local cluster: worker processes (default: one per core); with --scheduler: wait for "
+                            "this many workers")
+    sweep.add_argument("--force", action="store_true", help="run every point again, even those already in the results")
+    sweep.add_argument("--traces", default=None, metavar="DIR", help="keep each point's HDF5 trace in DIR, named by "
+                       "its hash (a folder every worker can write)")
+    sweep.add_argument("--dry-run", action="store_true", help="list the points and what would run, run nothing")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+    sweep.set_defaults(func=cmd_sweep)
+    report = sub.add_parser("sweep-report", help="Pareto fronts and a summary of sweep results",
+                            description="Draw Pareto fronts (energy vs latency, accuracy vs energy, TOPS/W vs area) "
+                                        "with the front highlighted and labelled by swept values, and write a "
+                                        "Markdown summary of the best points per objective.",
+                            epilog="example:\n  xbarsim sweep-report adc.parquet --out reports/adc",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("results", help="a results folder written by xbarsim sweep")
+    report.add_argument("--out", default=None, metavar="DIR", help="output folder (default: RESULTS-report/)")
+    report.set_defaults(func=cmd_sweep_report)
+
+
 def cmd_check(args) -> int:
     """Validate an arch, workload or energy-table spec and print it resolved."""
     from .energy.table import load_energy
@@ -485,6 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           "exit 1 when an error exceeds the tolerance its case declares.")
     validate.add_argument("--case", action="append", default=None, help="run only this case (repeatable)")
     validate.set_defaults(func=cmd_validate)
+    _add_sweep_parsers(sub)
     return parser
 
 

@@ -267,6 +267,9 @@ class FrozenDict(dict):
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(tuple(sorted(self.items(), key=lambda item: repr(item[0]))))
 
+    def __reduce__(self):  # pickle rebuilds it whole, never item by item through the refused __setitem__
+        return (FrozenDict, (dict(self),))
+
 
 class MappingOf(FieldType):
     """A mapping from names (optionally from a known set) to values of one type."""

@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .mapping.placement import map_network
+from .outputs import Output, check_destination
 from .result import _bytes, _energy, _time
 from .trace.reader import Trace, open_trace
 
@@ -49,7 +50,7 @@ def _scale_pj(values) -> Tuple[float, str]:
 
 
 def energy_by_component(trace: Trace, path: Path) -> Path:
-    parts = {k: v for k, v in trace._file["energy_by_component"].attrs.items() if v > 0}
+    parts = {k: v for k, v in trace.energy_by_component.items() if v > 0}
     items = sorted(parts.items(), key=lambda kv: kv[1])
     scale, unit = _scale_pj([v for _, v in items])
     total = sum(parts.values()) or 1.0
@@ -233,23 +234,27 @@ def markdown(trace: Trace, figures: Dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(trace, out_dir) -> Dict[str, Path]:
-    """Figures and ``report.md`` for a trace (path or open Trace) in ``out_dir``; returns the files."""
+def write_report(trace, out_dir, *, overwrite: bool = False) -> Dict[str, Path]:
+    """Figures and ``report.md`` for a trace (path or open Trace) in the folder ``out_dir``; returns the files.
+
+    The folder appears only when every file is written (they go to a temporary folder first,
+    :class:`xbarsim.outputs.Output`); an existing folder is replaced only with ``overwrite``.
+    """
+    out = check_destination(out_dir, what="report", folder=True, overwrite=overwrite)
     own = not isinstance(trace, Trace)
     t = open_trace(trace) if own else trace
     try:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        files = {
-            "energy_by_component": energy_by_component(t, out / "energy_by_component.png"),
-            "energy_by_layer": energy_by_layer(t, out / "energy_by_layer.png"),
-            "timeline": timeline(t, out / "timeline.png"),
-            "layers": layers_figure(t, out / "layers.png"),
-        }
-        report = out / "report.md"
-        report.write_text(markdown(t, {k: v.name for k, v in files.items()}), encoding="utf-8")
-        files["report"] = report
-        return files
+        with Output(out, what="report", folder=True, overwrite=overwrite) as output:
+            temp = output.temp
+            names = {"energy_by_component": "energy_by_component.png", "energy_by_layer": "energy_by_layer.png",
+                     "timeline": "timeline.png", "layers": "layers.png", "report": "report.md"}
+            energy_by_component(t, temp / names["energy_by_component"])
+            energy_by_layer(t, temp / names["energy_by_layer"])
+            timeline(t, temp / names["timeline"])
+            layers_figure(t, temp / names["layers"])
+            (temp / names["report"]).write_text(markdown(t, names), encoding="utf-8")
+            final = output.commit()
+        return {key: final / name for key, name in names.items()}
     finally:
         if own:
             t.close()

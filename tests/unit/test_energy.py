@@ -13,10 +13,22 @@ def test_presets_load_and_round_trip(name):
     assert load_energy(table.to_dict()) == table
 
 
-def test_tiny_inherits_isaac_and_adds_a_global_buffer():
+def test_tiny_inherits_isaac_and_prices_its_own_global_buffer():
     tiny, isaac = load_energy("tiny"), load_energy("isaac")
     assert tiny.components["adc"] == isaac.components["adc"]
-    assert "glb" in tiny.components and "glb" not in isaac.components
+    assert tiny.components["glb"] != isaac.components["glb"]
+
+
+def test_isaac_with_the_global_buffer_its_note_suggests_runs():
+    """The run's note says feature maps go through DRAM for want of a global buffer; adding one works."""
+    import xbarsim
+
+    plain = xbarsim.simulate("isaac", "vgg8")
+    assert any("no global buffer" in note for note in plain.notes)
+    arch = xbarsim.evolve(xbarsim.load_arch("isaac"), {"global_buffer.size": "1MiB"})
+    with_glb = xbarsim.simulate(arch, "vgg8")
+    assert with_glb.count("glb.read") > 0 and with_glb.dram_bytes < plain.dram_bytes
+    assert with_glb.area_mm2 == pytest.approx(plain.area_mm2 + 0.083)
 
 
 @pytest.mark.parametrize("table, path, fragment", [

@@ -22,7 +22,8 @@ class ChipSpec(Spec):
     tiles: int = param(Integer(1, 1_000_000), 168, "tiles on the chip (ISAAC: 168)")
     clock: float = param(Quantity("frequency", 0, lo_open=True), "1.2GHz",
                          "digital clock; every operation lasts a whole number of its cycles (ISAAC: 1.2 GHz)")
-    offchip_links: int = param(Integer(0, 1024), 4, "off-chip links to DRAM and hosts (ISAAC: 4 HyperTransport)")
+    offchip_links: int = param(Integer(1, 1024), 4, "off-chip links to DRAM and hosts (ISAAC: 4 HyperTransport); at "
+                               "least 1, since every run reads its input from DRAM and writes its output there")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,15 @@ __all__ = ["ActionEnergy", "ComponentEnergy", "EnergyTable", "ARGUMENTS", "load_
 
 PRESET_PACKAGE = "xbarsim.energy.presets"
 
+#: Largest energy of one count of an action: 1 uJ, over 2,000 times the costliest per-action
+#: figure in the reference data (an off-chip byte, 406 pJ). A larger value is a typo (``1e300J``)
+#: that would turn totals into infinities.
+MAX_ACTION_J = 1e-6
+#: Largest peak or leakage power of one instance: 1 kW (ISAAC's whole chip: 65.8 W).
+MAX_POWER_W = 1e3
+#: Largest area of one instance: 100,000 mm2, more than a 300 mm wafer (70,686 mm2).
+MAX_AREA_M2 = 0.1
+
 #: Arguments an action energy may depend on: name -> its value for an arch, per component.
 ARGUMENTS: Dict[str, Dict[str, Callable[[Arch], int]]] = {
     "adc": {"bits": lambda arch: arch.crossbar.adc_bits},
@@ -64,9 +73,9 @@ class ActionEnergy:
 
 
 class _ActionEnergyType(FieldType):
-    expected = "an energy such as '1.56pJ', or {by: <argument>, values: {<value>: <energy>}}"
-    _energy = Quantity("energy", 0)
-    _values = MappingOf(Quantity("energy", 0), key_kind="argument value", key_type=Integer(0, 1 << 20))
+    _energy = Quantity("energy", 0, MAX_ACTION_J)
+    expected = f"{_energy.expected}, or {{by: <argument>, values: {{<value>: <energy>}}}}"
+    _values = MappingOf(Quantity("energy", 0, MAX_ACTION_J), key_kind="argument value", key_type=Integer(0, 1 << 20))
 
     def convert(self, value):
         if isinstance(value, ActionEnergy):
@@ -97,9 +106,10 @@ class _ActionEnergyType(FieldType):
 class ComponentEnergy(Spec):
     section_doc = "one component: area, peak power, leakage and action energies per instance"
 
-    area: float = param(Quantity("area", 0), "0mm2", "area of one instance", required=True)
-    power: float = param(Quantity("power", 0), "0W", "peak power of one instance", required=True)
-    leakage: float = param(Quantity("power", 0), "0W", "static power of one instance, charged for the whole run")
+    area: float = param(Quantity("area", 0, MAX_AREA_M2), "0mm2", "area of one instance", required=True)
+    power: float = param(Quantity("power", 0, MAX_POWER_W), "0W", "peak power of one instance", required=True)
+    leakage: float = param(Quantity("power", 0, MAX_POWER_W), "0W",
+                           "static power of one instance, charged for the whole run")
     actions: Mapping[str, ActionEnergy] = param(MappingOf(_ActionEnergyType(), key_kind="action"), FrozenDict(),
                                                 "energy of one count of each action")
     source: Optional[str] = param(Maybe(Text()), None, "where the numbers come from")

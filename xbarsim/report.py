@@ -43,10 +43,15 @@ def _save(fig: Figure, path: Path) -> Path:
 
 def _scale_pj(values) -> Tuple[float, str]:
     top = max(values, default=0.0)
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
         if top >= scale:
             return scale, unit
     return 1.0, "pJ"
+
+
+def _time_unit(seconds: float) -> Tuple[float, str]:
+    """(scale, unit) to show ``seconds`` and shorter times in: ms, µs or ns."""
+    return next(((s, u) for u, s in (("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)) if seconds >= s), (1e-9, "ns"))
 
 
 def energy_by_component(trace: Trace, path: Path) -> Path:
@@ -96,7 +101,7 @@ def energy_by_layer(trace: Trace, path: Path, top: int = 6) -> Path:
     ax.set_xticks(x, layers, rotation=90, fontsize=7)
     ax.set_ylabel(f"dynamic energy per batch ({unit})")
     ax.set_title(f"Energy by layer and component: {trace.network_name} on {trace.arch_name}")
-    ax.legend(fontsize=8, ncols=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # beside, not over, bars
     return _save(fig, path)
 
 
@@ -118,14 +123,16 @@ def _rows(trace: Trace) -> Tuple[List[str], Dict[str, int]]:
         if kind == "copy":
             row[name] = tiles.index(home[name])
         elif kind in ("tile_buffer", "act", "pool", "tsa") or (kind == "noc" and rest):
-            row[name] = tiles.index(int(rest))
+            row[name] = tiles.index(int(rest))  # a mesh port belongs to its tile's row
         elif kind == "noc":
             row[name] = len(tiles)
         elif kind == "glb":
             row[name] = len(tiles) + 1
         else:
             row[name] = len(tiles) + 2
-    return labels, row
+    used = sorted(set(row.values()))  # no empty rows (a mesh has no shared network row; ISAAC no global buffer)
+    renumber = {old: new for new, old in enumerate(used)}
+    return [labels[i] for i in used], {name: renumber[r] for name, r in row.items()}
 
 
 def timeline(trace: Trace, path: Path, bins: int = 400) -> Path:
@@ -137,8 +144,7 @@ def timeline(trace: Trace, path: Path, bins: int = 400) -> Path:
     group_of_kind = [_GROUPS.get(k, "data movement") for k in kinds]
     clock = trace.arch.chip.clock
     cycles = max(1, trace.cycles)
-    scale, unit = next(((s, u) for u, s in (("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)) if cycles / clock >= s),
-                       (1e-9, "ns"))
+    scale, unit = _time_unit(cycles / clock)
     fig = Figure(figsize=(10, max(3.0, 0.22 * len(labels) + 1.5)))
     ax = fig.add_subplot()
     title = f"Activity over the run: {trace.network_name} on {trace.arch_name} ({trace.schedule}, batch {trace.batch})"
@@ -170,10 +176,12 @@ def timeline(trace: Trace, path: Path, bins: int = 400) -> Path:
             for r, a, b, s, e in zip(rows, first, last, chunk["start"], chunk["end"]):
                 for k in range(a, b + 1):
                     busy[r, k] += min(e, edges[k + 1]) - max(s, edges[k])
-        capacity = np.ones(len(labels))
-        image = ax.imshow(busy / (width * capacity[:, None]), aspect="auto", interpolation="nearest", cmap="viridis",
-                          extent=(0, cycles / clock / scale, len(labels) - 0.5, -0.5), vmin=0)
-        fig.colorbar(image, ax=ax, label="busy operations per server (time-averaged)")
+        servers = np.zeros(len(labels))  # a row's servers: arrays, ports and units of its resources
+        np.add.at(servers, row_of_resource, [trace.capacities[r] for r in resources])
+        fraction = busy / (width * np.maximum(servers, 1)[:, None])
+        image = ax.imshow(fraction, aspect="auto", interpolation="nearest", cmap="viridis",
+                          extent=(0, cycles / clock / scale, len(labels) - 0.5, -0.5), vmin=0, vmax=1)
+        fig.colorbar(image, ax=ax, label="busy fraction of the row's servers (0 to 1)")
         ax.set_title(title + "\n(busy fraction per time bin)")
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set_ylim(len(labels) - 0.5, -0.5)
@@ -186,20 +194,17 @@ def layers_figure(trace: Trace, path: Path) -> Path:
     names = [r.name for r in reports]
     clock = trace.arch.chip.clock
     latency = np.array([(r.end_cycle - r.start_cycle) / clock for r in reports])
-    scale, unit = next(((s, u) for u, s in (("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)) if latency.max() >= s),
-                       (1e-9, "ns"))
+    scale, unit = _time_unit(latency.max(initial=0.0))
     fig = Figure(figsize=(max(7, 0.28 * len(names) + 2), 6))
     top, bottom = fig.subplots(2, 1, sharex=True)
     x = np.arange(len(names))
     util = [100 * r.utilization if r.arrays else 0 for r in reports]
-    top.bar(x, util, color="#2ca02c", label="cells holding weights / cells of its arrays")
-    top.set_ylabel("cell utilization (%)")
+    top.bar(x, util, color="#2ca02c")
+    top.set_ylabel("cell utilization (%)\nweight cells / cells of its arrays", fontsize=9)
     top.set_ylim(0, 105)
     top.set_title(f"Per layer: {trace.network_name} on {trace.arch_name} ({trace.schedule}, batch {trace.batch})")
-    top.legend(fontsize=8, loc="lower right")
-    bottom.bar(x, latency / scale, color="#1f77b4", label="first operation start to last operation end")
-    bottom.set_ylabel(f"latency ({unit})")
-    bottom.legend(fontsize=8)
+    bottom.bar(x, latency / scale, color="#1f77b4")
+    bottom.set_ylabel(f"latency ({unit})\nfirst operation start to last end", fontsize=9)
     bottom.set_xticks(x, names, rotation=90, fontsize=7)
     return _save(fig, path)
 

@@ -191,14 +191,14 @@ class SimulationResult:
 
 
 def _time(seconds: float) -> str:
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
         if seconds >= scale or unit == "ns":
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds} s"  # pragma: no cover
 
 
 def _energy(pj: float) -> str:
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3), ("pJ", 1)):
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3), ("pJ", 1)):
         if pj >= scale or unit == "pJ":
             return f"{pj / scale:.3g} {unit}"
     return f"{pj} pJ"  # pragma: no cover

@@ -431,6 +431,11 @@ class Trace:
         capacities = {name: int(c) for name, c in zip(resources, capacities)}
         return OpStream(steps=tuple(steps), capacities=capacities, batch=batch, notes=tuple(_text(notes)))
 
+    @cached_property
+    def capacities(self) -> Dict[str, int]:
+        """Servers of each resource (arrays of a copy, buffer ports, units), by resource name."""
+        return {name: int(c) for name, c in zip(self.names["resources"], self._read("/stream/capacities"))}
+
     @property
     def events(self) -> Optional[EventTable]:
         """The per-operation event table (detail ``event``), else None."""

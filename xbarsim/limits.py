@@ -113,8 +113,14 @@ ResNet-18 on ISAAC, layer schedule, batch 32 to 512: 624 to 1,053 bytes per oper
 with a trace of every event); re-measure it when the operation stream changes."""
 
 
-def simulation_estimate(network, batch: int) -> Tuple[int, int]:
-    """(operations, bytes) ``simulate`` will need at most for ``batch`` images of ``network``."""
-    rows = sum(max(1, layer.E) for layer in network.layers)
-    operations = int(batch) * OPERATIONS_PER_OUTPUT_ROW * rows
+def simulation_estimate(mapping, batch: int) -> Tuple[int, int]:
+    """(operations, bytes) ``simulate`` will need at most for ``batch`` images on ``mapping``.
+
+    Every output row of a layer part (a layer split to fit the chip runs its rows once per part)
+    costs at most :data:`OPERATIONS_PER_OUTPUT_ROW` operations per image, and programming a copy
+    (reprogrammed chips) a further two, once per part and copy.
+    """
+    rows = sum(max(1, m.layer.E) * max(1, len(m.parts)) for m in mapping.layers)
+    copies = sum(part.copies for m in mapping.layers for part in m.parts)
+    operations = int(batch) * OPERATIONS_PER_OUTPUT_ROW * rows + (2 * copies if mapping.rounds > 1 else 0)
     return operations, operations * BYTES_PER_OPERATION

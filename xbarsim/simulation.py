@@ -180,13 +180,14 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
     arch = load_arch(arch)
     network = load_workload(workload)
     table = load_energy(energy if energy is not None else arch.energy_table)
+    mapping = map_network(arch, network, schedule)
     images = max(batch, len(inputs) if hasattr(inputs, "__len__") else 0)
-    operations, estimate = simulation_estimate(network, images)
-    require_memory("batch", estimate, f"{images:,} images of {network.name} (up to {operations:,} operations)")
+    operations, estimate = simulation_estimate(mapping, images)
+    require_memory("batch", estimate, f"{images:,} images of {network.name} on {arch.name} (up to {operations:,} "
+                                      "operations)")
     data, data_stats = None, None
     if inputs is not None or weights is not None:
         batch, data, data_stats = _functional_run(arch, network, inputs, weights, batch, seed)
-    mapping = map_network(arch, network, schedule)
     items = None
     if data is not None and arch.pe.zero_skip:
         items = {network.layer(name).index: stats.cycles.reshape(batch, -1, network.layer(name).F).sum(axis=2)

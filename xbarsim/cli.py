@@ -328,7 +328,11 @@ def _guess_kind(name: str) -> str:
         return "energy"
     path = Path(name)
     if path.is_file():
-        data = read_yaml(path.read_text(encoding="utf-8"), str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return "arch"  # the arch loader says what is wrong with the file
+        data = read_yaml(text, str(path))
         if isinstance(data, dict):
             if "layers" in data:
                 return "workload"

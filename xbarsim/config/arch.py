@@ -89,8 +89,8 @@ class Arch(Spec):
                     node = getattr(node, part)
                 per = {"time": "", "frequency": " per conversion", "bandwidth": " per byte"}[kind]
                 text = f"{node:g}s" if kind == "time" else units.format(node, kind)
-                raise ConfigError(path, f"a {kind} of at most {MAX_UNIT_CYCLES:,} cycles of chip.clock "
-                                        f"({units.format(clock, 'frequency')}){per}",
+                shown = units.format(clock, "frequency") if 1 <= clock <= 1e15 else f"{clock:g}Hz"
+                raise ConfigError(path, f"a {kind} of at most {MAX_UNIT_CYCLES:,} cycles of chip.clock ({shown}){per}",
                                   described(f"'{text}' ({seconds * clock:.3g} cycles{per})"))
 
     # -- counts of the hierarchy -------------------------------------------------------------

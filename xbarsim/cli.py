@@ -240,6 +240,20 @@ def _values(text: str):
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, e.g. 0,0.05,0.1, got {text!r}") from None
 
 
+def _progress_lines(cells: int):
+    """A progress callback printing each finished cell with its number and the time left (extrapolated)."""
+    started = time.perf_counter()
+    done = [0]
+
+    def say(text: str) -> None:
+        done[0] += 1
+        elapsed = time.perf_counter() - started
+        left = elapsed / done[0] * (cells - done[0])
+        eta = f", about {left / 60:.0f} min left" if left >= 90 else (f", about {left:.0f} s left" if left else "")
+        print(f"  [{done[0]}/{cells}, {elapsed:.0f} s{eta}] {text}", file=sys.stderr, flush=True)
+    return say
+
+
 def cmd_accuracy(args) -> int:
     """Accuracy of trained study models through the crossbar model, swept over one parameter."""
     from .studies.accuracy import PARAMETERS, early_exit, family_settings, load_study_model, parameter_settings, \
@@ -255,12 +269,13 @@ def cmd_accuracy(args) -> int:
         settings = parameter_settings(args.rows, args.dataset, arch)
     else:
         settings = family_settings(what, args.dataset, arch)
-    say = (lambda text: None) if args.quiet else (lambda text: print(f"  {text}", file=sys.stderr, flush=True))
+    cells = len(settings) * len(args.values or PARAMETERS[args.sweep].values)
+    say = (lambda text: None) if args.quiet else _progress_lines(cells)
     if not args.quiet:
-        cells = len(settings) * len(args.values or PARAMETERS[args.sweep].values)
-        say(f"{len(settings)} rows x {cells // max(1, len(settings))} values x up to {args.draws} draws on "
-            f"{'the first ' + str(args.test_limit) if args.test_limit else 'all'} {args.dataset} test examples: "
-            "a few minutes on 2 cores; one line per finished cell")
+        print(f"  {len(settings)} rows x {cells // max(1, len(settings))} values x up to {args.draws} draws on "
+              f"{'the first ' + str(args.test_limit) if args.test_limit else 'all'} {args.dataset} test examples: "
+              f"{cells} cells, one line each as it finishes (the full studies take 5 to 20 minutes on 2 cores)",
+              file=sys.stderr, flush=True)
     result = run_study(settings, args.dataset, args.sweep, values=args.values, draws=args.draws,
                        title=f"{args.dataset}: {what} x {args.sweep} on {arch.name}", progress=say,
                        test_limit=args.test_limit)

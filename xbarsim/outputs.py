@@ -206,7 +206,7 @@ def remove_stale(folder: PathLike, claimed: Optional[str] = None) -> int:
 
     A temporary ``.NAME.<pid>.tmp`` (or ``.old``) is stale when its pid no longer runs, or when
     NAME is ``claimed`` by the caller (who holds its lock, so no one else writes it). A lock
-    file nobody holds is stale too.
+    file holding the pid of a process that is gone, which no process has locked, is stale too.
     """
     removed = 0
     try:
@@ -228,12 +228,16 @@ def remove_stale(folder: PathLike, claimed: Optional[str] = None) -> int:
 
 
 def _unheld(path: Path) -> bool:
-    """Remove ``path`` if it is a lock file no process holds; whether it was removed."""
+    """Remove ``path`` if it is one of our lock files (a pid) that no process holds and whose
+    writer is gone; whether it was removed."""
     try:
         fd = os.open(path, os.O_RDWR)
     except OSError:
         return False
     try:
+        holder = _read_pid(fd)
+        if holder is None or _alive(holder):  # not ours, or its writer still runs
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

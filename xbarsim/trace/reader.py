@@ -116,6 +116,8 @@ class Trace:
             raise TraceError(f"{self._shown}: no such file")
         if self.path.is_dir():
             raise TraceError(f"{self._shown} is a folder, not a trace file")
+        if not self.path.is_file():  # a device or a pipe: h5py could block reading it
+            raise TraceError(f"{self._shown} is not a regular file, so not a trace")
         try:
             self._file = h5py.File(self.path, "r")
         except _DAMAGE as exc:

@@ -274,7 +274,7 @@ def cmd_accuracy(args) -> int:
     if not args.quiet:
         print(f"  {len(settings)} rows x {cells // max(1, len(settings))} values x up to {args.draws} draws on "
               f"{'the first ' + str(args.test_limit) if args.test_limit else 'all'} {args.dataset} test examples: "
-              f"{cells} cells, one line each as it finishes (the full studies take 5 to 20 minutes on 2 cores)",
+              f"{cells} cells, one line each as it finishes, with the time left",
               file=sys.stderr, flush=True)
     result = run_study(settings, args.dataset, args.sweep, values=args.values, draws=args.draws,
                        title=f"{args.dataset}: {what} x {args.sweep} on {arch.name}", progress=say,

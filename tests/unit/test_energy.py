@@ -71,3 +71,22 @@ def test_leakage_is_charged_for_the_run_time():
     assert leaky.energy_pj == pytest.approx(base.energy_pj + leaky.energy.leakage_pj)
     assert sum(leaky.energy.by_component.values()) == pytest.approx(leaky.energy_pj)
     assert sum(leaky.energy.by_layer.values()) == pytest.approx(leaky.energy.dynamic_pj)
+
+
+def test_the_worked_example_of_the_energy_table_doc(tmp_path):
+    """docs/energy-table.md: ADC energy = count x energy per count, plus instances x leakage x time."""
+    import xbarsim
+
+    run = xbarsim.simulate("tiny", "mlp")
+    conversions = run.count("adc.convert")
+    instances = run.arch.arrays * run.arch.pe.adcs_per_array
+    assert (conversions, instances, run.arch.crossbar.adc_bits) == (1184, 64, 6)
+    assert run.latency_s == pytest.approx(195e-9)
+    assert run.energy.by_component["adc"] == pytest.approx(1184 * 1.20)
+    assert run.area_by_component["adc"] == pytest.approx(64 * 0.0012)
+    assert run.peak_power_by_component["adc"] == pytest.approx(64 * 2e-3)
+    leaky = tmp_path / "tiny-leaky-adc.yaml"
+    leaky.write_text("version: 1\nbase: tiny\nname: tiny-leaky-adc\ncomponents:\n  adc:\n    leakage: 0.1mW\n")
+    priced = xbarsim.simulate("tiny", "mlp", energy=str(leaky))
+    assert priced.energy.by_component["adc"] == pytest.approx(1184 * 1.20 + 64 * 0.1e-3 * 195e-9 * 1e12)
+    assert priced.energy.by_component["adc"] == pytest.approx(2668.8)

@@ -15,7 +15,8 @@ A table is YAML (or a dict) with ``version: 1`` and one entry per component of
         source: ISAAC Table I; CiMLoop library for other resolutions
 
 Tables are kept apart from counting: pricing a run is arithmetic on its counts
-(:mod:`xbarsim.energy.pricing`), so one run can be re-priced with another table.
+(:mod:`xbarsim.energy.pricing`), so one run can be re-priced with another table. The format,
+with a worked example, is documented in ``docs/energy-table.md``.
 """
 
 from __future__ import annotations

@@ -208,6 +208,8 @@ def cmd_replay(args) -> int:
     from .replaying import replay
     from .trace.reader import open_trace
 
+    if args.out is not None:
+        check_destination(args.out, what="trace", overwrite=args.force)
     with open_trace(args.trace) as trace:
         recorded = dict(trace.summary)
         result = replay(trace, energy=args.energy, arch=args.arch, out=args.out, overwrite=args.force)

@@ -165,6 +165,19 @@ def test_an_edited_value_is_refused(tmp_path):
         xbarsim.open_trace(path)
 
 
+@pytest.mark.parametrize("name", ["status", "format", "schema_version"])
+def test_header_attributes_of_any_type_are_trace_errors(name, tmp_path):
+    """Found by benchmarks/fuzz_reliability.py: an array where a string belongs made `!=` ambiguous."""
+    import h5py
+
+    path = tmp_path / "run.h5"
+    path.write_bytes(_pristine_trace())
+    with h5py.File(path, "r+") as f:
+        f.attrs[name] = [-3, 220, 0]
+    with pytest.raises(TraceError):
+        xbarsim.open_trace(path)
+
+
 def test_no_temporaries_outlive_a_failed_open(tmp_path):
     path = tmp_path / "run.h5"
     path.write_bytes(_pristine_trace()[:1000])

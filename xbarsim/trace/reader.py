@@ -131,7 +131,7 @@ class Trace:
 
     def _check_header(self) -> None:
         attrs = self._attrs("/")
-        if attrs.get("format") != FORMAT:
+        if not _is_text(attrs.get("format"), FORMAT):
             raise TraceError(f"{self._shown} is an HDF5 file but not an xbarsim trace (no format='{FORMAT}' "
                              "attribute); write traces with xbarsim.simulate(..., trace=...) or xbarsim run --out")
         with self._guard("/ attribute schema_version"):
@@ -142,7 +142,7 @@ class Trace:
         if version < 1:
             raise TraceError(f"{self._shown} has no valid schema_version: it is damaged; re-run the simulation")
         status = attrs.get("status")
-        if status != "complete":
+        if not _is_text(status, "complete"):
             what = "no status attribute" if status is None else f"status {one_line(repr(status))}"
             raise TraceError(f"{self._shown} is incomplete ({what}): the run that wrote it did not finish; "
                              "re-run the simulation")
@@ -472,6 +472,13 @@ class Trace:
             step_end = self.step_times["end"].astype(np.int64)
         return Timeline(cycles=self.cycles, start=start, end=end, step_of_op=step_of_op, step_end=step_end,
                         busy={}, events=int(self.summary.get("events", 0)))
+
+
+def _is_text(value, expected: str) -> bool:
+    """Whether an attribute read from an unchecked file is the string ``expected`` (it may be anything)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return isinstance(value, str) and value == expected
 
 
 def _reason(exc: OSError) -> str:

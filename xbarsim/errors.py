@@ -43,7 +43,16 @@ def format_path(parts: Sequence[PathPart]) -> str:
 
 
 class XbarsimError(Exception):
-    """Base class of every error caused by user input rather than by a bug."""
+    """Base class of every error caused by user input rather than by a bug.
+
+    A message is kept on one line: control characters from user-given text (a key, a file
+    name, an object name in a damaged file) are escaped.
+    """
+
+    def __init__(self, *args):
+        if len(args) == 1 and isinstance(args[0], str):
+            args = (one_line(args[0]),)
+        super().__init__(*args)
 
 
 class ConfigError(XbarsimError, ValueError):

@@ -178,6 +178,20 @@ def test_header_attributes_of_any_type_are_trace_errors(name, tmp_path):
         xbarsim.open_trace(path)
 
 
+def test_names_read_from_a_damaged_file_are_escaped(tmp_path):
+    """Found with HYPOTHESIS_PROFILE=thorough: a flipped byte renamed /layers to '/lay\\x05rs'."""
+    import h5py
+
+    path = tmp_path / "run.h5"
+    path.write_bytes(_pristine_trace())
+    with h5py.File(path, "r+") as f:
+        f.move("layers", "lay\x05rs")
+    with pytest.raises(TraceError, match=r"unexpected /lay\\x05rs") as info:
+        xbarsim.open_trace(path)
+    assert _one_line(str(info.value))
+    assert str(xbarsim.OutputError("a\nb")) == "a\\nb" and str(xbarsim.ArgumentError("\x1b[31m")) == "\\x1b[31m"
+
+
 def test_no_temporaries_outlive_a_failed_open(tmp_path):
     path = tmp_path / "run.h5"
     path.write_bytes(_pristine_trace()[:1000])

@@ -6,7 +6,6 @@ the event table, in compressed chunks while the simulation runs.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from pathlib import Path
 from typing import Optional, Sequence
 

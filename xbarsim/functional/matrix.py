@@ -419,9 +419,9 @@ def program_memory(spec: CrossbarSpec, k: int, m: int) -> int:
     last row tile count whole, since cells are laid out per array): 1 byte of level, 2 more for
     the padded and flipped copies, 8 for the float64 conductances when variation or faults move
     them, 2 for the fault masks, and the GEMM matrix (4 or 8 bytes, twice with read noise); per
-    weight, 16 bytes of int64 digits per polarity; and 48 bytes per cell of one chunk of random
-    draws (:data:`~xbarsim.functional.devices.DRAW_CHUNK`). ``benchmarks/bench_memory.py``
-    compares it with measured peaks.
+    weight, 16 bytes of int64 digits per polarity; 48 bytes per cell of one chunk of random
+    draws (:data:`~xbarsim.functional.devices.DRAW_CHUNK`); and 1 MiB for the objects, ranges
+    and tables of any matrix. ``benchmarks/bench_memory.py`` compares it with measured peaks.
     """
     rows = -(-k // spec.rows) * spec.rows
     cells = spec.polarities * spec.slices * rows * m
@@ -429,7 +429,7 @@ def program_memory(spec: CrossbarSpec, k: int, m: int) -> int:
     varied = spec.variation_sigma > 0 or faults
     per_cell = 3 + 8 * varied + 2 * faults + 8 * (2 if spec.read_noise_sigma > 0 else 1)
     draws = 48 * min(cells, DRAW_CHUNK) if varied else 0
-    return cells * per_cell + 16 * spec.polarities * k * m + draws
+    return cells * per_cell + 16 * spec.polarities * k * m + draws + (1 << 20)
 
 
 def program(weights, spec: CrossbarSpec, rng: Seed = None, *, calibration=None) -> ProgrammedMatrix:

@@ -18,7 +18,7 @@ Data loss counts: a trace silently replaced, a final file or folder that is part
 folder without report.md, an orphan temporary or lock left after the next run, work thrown away
 by a late output error.
 
-    python benchmarks/fuzz_reliability.py [--mutations 25000] [--kills 45] [--quick]
+    python benchmarks/fuzz_reliability.py [--mutations 25000] [--kills 45] [--only hand,damaged,...] [--quick]
 
 Heavy parts run with ``nice``; ``--quick`` runs a tenth of everything (a smoke run).
 """
@@ -53,6 +53,7 @@ class Tally:
         self.name = name
         self.tried = self.accepted = self.one_line = self.tracebacks = self.data_loss = 0
         self.examples = []
+        self.notes = []
 
     def add(self, outcome: str, detail: str = "") -> None:
         self.tried += 1
@@ -258,6 +259,8 @@ def damaged(folder: Path, count: int) -> Tally:
     pristine = folder / "pristine.h5"
     xbarsim.simulate("tiny", "mlp", batch=2, schedule="pipeline", trace=pristine, detail="event")
     data = pristine.read_bytes()
+    reference = _content(pristine)
+    silent = [0]
 
     @settings(max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck))
     @given(trace_damages)
@@ -267,6 +270,14 @@ def damaged(folder: Path, count: int) -> Tally:
             path = work / "run.h5"
             path.write_bytes(data)
             what = damage_trace(path, damage)
+            try:
+                same = _content(path) == reference
+            except xbarsim.TraceError:
+                same = None
+            if same is False:  # accepted, but not what was written: wrong numbers without an error
+                silent[0] += 1
+                tally.data_loss += 1
+                tally.examples.append(f"{what}: read back different content without an error")
             for argv, out in ((["replay", str(path), "--out", str(work / "new.h5")], work / "new.h5"),
                               (["report", str(path), "--out", str(work / "rep")], work / "rep")):
                 code, err = _cli(argv, work)
@@ -282,7 +293,20 @@ def damaged(folder: Path, count: int) -> Tally:
                 tally.examples.append(f"{what}: temporaries left: {stray}")
 
     one()
+    tally.notes.append(f"every damaged trace that open_trace accepted read back the undamaged content "
+                       f"({silent[0]} did not)")
     return tally
+
+
+def _content(path: Path):
+    """Everything a trace says, for comparing a damaged trace with the original."""
+    with xbarsim.open_trace(path) as t:
+        events = t.events.read() if t.events is not None else None
+        return (t.summary, sorted(t.counts.items()), t.layers, t.stream, None if events is None else events.tobytes(),
+                [t.config_text(k) for k in ("arch", "workload", "energy")], t.notes, t.names,
+                None if t.step_times is None else t.step_times.tobytes(),
+                (t.seed, t.schedule, t.batch, t.detail, t.detail_reason, t.created, t.xbarsim_version, t.data_aware),
+                t.functional_stats)
 
 
 # -- 4. concurrent writers -------------------------------------------------------------------------
@@ -323,19 +347,28 @@ def concurrent(folder: Path, trials: int) -> Tally:
 def kills(folder: Path, trials: int, seed: int = 0) -> Tally:
     tally = Tally("kill -9 during a run, then the next run")
     rng = random.Random(seed)
+    killed = with_temporary = 0
     for trial in range(trials):
         work = folder / f"k{trial}"
         work.mkdir()
         out = work / "k.h5"
-        run = subprocess.Popen(_xbarsim("run", "--workload", "resnet18", "--batch", "16", "--quiet", "--out", str(out)),
+        run = subprocess.Popen(_xbarsim("run", "--workload", "resnet18", "--batch", "32", "--quiet", "--out", str(out)),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
-        time.sleep(rng.uniform(0.2, 6.0))
+        if rng.random() < 0.2:  # early: while starting, loading or mapping
+            time.sleep(rng.uniform(0.1, 1.5))
+        else:  # while the trace is being written: wait for its temporary, then a random moment
+            deadline = time.monotonic() + 60
+            while run.poll() is None and time.monotonic() < deadline and not any(work.glob(".k.h5.*.tmp")):
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 3.0))
         finished = run.poll() is not None
         if not finished:
             os.kill(run.pid, signal.SIGKILL)
+            killed += 1
         run.wait()
         partial = out.exists() and not finished and not _complete(out)
         after_kill = sorted(p.name for p in work.iterdir())
+        with_temporary += any(name.endswith(".tmp") for name in after_kill)
         code = subprocess.run(_xbarsim("run", "--arch", "tiny", "--workload", "mlp", "--quiet", "--out", str(out),
                                        "--force"), capture_output=True, env=_env()).returncode
         left = sorted(p.name for p in work.iterdir())
@@ -343,6 +376,8 @@ def kills(folder: Path, trials: int, seed: int = 0) -> Tally:
             tally.add("data_loss", f"trial {trial}: after kill {after_kill}, after next run {left}, exit {code}")
         else:
             tally.add("accepted")
+    tally.notes.append(f"{killed} of {trials} runs killed before they finished, {with_temporary} of them while "
+                       "writing a temporary trace; every next run left only the complete trace")
     return tally
 
 
@@ -387,6 +422,8 @@ def main_() -> None:
     print(f"| **total** | {total.tried:,} | {total.accepted:,} | {total.one_line:,} | {total.tracebacks:,} | "
           f"{total.data_loss:,} |")
     for t in tallies:
+        for note in t.notes:
+            print(f"\n{t.name}: {note}")
         for example in t.examples:
             print(f"\n{t.name}: {example}")
 

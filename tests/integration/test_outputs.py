@@ -45,6 +45,7 @@ def test_a_second_writer_of_the_same_name_fails_at_once(tmp_path):
     TraceWriter(path).abort()  # the name is free again
 
 
+@pytest.mark.slow
 def test_concurrent_runs_never_lose_a_trace(tmp_path):
     """The issue's case: two `xbarsim run --out same.h5` started together both said 'trace written'."""
     for trial in range(3):
@@ -65,6 +66,7 @@ def test_concurrent_runs_never_lose_a_trace(tmp_path):
         assert sorted(os.listdir(out.parent)) == ["r.h5"]
 
 
+@pytest.mark.slow
 def test_kill_9_leaves_no_final_file_and_the_next_run_removes_the_orphans(tmp_path):
     out = tmp_path / "k.h5"
     argv = [sys.executable, "-m", "xbarsim", "run", "--workload", "resnet18", "--batch", "64", "--quiet",

@@ -60,6 +60,7 @@ def test_the_readme_has_what_this_test_runs():
         assert name in words and (ROOT / name).is_file(), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(COMMAND_BLOCKS)))
 def test_readme_commands_run(index, scratch):
     for words in COMMAND_BLOCKS[index]:

@@ -103,6 +103,7 @@ def _leftovers(folder: Path, keep) -> list:
     return sorted(p.name for p in folder.iterdir() if p.name not in keep)
 
 
+@pytest.mark.slow
 @given(trace_damages)
 def test_damaged_traces_only_raise_trace_errors_and_leave_no_output(damage):
     from xbarsim.report import write_report

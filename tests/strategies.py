@@ -57,7 +57,10 @@ def crossbar_specs(draw, *, ideal: bool = True, exact_adc: bool = True, max_rows
     values.update(fixed)
     spec = CrossbarSpec(**values)
     if exact_adc:
-        spec = dataclasses.replace(spec, adc_bits=min(16, spec.exact_adc_bits))
+        # an exact ADC can need more than the 16 bits a spec allows (after_accumulation, 18+ rows,
+        # 4-bit cells, 8-bit inputs): such specs are not exact, so they are not drawn here
+        assume(spec.exact_adc_bits <= 16)
+        spec = dataclasses.replace(spec, adc_bits=spec.exact_adc_bits)
     return spec
 
 
@@ -139,7 +142,8 @@ def small_archs(draw, **fixed):
             node = node[part]
         node[last] = value
     adc_bits = load_arch(spec).crossbar.exact_adc_bits
-    spec["crossbar"]["adc_bits"] = min(16, adc_bits)
+    assume(adc_bits <= 16)  # as in crossbar_specs: only chips whose ADC can be exact
+    spec["crossbar"]["adc_bits"] = adc_bits
     return load_arch(spec)
 
 
@@ -216,9 +220,12 @@ def retime_changes(data_aware: bool = False):
     if missing:  # a new re-timable field needs candidate values here
         raise AssertionError(f"no candidate values for re-timable fields {missing}")
     def merged(chosen):
-        out = {}
-        for field, value in chosen.items():
-            out.update(value if isinstance(value, dict) else {field: value})
+        # plain values first, then linked ones (a dict of fields that must change together, e.g.
+        # adc_range: explicit with its full scale), so that a linked set is never split
+        out = {field: value for field, value in chosen.items() if not isinstance(value, dict)}
+        for value in chosen.values():
+            if isinstance(value, dict):
+                out.update(value)
         return out
 
     return st.lists(st.sampled_from(fields), min_size=1, max_size=3, unique=True).flatmap(
@@ -390,3 +397,169 @@ def grid_specs(draw):
 
 objective_values = st.one_of(st.integers(0, 6).map(float), st.just(float("nan")))
 """Objective values for Pareto fronts: few distinct values, so ties and duplicates are common."""
+# -- fuzzing: mutated specs, mutated YAML texts, damaged traces ---------------------------------
+
+#: Values a fuzzer puts where a spec value belongs: wrong types, edge numbers, unit nonsense,
+#: control characters, nesting.
+JUNK = st.one_of(
+    st.none(), st.booleans(),
+    st.integers(-2**70, 2**70), st.sampled_from([0, -1, 1, 2**31, 2**63, -2**63]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", " ", "0", "1", "-1", "nan", "inf", "1e999999999ns", "1e-999999999s", "1e300J", "1fB/s",
+                     "1000000s", "0s", "1KB", "64KiB", "1.2GHz", "100ns", "2mW", "1e400mm2", "abc", "yes", "null",
+                     "a\nb", "\x1b[31mred", "\t", "\u00b5s", "1 s", "--1s", "1e", ".inf", "~"]),
+    st.text(max_size=12),
+    st.lists(st.integers(-3, 300), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(-3, 3), max_size=2),
+)
+
+#: Keys a fuzzer adds: misspellings, control characters, non-strings.
+JUNK_KEYS = st.one_of(st.sampled_from(["adc_bit", "rowz", "version", "base", "a\nb", "\x00", "é", "name", ""]),
+                      st.text(max_size=8), st.integers(-2, 2), st.booleans())
+
+
+def junk_like(value):
+    """Bad values shaped like ``value``: a quantity with an absurd number or a wrong unit, an
+    integer at or beyond the edges, a non-finite float; or anything from :data:`JUNK`."""
+    import re
+
+    if isinstance(value, str):
+        match = re.match(r"^([-+0-9.eE]+)\s*(\S*)$", value)
+        if match:
+            unit = match.group(2)
+            return st.one_of(
+                st.sampled_from([f"1e999999999{unit}", f"-{value}", f"0{unit}", f"1e-999999999{unit}", f"{value}x",
+                                 f"1e30{unit}", f"1e-30{unit}", f"nan{unit}", f"inf{unit}", f"{match.group(1)}",
+                                 f"{match.group(1)}K{unit[-1:]}", f"1e308{unit}", f"1e-300{unit}"]),
+                st.floats(-1e30, 1e30).map(lambda v: f"{v:g}{unit}"),
+                st.sampled_from(["s", "Hz", "B", "B/s", "W", "J", "S", "mm2"]).map(lambda u: f"{match.group(1)}{u}"),
+                JUNK)
+    if isinstance(value, bool):
+        return st.one_of(st.sampled_from([0, 1, "true", "no"]), JUNK)
+    if isinstance(value, int):
+        return st.one_of(st.sampled_from([0, -1, 2**31, 2**63, -2**63, 10**30, value + 1, value * 1000]),
+                         st.floats(allow_nan=True), JUNK)
+    if isinstance(value, float):
+        return st.one_of(st.sampled_from([float("nan"), float("inf"), -float("inf"), -value, 1e308, 5e-324]), JUNK)
+    return JUNK
+
+
+def _paths(node, prefix=()):
+    """Every (path, value) in nested dicts and lists, parents before children."""
+    yield prefix, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, prefix + (index,))
+
+
+@st.composite
+def mutated_specs(draw, spec: dict, max_mutations: int = 4):
+    """``spec`` (a resolved spec as plain data) with 1 to ``max_mutations`` random edits:
+    a value replaced by junk, a key removed, a junk key added, or a value's type changed."""
+    import copy
+
+    data = copy.deepcopy(spec)
+    for _ in range(draw(st.integers(1, max_mutations))):
+        paths = [p for p, _ in _paths(data)]
+        path = draw(st.sampled_from(paths))
+        parent = data
+        for part in path[:-1]:
+            parent = parent[part]
+        action = draw(st.sampled_from(["replace", "remove", "add", "wrap"]))
+        if not path:  # the root
+            if action == "add":
+                data[draw(JUNK_KEYS)] = draw(JUNK)
+            continue
+        key = path[-1]
+        if action == "replace":
+            parent[key] = draw(junk_like(parent[key]))
+        elif action == "remove" and isinstance(parent, dict):
+            del parent[key]
+        elif action == "add" and isinstance(parent[key], dict):
+            parent[key][draw(JUNK_KEYS)] = draw(JUNK)
+        elif action == "wrap":
+            parent[key] = [parent[key]] if draw(st.booleans()) else {"value": parent[key]}
+    return data
+
+
+@st.composite
+def mutated_texts(draw, text: str, max_mutations: int = 4):
+    """A YAML text with random character edits, duplicated or dropped lines, or a truncation."""
+    for _ in range(draw(st.integers(1, max_mutations))):
+        lines = text.split("\n")
+        action = draw(st.sampled_from(["char", "insert", "delete", "duplicate", "drop", "truncate"]))
+        at = draw(st.integers(0, max(0, len(text) - 1)))
+        line = draw(st.integers(0, max(0, len(lines) - 1)))
+        if action == "char" and text:
+            text = text[:at] + draw(st.characters(codec="utf-8")) + text[at + 1:]
+        elif action == "insert":
+            text = text[:at] + draw(st.sampled_from([":", "- ", "\n", "  ", "\t", "{", "[", "&a ", "*a", "!!python/name:os.system ", "'", "#", "\x00", "\x1b"])) + text[at:]
+        elif action == "delete":
+            text = text[:at] + text[at + 1:]
+        elif action == "duplicate":
+            lines.insert(line, lines[line])
+            text = "\n".join(lines)
+        elif action == "drop" and len(lines) > 1:
+            del lines[line]
+            text = "\n".join(lines)
+        elif action == "truncate":
+            text = text[:at]
+    return text
+
+
+#: Ways to damage a trace file, applied by :func:`damage_trace`.
+trace_damages = st.one_of(
+    st.tuples(st.just("truncate"), st.floats(0.0, 0.999)),
+    st.tuples(st.just("flip"), st.lists(st.tuples(st.floats(0.0, 0.9999), st.integers(1, 255)), min_size=1,
+                                         max_size=8)),
+    st.tuples(st.just("edit_attribute"), st.integers(0, 10_000), JUNK),
+    st.tuples(st.just("remove_attribute"), st.integers(0, 10_000)),
+    st.tuples(st.just("remove_object"), st.integers(0, 10_000)),
+)
+
+
+def damage_trace(path, damage) -> str:
+    """Apply one of :data:`trace_damages` to the trace file at ``path`` (in place); a description."""
+    import os
+
+    import h5py
+
+    kind = damage[0]
+    if kind == "truncate":
+        size = os.path.getsize(path)
+        cut = int(size * damage[1])
+        with open(path, "r+b") as handle:
+            handle.truncate(cut)
+        return f"truncated to {cut} of {size} bytes"
+    if kind == "flip":
+        size = os.path.getsize(path)
+        with open(path, "r+b") as handle:
+            for where, mask in damage[1]:
+                offset = int(size * where)
+                handle.seek(offset)
+                byte = handle.read(1)
+                handle.seek(offset)
+                handle.write(bytes([byte[0] ^ mask]))
+        return f"flipped bytes at {[int(size * w) for w, _ in damage[1]]}"
+    with h5py.File(path, "r+") as f:
+        objects = [f]
+        f.visititems(lambda name, obj: objects.append(obj) and None)
+        if kind == "remove_object":
+            victim = objects[1 + damage[1] % (len(objects) - 1)]
+            name = victim.name
+            del f[name]
+            return f"removed {name}"
+        owners = [(obj, name) for obj in objects for name in obj.attrs.keys()]
+        obj, name = owners[damage[1] % len(owners)]
+        if kind == "remove_attribute":
+            del obj.attrs[name]
+            return f"removed attribute {name} of {obj.name}"
+        value = damage[2]
+        try:
+            obj.attrs[name] = value
+        except (TypeError, ValueError, OverflowError):
+            obj.attrs[name] = repr(value)
+        return f"set attribute {name} of {obj.name} to {value!r}"

@@ -5,6 +5,7 @@ spec -> mapping -> operation stream -> event model (timing) -> action counts -> 
 
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Dict, Optional, Tuple, Union
 
@@ -15,9 +16,11 @@ from .config.loader import load_arch
 from .counting import count_stream
 from .energy.pricing import area_mm2, peak_power_w, price
 from .energy.table import EnergyTable, load_energy
-from .errors import MappingError
+from .errors import ArgumentError
+from .limits import require_memory, simulation_estimate
 from .mapping import activity as activity_module
 from .mapping.placement import Mapping, map_network
+from .outputs import check_destination
 from .result import SimulationResult, layer_reports
 from .timing.durations import op_durations, peak_tops, resource_capacities, stage_cost
 from .timing.engine import paused_gc, run_stream
@@ -36,7 +39,7 @@ DETAIL_CHOICES = ("auto",) + DETAILS
 def choose_detail(detail: str, stream: OpStream) -> Tuple[str, str]:
     """The trace detail to write and why (``auto`` records events for runs of moderate size)."""
     if detail not in DETAIL_CHOICES:
-        raise ValueError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
+        raise ArgumentError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
     if detail != "auto":
         return detail, "requested"
     n = stream.operations
@@ -92,14 +95,14 @@ def _functional_run(arch: Arch, network: Network, mapping: Mapping, inputs, weig
     from .nn.engine import Model
 
     if inputs is None or weights is None:
-        raise ValueError("inputs and weights: a data-aware run needs both (inputs (N, C, H, W) and the float "
+        raise ArgumentError("inputs and weights: a data-aware run needs both (inputs (N, C, H, W) and the float "
                          "weights or an xbarsim.nn.Model)")
     model = weights if isinstance(weights, Model) else Model(network, weights)
     if model.network != network:
-        raise ValueError(f"weights: expected a model of {network.name!r}, got one of {model.network.name!r}")
+        raise ArgumentError(f"weights: expected a model of {network.name!r}, got one of {model.network.name!r}")
     x = model._check_input(inputs)
     if batch not in (1, len(x)):
-        raise ValueError(f"batch: expected {len(x)} (the number of inputs) or the default, got {batch}")
+        raise ArgumentError(f"batch: expected {len(x)} (the number of inputs) or the default, got {batch}")
     programmed = model.program(arch.crossbar, calibration=x, rng=seed)
     parts = _part_groups(mapping)
     activity: Dict[Tuple[int, int], Dict[str, np.ndarray]] = {}
@@ -164,18 +167,24 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
     :class:`xbarsim.nn.Model` of this workload) run the functional model on real data (batch =
     N); row activations then count the rows actually driven, and with ``pe.zero_skip`` reads of
     all-zero digit planes are skipped, in counts and in time.
+
+    Before any work: a bad argument raises :class:`~xbarsim.errors.ArgumentError` (``seed`` is
+    an integer 0..2**63-1), a trace that cannot be written there
+    :class:`~xbarsim.errors.OutputError`, and a run whose estimated memory exceeds what is
+    available (:mod:`xbarsim.limits`) :class:`~xbarsim.errors.ResourceError`.
     """
+    check_arguments(batch=batch, schedule=schedule, detail=detail, seed=seed)
+    if trace is not None:
+        check_destination(trace, what="trace", overwrite=overwrite)
     arch = load_arch(arch)
     network = load_workload(workload)
     table = load_energy(energy if energy is not None else arch.energy_table)
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-        raise MappingError(f"batch: expected an integer >= 1, got {batch!r}")
     schedule = arch.schedule if schedule is None else schedule
-    if schedule not in SCHEDULES:
-        raise MappingError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
-    if detail not in DETAIL_CHOICES:
-        raise ValueError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
     mapping = map_network(arch, network, schedule, stage_cost(arch))
+    images = max(batch, len(inputs) if hasattr(inputs, "__len__") else 0)
+    operations, estimate = simulation_estimate(mapping, images)
+    require_memory("batch", estimate, f"{images:,} images of {network.name} on {arch.name} (up to {operations:,} "
+                                      "operations)")
     activity, data_stats = None, None
     if inputs is not None or weights is not None:
         batch, activity, data_stats = _functional_run(arch, network, mapping, inputs, weights, batch, seed)
@@ -198,6 +207,19 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
     finally:
         bar.close()
     return result
+
+
+def check_arguments(*, batch, schedule: Optional[str], detail: str, seed) -> None:
+    """Raise :class:`~xbarsim.errors.ArgumentError` for a bad ``simulate`` argument (before any work;
+    ``schedule`` None is the arch's own)."""
+    if not isinstance(batch, numbers.Integral) or isinstance(batch, bool) or batch < 1:
+        raise ArgumentError(f"batch: expected an integer >= 1, got {batch!r}")
+    if schedule is not None and (not isinstance(schedule, str) or schedule not in SCHEDULES):
+        raise ArgumentError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if not isinstance(detail, str) or detail not in DETAIL_CHOICES:
+        raise ArgumentError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < 1 << 63:
+        raise ArgumentError(f"seed: expected an integer 0..2**63-1, got {seed!r}")
 
 
 def assemble(arch, network, table, schedule, stream, timeline, durations, counts, seed, *, mapping=None,

@@ -26,9 +26,10 @@ class ChipSpec(Spec):
     clock: float = param(Quantity("frequency", 0, lo_open=True), "1.2GHz",
                          "digital clock; every operation lasts a whole number of its cycles (ISAAC: 1.2 GHz)",
                          affects=TIMING)
-    offchip_links: int = param(Integer(0, 1024), 4,
-                               "off-chip links to DRAM and hosts (ISAAC: 4 HyperTransport); their count sets "
-                               "area and power, their speed is dram.bandwidth x dram.channels", affects=PRICE)
+    offchip_links: int = param(Integer(1, 1024), 4,
+                               "off-chip links to DRAM and hosts (ISAAC: 4 HyperTransport); at least 1, since every "
+                               "run reads its input from DRAM and writes its output there; their count sets area and "
+                               "power, their speed is dram.bandwidth x dram.channels", affects=PRICE)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -258,6 +258,8 @@ def _replicate(arch: Arch, units: List[LoweredLayer], rounds: Dict[Tuple[int, in
 
 def _check_units(arch: Arch, network: Network) -> None:
     for layer in network.layers:
+        if layer.type not in ("conv", "fc", "linear", "pool", "add"):
+            raise MappingError(f"layer {layer.name!r}: {layer.type} layers are not timed yet (issue 10 in progress)")
         if layer.activation != "none" and arch.tile.activation_units == 0:
             raise MappingError(f"layer {layer.name!r} has a {layer.activation} activation but tiles have no "
                                "activation units (tile.activation_units: 0)")

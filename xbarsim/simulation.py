@@ -15,6 +15,7 @@ from .config.loader import load_arch
 from .counting import count_stream
 from .energy.pricing import area_mm2, peak_power_w, price
 from .energy.table import EnergyTable, load_energy
+from .generation import simulate_decode
 from .errors import MappingError
 from .mapping import activity as activity_module
 from .mapping.placement import Mapping, map_network
@@ -87,6 +88,23 @@ def _part_groups(mapping: Mapping) -> Dict[Tuple[int, int], Tuple[object, int, i
     return out
 
 
+def _check_decoding(arch: Arch, network: Network, mapping: Mapping, batch: int) -> None:
+    """A product on crossbars keeps its operand (the KV cache) in its arrays between decode steps:
+    nothing may overwrite them (another programming round, another sequence of the batch)."""
+    if not network.decode_steps:
+        return
+    cached = [m.layer.name for m in mapping.layers if m.parts and m.layer.type == "matmul" and m.layer.cache]
+    if not cached:
+        return
+    if mapping.rounds > 1:
+        raise MappingError(f"products on crossbars keep the KV cache in their arrays between decode steps, but the "
+                           f"network needs {mapping.rounds} programming rounds, which overwrite them ({cached[0]}, ...); "
+                           "use products.qk/av: digital or a chip that holds every weight")
+    if batch > 1:
+        raise MappingError(f"batch: expected 1 when decoding with products on crossbars (their arrays hold one "
+                           f"sequence's KV cache), got {batch}")
+
+
 def _functional_run(arch: Arch, network: Network, mapping: Mapping, inputs, weights, batch, seed):
     """Run the functional model on real inputs: (batch, activity per (layer, part), summary per layer)."""
     from .nn.engine import Model
@@ -146,7 +164,7 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
              batch: int = 1, schedule: Optional[str] = None, seed: int = 0,
              energy: Optional[Union[str, dict, EnergyTable]] = None, trace: Optional[Union[str, os.PathLike]] = None,
              detail: str = "auto", overwrite: bool = False, progress: bool = False, inputs=None,
-             weights=None) -> SimulationResult:
+             weights=None, decode: Union[str, int] = "exact") -> SimulationResult:
     """Simulate ``batch`` inferences of ``workload`` on ``arch``.
 
     ``arch`` and ``workload`` take preset names, YAML paths, dicts or loaded objects;
@@ -164,6 +182,11 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
     :class:`xbarsim.nn.Model` of this workload) run the functional model on real data (batch =
     N); row activations then count the rows actually driven, and with ``pe.zero_skip`` reads of
     all-zero digit planes are skipped, in counts and in time.
+
+    A decoder (``sequence.decode: T`` in the workload) is run as it generates: the result is its
+    prefill's, and ``result.decode`` (:class:`xbarsim.generation.DecodeReport`) holds its T decode
+    steps (time per output token, energy per token); ``decode`` is ``"exact"`` (every step
+    simulated) or the number of steps to simulate, the others interpolated (``docs/transformers.md``).
     """
     arch = load_arch(arch)
     network = load_workload(workload)
@@ -176,6 +199,10 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
     if detail not in DETAIL_CHOICES:
         raise ValueError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
     mapping = map_network(arch, network, schedule, stage_cost(arch))
+    _check_decoding(arch, network, mapping, batch)
+    if network.decode_steps and decode != "exact" and (isinstance(decode, bool) or not isinstance(decode, int)
+                                                       or decode < 2):
+        raise ValueError(f"decode: expected 'exact' or an integer >= 2 (steps to simulate), got {decode!r}")
     activity, data_stats = None, None
     if inputs is not None or weights is not None:
         batch, activity, data_stats = _functional_run(arch, network, mapping, inputs, weights, batch, seed)
@@ -187,6 +214,8 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
         counts = count_stream(stream, arch)
         result = assemble(arch, network, table, schedule, stream, timeline, durations, counts, seed,
                           mapping=mapping, data_stats=data_stats)
+        if network.decode_steps:
+            result.decode = simulate_decode(arch, network, mapping, stream, table, batch, decode, execute)
         if writer is not None:
             level, reason = choose_detail(detail, stream)
             writer.write(result, level, reason, _flat(data_stats))

@@ -138,7 +138,7 @@ def cmd_run(args) -> int:
         batch = len(inputs)
     result = simulate(args.arch, workload, batch=batch, schedule=args.schedule, seed=args.seed,
                       energy=args.energy, trace=args.out, detail=args.detail, overwrite=args.force,
-                      progress=not args.quiet, inputs=inputs, weights=weights)
+                      progress=not args.quiet, inputs=inputs, weights=weights, decode=args.decode)
     print(result)
     if result.data_stats:
         total = result.data_stats["total"]
@@ -318,6 +318,21 @@ def _add_run_options(run) -> None:
     run.add_argument("--model", default=None, help="a trained model (study model name or .npz): simulate its network "
                      "on real test data (data-aware counts; replaces --workload and --batch)")
     run.add_argument("--images", type=_positive, default=64, help="with --model: test images to run (default: 64)")
+    run.add_argument("--decode", type=_decode_steps, default="exact", metavar="exact|N",
+                     help="decoders: simulate every decode step (exact, the default) or N of them, the others "
+                          "interpolated in the cache length")
+
+
+def _decode_steps(text: str):
+    if text == "exact":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected 'exact' or an integer >= 2, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -204,7 +204,7 @@ def _split(arch: Arch, layer: Layer) -> Tuple[LoweredLayer, ...]:
         if len(pieces) < parts:  # one channel (or group) per part already: cannot split further
             raise MappingError(
                 f"layer {layer.name!r}: even one output channel needs {largest} PEs but the chip has {capacity}: "
-                "no legal mapping; use a larger chip, larger arrays or fewer weight bits")
+                f"{largest - capacity} missing, no legal mapping; use a larger chip, larger arrays or fewer weight bits")
         parts += 1
 
 

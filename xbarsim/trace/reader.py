@@ -220,7 +220,7 @@ class Trace:
         """The operation stream the event model executed, with the recorded mapping, as built."""
         g = self._file["stream"]
         names = self.names
-        columns = {name: g[name][()] for name in STREAM_ARRAYS + STREAM_TABLES}
+        columns = {name: g[name][()] for name in STREAM_ARRAYS + STREAM_TABLES if name in g}
         return OpStream(batch=int(g.attrs["batch"]), layer_names=names["layers"], op_names=names["kinds"],
                         resource_names=names["resource_kinds"], notes=tuple(_text(g["notes"][()])),
                         data_aware=bool(g.attrs.get("data_aware", False)), **columns)

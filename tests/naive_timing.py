@@ -416,11 +416,13 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
                     accumulate = xb.adc_position == "after_accumulation"
                     items = F if accumulate else F * T
                     last_ops = [add_op(step, "mvm", [f"copy:{layer.index}"], F, preds=[feed],
-                                       mvm=(items, T, min(cols, xb.cols), accumulate), label=("mvm", layer.index, n, e))]
+                                       mvm=(items, T, min(cols, xb.cols), accumulate),
+                                       label=("mvm", layer.index, n, e))]
                 elif layer.type == "pool":
                     elements = F * layer.C * layer.R * layer.S
                     read = add_op(step, "buffer_read", [tile_buffer], elements * inb, label=("read", layer.index, n, e))
-                    last_ops = [add_op(step, "pool", ["pool"], elements, preds=[read], label=("pool", layer.index, n, e))]
+                    last_ops = [add_op(step, "pool", ["pool"], elements, preds=[read],
+                                       label=("pool", layer.index, n, e))]
                 elif layer.type in ("add", "mul"):
                     width = len(layer.inputs)
                     read = add_op(step, "buffer_read", [tile_buffer], F * layer.C * width * inb,
@@ -432,7 +434,8 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
                         last_ops = [add_op(step, "vec", ["vec"], F * layer.C * (width - 1) * vector_ops["mul"],
                                            preds=[read], label=("vec", layer.index, n, e))]
                 elif layer.type in ("softmax", "layernorm", "rmsnorm", "gelu", "silu"):
-                    read = add_op(step, "buffer_read", [tile_buffer], F * layer.C * inb, label=("read", layer.index, n, e))
+                    read = add_op(step, "buffer_read", [tile_buffer], F * layer.C * inb,
+                                  label=("read", layer.index, n, e))
                     last_ops = [add_op(step, "vec", ["vec"], F * layer.C * vector_ops[layer.type], preds=[read],
                                        label=("vec", layer.index, n, e))]
                 elif layer.type == "embedding":  # its table's rows come from DRAM
@@ -454,7 +457,8 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
                     load = add_op(step, "mxu_load", ["mxu_buffer"], layer.keys * key_bytes, preds=[fetch],
                                   label=("mxu_load", layer.index, n, e))
                     w = arch.tile.matrix_unit.operand_bits
-                    passes = -(-(layer.input_bits or xb.input_bits) // w) * -(-(layer.weight_bits or xb.weight_bits) // w)
+                    a_bits, b_bits = layer.input_bits or xb.input_bits, layer.weight_bits or xb.weight_bits
+                    passes = -(-a_bits // w) * -(-b_bits // w)
                     last_ops = [add_op(step, "matmul", ["mxu"], layer.macs * passes, preds=[a, load],
                                        aux=layer.keys * key_bytes, label=("matmul", layer.index, n, e))]
                     deps.append(produced[(layer.inputs[1], n, 0)])  # the keys and values of this pass

@@ -327,8 +327,8 @@ def _decode_steps(text: str):
     if text == "exact":
         return text
     try:
-        value = int(text)
-    except ValueError:
+        value = _positive(text)
+    except argparse.ArgumentTypeError:
         value = 0
     if value < 2:
         raise argparse.ArgumentTypeError(f"expected 'exact' or an integer >= 2, got {text!r}")

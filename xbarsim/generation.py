@@ -34,15 +34,23 @@ from .mapping.placement import Mapping, for_phase
 from .timing.stream import LOCATIONS, build_stream
 from .timing.timeline import critical_path
 
-__all__ = ["DecodeReport", "simulate_decode", "critical_by_kind", "store_summary"]
+__all__ = ["DecodeReport", "simulate_decode", "critical_by_kind", "critical_by_layer", "store_summary"]
 
 
-def critical_by_kind(stream, timeline) -> Dict[str, int]:
+def critical_by_kind(stream, timeline, credit: Optional[np.ndarray] = None) -> Dict[str, int]:
     """Cycles of the critical path spent in each operation kind (they sum to the latency): where a
     pass's time goes."""
-    credit = critical_path(stream, timeline)
+    credit = critical_path(stream, timeline) if credit is None else credit
     sums = np.bincount(stream.op_kind.astype(np.int64), weights=credit, minlength=len(stream.op_names))
     return {name: int(v) for name, v in zip(stream.op_names, sums) if v}
+
+
+def critical_by_layer(stream, timeline, credit: Optional[np.ndarray] = None) -> Dict[str, int]:
+    """Cycles of the critical path spent in each layer's operations."""
+    credit = critical_path(stream, timeline) if credit is None else credit
+    layer = stream.op_layer.astype(np.int64)
+    sums = np.bincount(layer[layer >= 0], weights=credit[layer >= 0], minlength=len(stream.layer_names))
+    return {name: int(v) for name, v in zip(stream.layer_names, sums) if v}
 
 
 def store_summary(stream) -> str:
@@ -77,6 +85,8 @@ class DecodeReport:
     """Energy of each step by component (dynamic and leakage), pJ."""
     critical_by_kind: Dict[str, np.ndarray]
     """Critical-path cycles of each step by operation kind (summing to ``cycles``)."""
+    critical_by_layer: Dict[str, np.ndarray]
+    """Critical-path cycles of each step by layer."""
     simulated: np.ndarray
     """Whether each step was simulated (True) or interpolated."""
     batch: int
@@ -124,6 +134,10 @@ class DecodeReport:
         """Critical-path cycles of all steps by operation kind."""
         return {name: int(round(float(v.sum()))) for name, v in self.critical_by_kind.items()}
 
+    def critical_layer_cycles(self) -> Dict[str, int]:
+        """Critical-path cycles of all steps by layer."""
+        return {name: int(round(float(v.sum()))) for name, v in self.critical_by_layer.items()}
+
 
 def _interpolate(x_known: np.ndarray, values: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.interp(x, x_known, values)
@@ -142,7 +156,7 @@ def simulate_decode(arch, network, mapping: Mapping, prefill_stream, table, batc
     given = {int(r["layer"]): (LOCATIONS[int(r["level"])], int(r["tile"])) for r in prefill_stream.stores
              if not r["unit"]}
     clock = arch.chip.clock
-    cycles, energy, components, kinds = [], [], [], []
+    cycles, energy, components, kinds, layers = [], [], [], [], []
     counts = ActionCounts()
     last = None
     for t in chosen:
@@ -156,7 +170,9 @@ def simulate_decode(arch, network, mapping: Mapping, prefill_stream, table, batc
         cycles.append(timeline.cycles)
         energy.append(bill.total_pj)
         components.append(dict(bill.by_component))
-        kinds.append(critical_by_kind(stream, timeline))
+        credit = critical_path(stream, timeline)
+        kinds.append(critical_by_kind(stream, timeline, credit))
+        layers.append(critical_by_layer(stream, timeline, credit))
         if t == chosen[-1]:
             from .simulation import assemble
             last = assemble(arch, phase, table, mapping.schedule, stream, timeline, durations, step_counts, 0,
@@ -170,11 +186,14 @@ def simulate_decode(arch, network, mapping: Mapping, prefill_stream, table, batc
     kind_names = [k for k in REGISTRY.op_names if any(k in d for d in kinds)]
     by_kind = {k: _interpolate(known, np.array([d.get(k, 0) for d in kinds], dtype=np.float64), steps)
                for k in kind_names}
+    by_layer = {layer.name: _interpolate(known, np.array([d.get(layer.name, 0) for d in layers], dtype=np.float64),
+                                         steps) for layer in network.layers if any(layer.name in d for d in layers)}
     simulated = np.isin(steps, known)
     cyc = np.rint(_interpolate(known, np.array(cycles, dtype=np.float64), steps)).astype(np.int64)
     return DecodeReport(steps=steps, keys=keys, cycles=cyc,
                         energy_pj=_interpolate(known, np.array(energy), steps),
-                        energy_by_component=by_component, critical_by_kind=by_kind, simulated=simulated,
+                        energy_by_component=by_component, critical_by_kind=by_kind, critical_by_layer=by_layer,
+                        simulated=simulated,
                         batch=batch, clock_hz=clock, counts=counts, last=last)
 
 
@@ -235,7 +254,8 @@ def sequence_lines(result) -> List[str]:
         lines.append(f"  prefill   {prompt} tokens: time to first token {_time(result.latency_s)}, "
                      f"{_energy(result.energy_per_inference_pj)} per sequence ({_energy(per_prompt)} per prompt token)")
         lines.append(f"  decode    {decode.tokens} tokens: {_time(decode.time_per_token_s)} per output token "
-                     f"({_time(decode.cycles.min() / decode.clock_hz)} .. {_time(decode.cycles.max() / decode.clock_hz)}),"
+                     f"({_time(decode.cycles.min() / decode.clock_hz)} .. "
+                     f"{_time(decode.cycles.max() / decode.clock_hz)}),"
                      f" {_energy(decode.energy_per_token_pj)} per token; {decode.method}")
         total = result.latency_s + decode.latency_s
         lines.append(f"  total     {_time(total)} for {decode.tokens * result.batch} generated tokens "

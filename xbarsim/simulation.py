@@ -98,7 +98,8 @@ def _check_decoding(arch: Arch, network: Network, mapping: Mapping, batch: int) 
         return
     if mapping.rounds > 1:
         raise MappingError(f"products on crossbars keep the KV cache in their arrays between decode steps, but the "
-                           f"network needs {mapping.rounds} programming rounds, which overwrite them ({cached[0]}, ...); "
+                           f"network needs {mapping.rounds} programming rounds, which overwrite them ({cached[0]}, "
+                           "...); "
                            "use products.qk/av: digital or a chip that holds every weight")
     if batch > 1:
         raise MappingError(f"batch: expected 1 when decoding with products on crossbars (their arrays hold one "

@@ -58,7 +58,8 @@ def steps(network):
 def test_event_model_equals_the_cycle_stepped_reference(arch, network, schedule, data):
     stream, _ = phase_stream(arch, network, schedule, data.draw(steps(network)))
     timeline, durations = execute(stream, arch)
-    times, naive_durations = stream_run(stream, arch, resource_capacities(stream, arch), region_capacities(stream, arch))
+    capacities, regions = resource_capacities(stream, arch), region_capacities(stream, arch)
+    times, naive_durations = stream_run(stream, arch, capacities, regions)
     assert durations.tolist() == naive_durations
     for o in range(stream.operations):
         got = tuple(int(v) for v in (timeline.request[o], timeline.admit[o], timeline.start[o], timeline.end[o]))

@@ -7,7 +7,8 @@ stream builder, durations, counting, pricing, reports and traces read it.
 """
 
 from .registry import GROUPS, REGISTRY, Component, Family, OpKind, Registry, ResourceKind, cycles, cycles_of, register
-from . import arrays, registers, buffers, units, network, memory, vector, matrix  # noqa: E402,F401  (families register themselves)
+# the families register themselves
+from . import arrays, registers, buffers, units, network, memory, vector, matrix  # noqa: E402,F401
 
 __all__ = ["GROUPS", "REGISTRY", "Component", "Family", "OpKind", "Registry", "ResourceKind", "cycles", "cycles_of",
            "register"]

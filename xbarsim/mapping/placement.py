@@ -229,7 +229,9 @@ def _replicate(arch: Arch, units: List[LoweredLayer], rounds: Dict[Tuple[int, in
     key = {id(u): (u.layer.index, u.part) for u in units}
     pes = {key[id(u)]: -(-u.arrays // arch.pe.arrays) for u in units}
     work = {key[id(u)]: u.layer.vectors * float(stage_cost(u)) for u in units}  # copy-cycles per image
-    limit = {key[id(u)]: u.layer.vectors for u in units}
+    # a product's operand is written into every copy for every input: copies would multiply its
+    # writes, which the stage cost does not see, so products on crossbars get one copy
+    limit = {key[id(u)]: 1 if u.layer.type == "matmul" else u.layer.vectors for u in units}
     for r in sorted(set(rounds.values())):
         members = [k for k in rounds if rounds[k] == r]
         spare = arch.pes - sum(pes[k] * copies[k] for k in members)
@@ -270,7 +272,8 @@ def _check_units(arch: Arch, network: Network) -> None:
             what = layer.type if layer.type in VECTOR_LAYERS else f"{layer.activation} activation"
             raise MappingError(f"layer {layer.name!r} needs a vector unit for its {what} but tiles have none "
                                "(tile.vector_unit.lanes: 0)")
-        if layer.type == "matmul" and product_unit(arch, layer) == "digital" and arch.tile.matrix_unit.macs_per_cycle == 0:
+        digital = layer.type == "matmul" and product_unit(arch, layer) == "digital"
+        if digital and arch.tile.matrix_unit.macs_per_cycle == 0:
             field = "products.qk" if layer.transpose_b else "products.av"
             raise MappingError(f"layer {layer.name!r} multiplies two activations on the digital matrix unit ({field}: "
                                "digital) but tiles have none (tile.matrix_unit.macs_per_cycle: 0); give tiles one or "
@@ -290,8 +293,12 @@ def _check_units(arch: Arch, network: Network) -> None:
 
 def _segments(arch: Arch, layer: Layer) -> int:
     """Segments per output row by size: a segment of output holds at most
-    ``mapping.segment_bytes`` (never more segments than F)."""
-    row_bytes = layer.F * layer.M * -(-layer_bits(layer, arch)[1] // 8)
+    ``mapping.segment_bytes`` (never more segments than F). A product's segment also reads at most
+    that much of operand a (attention x V reads a row of heads x keys per token, writes d)."""
+    inp, out = layer_bits(layer, arch)
+    row_bytes = layer.F * layer.M * -(-out // 8)
+    if layer.type == "matmul":
+        row_bytes = max(row_bytes, layer.F * layer.C * -(-inp // 8))
     return max(1, min(layer.F, -(-row_bytes // max(1, int(arch.mapping.segment_bytes)))))
 
 
@@ -382,7 +389,7 @@ def for_phase(mapping: Mapping, network: Network) -> Mapping:
         for part in m.parts:
             if layer.type == "matmul":
                 low = lower(layer, arch.crossbar, part.lowered.parts)[part.lowered.part]
-                if -(-low.arrays // arch.pe.arrays) > part.placements[0].pes:  # pragma: no cover - sized for the longest
+                if -(-low.arrays // arch.pe.arrays) > part.placements[0].pes:  # pragma: no cover (sized for it)
                     raise MappingError(f"layer {layer.name!r}: its operand outgrew the arrays sized for it")
             else:
                 low = dataclasses.replace(part.lowered, layer=layer)

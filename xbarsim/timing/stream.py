@@ -985,7 +985,8 @@ class _Builder:
             extra = variant or 0
             last = []
             if vectors > extra:
-                last.append(self.op("buffer_read", self.resource("tile_buffer", tile), (vectors - extra) * layer.C * in_b))
+                last.append(self.op("buffer_read", self.resource("tile_buffer", tile),
+                                    (vectors - extra) * layer.C * in_b))
             if extra:
                 last.append(self.op("dram_read", self.resource("dram"), extra * layer.C * out_b))
         if layer.bias:  # one addition per output: on the vector unit, or the shift-and-add units without one
@@ -1258,7 +1259,8 @@ class _Builder:
             best = None
             for homes in candidates:
                 needs = needs_of(layer, [homes])
-                score = max((demand.get((tile, phase(layer)), 0) + value for (_, tile), value in needs.items()), default=0)
+                score = max((demand.get((tile, phase(layer)), 0) + value for (_, tile), value in needs.items()),
+                            default=0)
                 if best is None or score < best[0]:
                     best = (score, homes, needs)
             self.homes[(layer.index, 0)] = best[1]

@@ -508,7 +508,8 @@ def _resolve(spec: NetworkSpec, step: Optional[int] = None,
                            list(ls.inputs) or described("one input"))
         elif ls.type == "matmul":
             if len(sources) != 2:
-                raise fail("inputs", "exactly two layers [a, b] for a matmul", list(ls.inputs) or described("one input"))
+                raise fail("inputs", "exactly two layers [a, b] for a matmul",
+                           list(ls.inputs) or described("one input"))
         elif len(sources) != 1:
             raise fail("inputs", f"exactly one input for {_a(ls.type)} layer", list(ls.inputs))
         H, W, C = shapes[sources[0]]

@@ -34,7 +34,8 @@ from .mapping.placement import Mapping, for_phase
 from .timing.stream import LOCATIONS, build_stream
 from .timing.timeline import critical_path
 
-__all__ = ["DecodeReport", "simulate_decode", "critical_by_kind", "critical_by_layer", "store_summary"]
+__all__ = ["DecodeReport", "simulate_decode", "critical_by_kind", "critical_by_layer", "store_summary", "cell_writes",
+           "endurance_lines", "sequence_lines", "check_decode_choice"]
 
 
 def critical_by_kind(stream, timeline, credit: Optional[np.ndarray] = None) -> Dict[str, int]:
@@ -143,16 +144,21 @@ def _interpolate(x_known: np.ndarray, values: np.ndarray, x: np.ndarray) -> np.n
     return np.interp(x, x_known, values)
 
 
+def check_decode_choice(decode) -> None:
+    """``decode`` must be ``"exact"`` or the number (>= 2) of decode steps to simulate."""
+    if decode != "exact" and (isinstance(decode, bool) or not isinstance(decode, int) or decode < 2):
+        raise ValueError(f"decode: expected 'exact' or an integer >= 2 (steps to simulate), got {decode!r}")
+
+
 def simulate_decode(arch, network, mapping: Mapping, prefill_stream, table, batch: int,
                     decode: Union[str, int] = "exact", execute=None) -> DecodeReport:
     """The decode steps after a prefill (``prefill_stream``, whose stores fix the caches' levels)."""
     steps_total = network.decode_steps
+    check_decode_choice(decode)
     if decode == "exact":
         chosen = list(range(steps_total))
-    elif isinstance(decode, int) and not isinstance(decode, bool) and decode >= 2:
-        chosen = sorted(set(np.linspace(0, steps_total - 1, min(decode, steps_total)).round().astype(int).tolist()))
     else:
-        raise ValueError(f"decode: expected 'exact' or an integer >= 2 (steps to simulate), got {decode!r}")
+        chosen = sorted(set(np.linspace(0, steps_total - 1, min(decode, steps_total)).round().astype(int).tolist()))
     given = {int(r["layer"]): (LOCATIONS[int(r["level"])], int(r["tile"])) for r in prefill_stream.stores
              if not r["unit"]}
     clock = arch.chip.clock
@@ -235,8 +241,6 @@ def endurance_lines(result) -> List[str]:
             f"{endurance / writes:.3g} runs before programming.endurance ({endurance:.3g} writes)"]
 
 
-__all__ += ["endurance_lines", "cell_writes"]
-
 
 def sequence_lines(result) -> List[str]:
     """Summary lines of a run with products of activations or decode steps (nothing otherwise)."""
@@ -263,5 +267,3 @@ def sequence_lines(result) -> List[str]:
     lines += endurance_lines(result)
     return lines
 
-
-__all__ += ["sequence_lines"]

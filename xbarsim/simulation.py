@@ -15,7 +15,7 @@ from .config.loader import load_arch
 from .counting import count_stream
 from .energy.pricing import area_mm2, peak_power_w, price
 from .energy.table import EnergyTable, load_energy
-from .generation import simulate_decode
+from .generation import check_decode_choice, simulate_decode
 from .errors import MappingError
 from .mapping import activity as activity_module
 from .mapping.placement import Mapping, map_network
@@ -201,9 +201,8 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
         raise ValueError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
     mapping = map_network(arch, network, schedule, stage_cost(arch))
     _check_decoding(arch, network, mapping, batch)
-    if network.decode_steps and decode != "exact" and (isinstance(decode, bool) or not isinstance(decode, int)
-                                                       or decode < 2):
-        raise ValueError(f"decode: expected 'exact' or an integer >= 2 (steps to simulate), got {decode!r}")
+    if network.decode_steps:
+        check_decode_choice(decode)
     activity, data_stats = None, None
     if inputs is not None or weights is not None:
         batch, activity, data_stats = _functional_run(arch, network, mapping, inputs, weights, batch, seed)

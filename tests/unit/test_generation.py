@@ -178,3 +178,15 @@ def test_a_layer_beyond_the_chip_says_how_much_is_missing():
     with pytest.raises(MappingError, match=r"needs 16 PEs but the chip has 12: 4 missing"):
         map_network(xbarsim.load_arch({"version": 1, "base": "isaac", "chip": {"tiles": 1}}),
                     load_workload(net.spec), "layer")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bert-base", "vit-b16"])
+def test_encoders_of_the_zoo_run_on_the_isaac_llm_chip(name):
+    result = xbarsim.simulate("isaac-llm", name)
+    network = result.network
+    assert result.rounds == 1 and result.decode is None and len(result.stream.stores) == 24
+    assert result.ops == 2 * network.macs
+    # every product's MACs went through the matrix unit, one pass each (8-bit operands)
+    assert result.count("mxu.mac") == sum(layer.macs for layer in network.layers if layer.type == "matmul")
+    assert result.count("vec.op") > 0 and "prefill" not in str(result)

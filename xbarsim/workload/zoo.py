@@ -194,8 +194,8 @@ def vit_b16(image: int = 224, classes: int = 1000) -> Dict:
 
 
 def tiny_decoder() -> Dict:
-    """A two-block decoder (vocabulary 64, d 16, 2 heads, MLP 32, a prompt of 8 tokens and 4
-    decoded, context 16) small enough for tests and the ``tiny`` chip."""
+    """A two-block decoder (vocabulary 64, d 16, 2 heads, MLP 64, a prompt of 8 tokens and 4
+    decoded, context 16), small enough for quick tests (a few tiles of ``isaac-llm``)."""
     spec = gpt2("tiny-decoder", prompt=8, decode=4, layers=2, d=16, heads=2, vocab=64, context=16)
     return spec
 

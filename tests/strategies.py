@@ -17,6 +17,7 @@ __all__ = [
     "small_archs", "small_networks", "reference_cases", "retime_changes", "faster_changes",
     "adc_designs", "technologies", "area_growths",
     "sweep_axes", "sweep_ranges", "grid_specs", "objective_values", "SWEEP_FIELD_RANGES",
+    "small_sequence_networks", "reference_sequence_cases",
 ]
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -117,7 +118,13 @@ def small_archs(draw, **fixed):
                  "output_register": "4KiB", "bus_bandwidth": draw(st.sampled_from(["4GB/s", "16GB/s"])),
                  "buffer": {"size": draw(st.sampled_from(["1KiB", "4KiB", "64KiB"])), "ports": draw(st.integers(1, 2)), "width_bits": 64,
                             "bandwidth": draw(st.sampled_from(["2GB/s", "4GB/s", "8GB/s"])),
-                            "latency": draw(st.sampled_from(["0s", "1ns"]))}},
+                            "latency": draw(st.sampled_from(["0s", "1ns"]))},
+                 "vector_unit": {"lanes": draw(st.integers(1, 8))},
+                 "matrix_unit": {"macs_per_cycle": draw(st.integers(1, 16)),
+                                 "operand_bits": draw(st.sampled_from([2, 4, 8])),
+                                 "buffer": {"size": draw(st.sampled_from(["16B", "256B", "4KiB"])), "width_bits": 64,
+                                            "bandwidth": draw(st.sampled_from(["2GB/s", "8GB/s"])),
+                                            "latency": draw(st.sampled_from(["0s", "1ns"]))}}},
         "pe": {"arrays": draw(st.integers(1, 4)), "adcs_per_array": draw(st.integers(1, min(4, cols))),
                "adc_rate": draw(st.sampled_from(["1GHz", "2GHz", "4GHz"])),
                "read_latency": draw(st.sampled_from(["1ns", "2ns", "3ns"])),
@@ -133,6 +140,9 @@ def small_archs(draw, **fixed):
                  "latency": draw(st.sampled_from(["5ns", "10ns"])), "channels": draw(st.integers(1, 2))},
         "programming": {"write_pulse": draw(st.sampled_from(["1ns", "2ns"])), "rows_in_parallel": 1},
         "mapping": {"segment_bytes": draw(st.sampled_from(["8B", "16B", "4KiB"]))},
+        "products": {"qk": draw(st.sampled_from(["digital", "crossbar"])),
+                     "av": draw(st.sampled_from(["digital", "crossbar"])),
+                     "store": draw(st.sampled_from(["auto", "auto", "tile", "glb", "dram"]))},
     }
     for dotted, value in fixed.items():
         section, key = dotted.split(".", 1)
@@ -206,6 +216,9 @@ RETIME_VALUES = {
     "crossbar.on_off_ratio": [10.0, float("inf")], "crossbar.read_noise_sigma": [0.02],
     "crossbar.signed_inputs": [True], "crossbar.stuck_at_off": [0.01], "crossbar.stuck_at_on": [0.01],
     "crossbar.variation_model": ["lognormal"],
+    "tile.vector_unit.lanes": [8, 64], "tile.matrix_unit.macs_per_cycle": [16, 256],
+    "tile.matrix_unit.buffer.width_bits": [64, 512], "tile.matrix_unit.buffer.bandwidth": ["4GB/s", "64GB/s"],
+    "tile.matrix_unit.buffer.latency": ["0s", "2ns"], "programming.endurance": [1e6, 1e12],
 }
 """Candidate values of every field a replay may change (checked against the field declarations); a
 dict value changes several fields together (a field valid only with another)."""
@@ -563,3 +576,74 @@ def damage_trace(path, damage) -> str:
         except (TypeError, ValueError, OverflowError):
             obj.attrs[name] = repr(value)
         return f"set attribute {name} of {obj.name} to {value!r}"
+@st.composite
+def small_sequence_networks(draw, max_blocks: int = 3):
+    """Small random token networks, valid by construction: an embedding (and a position
+    embedding), then blocks of attention (heads, causal or not, cached when decoding), GELU/SiLU
+    MLPs, gated (SwiGLU-like) MLPs, norms; maybe a head on the last token; 0 to 2 decode steps."""
+    from xbarsim.workload import NetBuilder, load_workload
+
+    L = draw(st.integers(1, 5))
+    heads = draw(st.integers(1, 2))
+    d = heads * draw(st.integers(1, 3))
+    decode = draw(st.integers(0, 2))
+    net = NetBuilder("sequence", 1, L, 1)
+    net.embedding("emb", draw(st.integers(2, 8)), d)
+    if draw(st.booleans()):
+        net.embedding("pos", L + decode, d, lookup="position", inputs=["emb"])
+        net.add("x", ["emb", "pos"], activation="none")
+    for i in range(draw(st.integers(1, max_blocks))):
+        kind = draw(st.sampled_from(["attention", "attention", "mlp", "gated", "function"]))
+        source = net.last
+        bias = draw(st.booleans())
+        if kind == "attention":
+            causal = draw(st.booleans())
+            q = net.linear(f"q{i}", d, bias=bias, inputs=[source])
+            k = net.linear(f"k{i}", d, bias=bias, inputs=[source])
+            v = net.linear(f"v{i}", d, bias=bias, inputs=[source])
+            net.matmul(f"qk{i}", q, k, heads, transpose_b=True, cache=decode > 0, causal=causal)
+            net.function(f"softmax{i}", "softmax", heads=heads)
+            net.matmul(f"av{i}", f"softmax{i}", v, heads, cache=decode > 0, causal=causal)
+            out = net.linear(f"proj{i}", d, bias=bias)
+            net.add(f"res{i}", [out, source], activation="none")
+        elif kind == "mlp":
+            net.linear(f"fc{i}", draw(st.integers(1, 6)), activation=draw(st.sampled_from(["gelu", "silu", "relu"])),
+                       bias=bias, inputs=[source])
+            out = net.linear(f"fc_proj{i}", d)
+            net.add(f"res{i}", [out, source], activation="none")
+        elif kind == "gated":
+            ff = draw(st.integers(1, 6))
+            gate = net.linear(f"gate{i}", ff, activation="silu", inputs=[source])
+            up = net.linear(f"up{i}", ff, inputs=[source])
+            net.mul(f"glu{i}", [gate, up])
+            net.linear(f"down{i}", d)
+        else:
+            net.function(f"f{i}", draw(st.sampled_from(["layernorm", "rmsnorm", "gelu", "silu"])))
+    if draw(st.booleans()):
+        net.tokens("last", keep=1, keep_from="last")
+        net.linear("head", draw(st.integers(1, 5)), bias=draw(st.booleans()))
+    net.sequence(decode=decode, masked_products=draw(st.sampled_from(["computed", "skipped"])))
+    return load_workload(net.spec)
+
+
+@st.composite
+def reference_sequence_cases(draw):
+    """(arch, network phase, schedule) the independent stream derivation covers, for token
+    networks: one tile, one PE of one array per weight layer, rows of one segment, buffers too
+    large to bind (the products' stores in the tile buffer, their operands held in the matrix
+    unit's buffer), products on the matrix unit; a prefill or one of its decode steps."""
+    from xbarsim import evolve
+
+    network = draw(small_sequence_networks())
+    weight_layers = sum(layer.has_weights for layer in network.layers)
+    assume(weight_layers > 0)
+    base = draw(small_archs())
+    arch = evolve(base, {"chip.tiles": 1, "tile.pes": weight_layers, "pe.arrays": 1, "crossbar.rows": 32,
+                         "crossbar.cols": 64, "tile.buffer.size": "1MiB", "mapping.segment_bytes": "4KiB",
+                         "global_buffer.size": "0B", "products.qk": "digital", "products.av": "digital",
+                         "products.store": "auto", "tile.matrix_unit.buffer.size": "1MiB"})
+    xb = arch.crossbar
+    assume(all(layer.rows_per_group <= xb.rows and layer.M * xb.columns_per_weight <= xb.cols
+               for layer in network.layers if layer.has_weights))  # one array per layer
+    step = draw(st.sampled_from([None] + list(range(network.decode_steps))))
+    return arch, network, step, draw(st.sampled_from(["layer", "pipeline"]))

@@ -169,7 +169,7 @@ def cmd_run(args) -> int:
         batch = len(inputs)
     result = simulate(args.arch, workload, batch=batch, schedule=args.schedule, seed=args.seed,
                       energy=args.energy, trace=args.out, detail=args.detail, overwrite=args.force,
-                      progress=not args.quiet, inputs=inputs, weights=weights)
+                      progress=not args.quiet, inputs=inputs, weights=weights, decode=args.decode)
     print(result)
     if result.data_stats:
         total = result.data_stats["total"]
@@ -492,6 +492,21 @@ def _add_run_options(run) -> None:
                      help="trace detail (default: auto = every operation unless the run is very large)")
     run.add_argument("--force", action="store_true", help="replace an existing trace")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--decode", type=_decode_steps, default="exact", metavar="exact|N",
+                     help="decoders: simulate every decode step (exact, the default) or N of them, the others "
+                          "interpolated in the cache length")
+
+
+def _decode_steps(text: str):
+    if text == "exact":
+        return text
+    try:
+        value = _positive(text)
+    except argparse.ArgumentTypeError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected 'exact' or an integer >= 2, got {text!r}")
+    return value
 
 
 def _check_run_options(args) -> None:

@@ -16,7 +16,8 @@ from .config.loader import load_arch
 from .counting import count_stream
 from .energy.pricing import area_mm2, peak_power_w, price
 from .energy.table import EnergyTable, load_energy
-from .errors import ArgumentError
+from .errors import ArgumentError, MappingError
+from .generation import check_decode_choice, simulate_decode
 from .limits import require_memory, simulation_estimate
 from .mapping import activity as activity_module
 from .mapping.placement import Mapping, map_network
@@ -90,6 +91,24 @@ def _part_groups(mapping: Mapping) -> Dict[Tuple[int, int], Tuple[object, int, i
     return out
 
 
+def _check_decoding(arch: Arch, network: Network, mapping: Mapping, batch: int) -> None:
+    """A product on crossbars keeps its operand (the KV cache) in its arrays between decode steps:
+    nothing may overwrite them (another programming round, another sequence of the batch)."""
+    if not network.decode_steps:
+        return
+    cached = [m.layer.name for m in mapping.layers if m.parts and m.layer.type == "matmul" and m.layer.cache]
+    if not cached:
+        return
+    if mapping.rounds > 1:
+        raise MappingError(f"products on crossbars keep the KV cache in their arrays between decode steps, but the "
+                           f"network needs {mapping.rounds} programming rounds, which overwrite them ({cached[0]}, "
+                           "...); "
+                           "use products.qk/av: digital or a chip that holds every weight")
+    if batch > 1:
+        raise MappingError(f"batch: expected 1 when decoding with products on crossbars (their arrays hold one "
+                           f"sequence's KV cache), got {batch}")
+
+
 def _functional_run(arch: Arch, network: Network, mapping: Mapping, inputs, weights, batch, seed):
     """Run the functional model on real inputs: (batch, activity per (layer, part), summary per layer)."""
     from .nn.engine import Model
@@ -149,7 +168,7 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
              batch: int = 1, schedule: Optional[str] = None, seed: int = 0,
              energy: Optional[Union[str, dict, EnergyTable]] = None, trace: Optional[Union[str, os.PathLike]] = None,
              detail: str = "auto", overwrite: bool = False, progress: bool = False, inputs=None,
-             weights=None) -> SimulationResult:
+             weights=None, decode: Union[str, int] = "exact") -> SimulationResult:
     """Simulate ``batch`` inferences of ``workload`` on ``arch``.
 
     ``arch`` and ``workload`` take preset names, YAML paths, dicts or loaded objects;
@@ -172,6 +191,11 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
     an integer 0..2**63-1), a trace that cannot be written there
     :class:`~xbarsim.errors.OutputError`, and a run whose estimated memory exceeds what is
     available (:mod:`xbarsim.limits`) :class:`~xbarsim.errors.ResourceError`.
+
+    A decoder (``sequence.decode: T`` in the workload) is run as it generates: the result is its
+    prefill's, and ``result.decode`` (:class:`xbarsim.generation.DecodeReport`) holds its T decode
+    steps (time per output token, energy per token); ``decode`` is ``"exact"`` (every step
+    simulated) or the number of steps to simulate, the others interpolated (``docs/transformers.md``).
     """
     check_arguments(batch=batch, schedule=schedule, detail=detail, seed=seed)
     if trace is not None:
@@ -185,6 +209,9 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
     operations, estimate = simulation_estimate(mapping, images)
     require_memory("batch", estimate, f"{images:,} images of {network.name} on {arch.name} (up to {operations:,} "
                                       "operations)")
+    _check_decoding(arch, network, mapping, batch)
+    if network.decode_steps:
+        check_decode_choice(decode)
     activity, data_stats = None, None
     if inputs is not None or weights is not None:
         batch, activity, data_stats = _functional_run(arch, network, mapping, inputs, weights, batch, seed)
@@ -196,6 +223,8 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
         counts = count_stream(stream, arch)
         result = assemble(arch, network, table, schedule, stream, timeline, durations, counts, seed,
                           mapping=mapping, data_stats=data_stats)
+        if network.decode_steps:
+            result.decode = simulate_decode(arch, network, mapping, stream, table, batch, decode, execute)
         if writer is not None:
             level, reason = choose_detail(detail, stream)
             writer.write(result, level, reason, _flat(data_stats))

@@ -8,8 +8,8 @@ from .. import units
 from ..errors import ConfigError, described
 from .crossbar import CrossbarSpec
 from .fields import Choice, Integer, Section, Spec, Text, param
-from .hierarchy import (ChipSpec, DramSpec, GlobalBufferSpec, InterconnectSpec, MappingSpec, PeSpec, ProgrammingSpec,
-                        TileSpec)
+from .hierarchy import (ChipSpec, DramSpec, GlobalBufferSpec, InterconnectSpec, MappingSpec, PeSpec, ProductsSpec,
+                        ProgrammingSpec, TileSpec)
 
 __all__ = ["Arch", "SPEC_VERSION", "SCHEDULES", "MAX_UNIT_CYCLES"]
 
@@ -56,6 +56,8 @@ class Arch(Spec):
     programming: ProgrammingSpec = param(Section(ProgrammingSpec), factory=ProgrammingSpec,
                                          doc="writing weights into arrays")
     mapping: MappingSpec = param(Section(MappingSpec), factory=MappingSpec, doc="how layers are cut into steps")
+    products: ProductsSpec = param(Section(ProductsSpec), factory=ProductsSpec,
+                                   doc="where products of two activations (attention) run and their operands live")
 
     def _validate(self) -> None:
         self._check_cycles()

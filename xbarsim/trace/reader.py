@@ -362,7 +362,8 @@ class Trace:
     def stream(self) -> OpStream:
         """The operation stream the event model executed, with the recorded mapping, as built."""
         names = self.names
-        columns = {name: self._read(f"/stream/{name}") for name in STREAM_ARRAYS + STREAM_TABLES}
+        columns = {name: self._read(f"/stream/{name}") for name in STREAM_ARRAYS + STREAM_TABLES
+                   if f"/stream/{name}" in self._digests}  # traces before operand stores have no stores table
         attrs = self._attrs("/stream")
         with self._guard("/stream"):
             return OpStream(batch=int(attrs["batch"]), layer_names=names["layers"], op_names=names["kinds"],

@@ -136,6 +136,18 @@ class TraceWriter:
             for name in TIMELINE_ARRAYS + ("free_time",):
                 self._array(g, name, getattr(timeline, name))
 
+    def _decode(self, decode) -> None:
+        """A decoder's decode steps (after the prefill the rest of the trace describes)."""
+        g = self.file.create_group("decode")
+        g.attrs["method"] = decode.method
+        for name in ("tokens", "time_per_token_s", "energy_per_token_pj", "latency_s"):
+            g.attrs[name] = getattr(decode, name)
+        for name in ("steps", "keys", "cycles", "energy_pj", "simulated"):
+            self._array(g, name, np.asarray(getattr(decode, name)))
+        parts = g.create_group("energy_by_component")
+        for component, values in sorted(decode.energy_by_component.items()):
+            self._array(parts, component, np.asarray(values))
+
     def _results(self, result, functional_stats: Optional[dict]) -> None:
         """Totals, the per-layer table and the action counts."""
         f = self.file
@@ -148,7 +160,7 @@ class TraceWriter:
         summary.create_dataset("notes", data=list(result.notes), dtype=h5py.string_dtype())
         layers = result.layers
         width = max(len(r.name.encode()) for r in layers)
-        dtype = np.dtype([("name", string_table_dtype(width)), ("type", "S8"), ("round", "<i4"), ("copies", "<i4"),
+        dtype = np.dtype([("name", string_table_dtype(width)), ("type", "S12"), ("round", "<i4"), ("copies", "<i4"),
                           ("arrays", "<i8"), ("cells_used", "<i8"), ("utilization", "<f8"), ("vectors", "<i8"),
                           ("macs", "<i8"), ("start_cycle", "<i8"), ("end_cycle", "<i8"), ("energy_pj", "<f8"),
                           ("critical_cycles", "<i8")])
@@ -165,6 +177,8 @@ class TraceWriter:
         breakdown = f.create_group("energy_by_component")
         for component, value in sorted(result.energy.by_component.items()):
             breakdown.attrs[component] = value
+        if result.decode is not None:
+            self._decode(result.decode)
         if functional_stats:
             g = f.create_group("functional")
             for key, value in functional_stats.items():

@@ -65,7 +65,8 @@ if {steady}:
                     * mvm_period(arch, int(p["input_cycles"]), int(p["active_columns"]), bool(p["accumulate"]))
                     * pes[(int(p["layer"]), int(p["part"]))] for p in st.parts)
     out["bound_ips"] = arch.pes / (pe_cycles / arch.chip.clock)
-    busy = tl.busy / tl.cycles
+    from xbarsim.timing.durations import resource_capacities
+    busy = tl.busy / (tl.cycles * resource_capacities(st, arch))  # fraction of the servers' time
     top = np.argsort(-busy)[:3]
     out["busiest"] = [(st.resource_name(int(i)), round(float(busy[i]), 2)) for i in top]
 print(json.dumps(out))
@@ -85,9 +86,10 @@ def baseline_root(rev: str) -> Path:
 
 
 #: Steady-state sensitivity (``--sensitivity``): ResNet-18 batch 16 pipelined on isaac with
-#: faster links, then larger tile buffers too, then a faster tile bus and DRAM as well.
+#: larger tile buffers, faster links, and both.
 SENSITIVITY = (
     ("isaac", "isaac"),
+    ("tile buffers 1 MiB", {"version": 1, "base": "isaac", "tile": {"buffer": {"size": "1MiB"}}}),
     ("links x10 (48 GB/s)", {"version": 1, "base": "isaac", "interconnect": {"bandwidth": "48GB/s"}}),
     ("links x100 (480 GB/s)", {"version": 1, "base": "isaac", "interconnect": {"bandwidth": "480GB/s"}}),
     ("links x100, tile buffers 1 MiB", {"version": 1, "base": "isaac", "interconnect": {"bandwidth": "480GB/s"},

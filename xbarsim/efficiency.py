@@ -27,19 +27,21 @@ fastest period ``P``) down to the layer's achieved rate, ``2 x MACs / span``, ea
 measured factor:
 
 * array size and shape, ``macs / (N x a x m)``: MACs used of the capacity of the arrays the
-  vectors pass through (``N`` vectors, ``a`` arrays per copy, ``m`` MACs a full array does per
-  vector): partially filled arrays;
-* mapping and replication, ``arrays / chip arrays``: the share of the chip holding this layer's
-  copies;
-* utilization, ``(N x P / copies) / T``: the time the copies would take at the peak period,
-  evenly loaded, over ``T``, the busiest copy's MVM time (conversion-bound periods, fewer input
-  cycles, imbalance between copies, partial bursts; above 1 when fewer active columns make
-  conversions faster than a full array's);
+  vectors pass through (``N`` vectors, ``a`` arrays per copy, ``m = rows x cols / columns per
+  weight`` MACs a full array does per vector): partially filled arrays;
+* mapping and replication, ``arrays / (chip arrays x rounds)``: the share of the chip holding
+  this layer's copies in the ``rounds`` it is programmed in;
+* utilization, ``(N x P x rounds / copies) / T``: the time the copies would take at the peak
+  period, evenly loaded, over ``T``, the busiest copy's MVM time (summed over its rounds):
+  conversion-bound periods, imbalance between copies, partial bursts (above 1 when fewer active
+  columns make conversions faster than a full array's);
 * bandwidth, ``T / span``: the share of the span the busiest copy's arrays computed; the rest
   went to data movement, dependencies and back-pressure (the attribution says which).
 
-The factors multiply to achieved / peak exactly. For the whole network the same steps use the
-sums over layers on crossbars, ``T`` being the cycles during which any array computed.
+The peak is :func:`peak_ops` (``peak_tops`` when columns hold whole weights). The factors
+multiply to achieved / peak exactly. For the whole network the same steps use the
+sums over the weight layers on crossbars (products of two activations written into arrays are
+left out), ``T`` being the cycles during which any array computed.
 
 **Energy by data type.** Every (component, action) declares the data it works on
 (``Component.data``: weights, input activations, partial sums, output activations), an
@@ -62,7 +64,7 @@ from .hardware.arrays import mvm_period
 from .hardware.registry import DATA_TYPES, WAITS
 
 __all__ = ["Ladder", "LayerBottleneck", "Bottlenecks", "attribute", "ladder_of", "analyze", "data_counts",
-           "energy_by_data", "DataEnergy", "STATIC", "LADDER_STEPS", "level_bytes", "level_roofs"]
+           "energy_by_data", "DataEnergy", "STATIC", "LADDER_STEPS", "peak_ops", "level_bytes", "level_roofs"]
 
 STATIC = "static"
 """The data-type category of leakage energy."""
@@ -256,36 +258,59 @@ def attribute(stream, timeline, durations: np.ndarray, arch) -> Tuple[np.ndarray
 
 # -- the ladder ----------------------------------------------------------------------------------
 
-def _full_array(arch) -> Tuple[int, int]:
-    """(MACs a full array does per vector, cycles per vector at the peak period): as ``peak_tops``."""
+def _full_array(arch) -> Tuple[float, int]:
+    """(MACs a full array does per vector, weights packed across column boundaries; cycles per
+    vector at the peak period, as ``peak_tops``)."""
     xb = arch.crossbar
-    return (xb.rows * (xb.cols // xb.columns_per_weight),
+    return (xb.rows * xb.cols / xb.columns_per_weight,
             mvm_period(arch, xb.input_cycles, xb.cols, xb.adc_position == "after_accumulation"))
 
 
-def _mvm_busy(stream, durations) -> Tuple[np.ndarray, np.ndarray]:
-    """(resource, MVM busy cycles) of every copy resource that ran MVMs."""
-    mvm = np.flatnonzero(stream.op_kind == stream.op_names.index("mvm")) if "mvm" in stream.op_names else []
-    if not len(mvm):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    res = stream.res[stream.res_ptr[mvm]]
-    busy = np.bincount(res, weights=durations[mvm], minlength=len(stream.resources)).astype(np.int64)
-    used = np.flatnonzero(busy)
-    return used, busy[used]
+def peak_ops(arch) -> float:
+    """The ladder's peak, operations per second: every array doing full MVMs at the fastest period,
+    ``2 x arrays x rows x cols / columns per weight / period``. It is ``peak_tops`` x 1e12 when the
+    columns hold whole weights (every preset), a little more otherwise."""
+    m_full, period = _full_array(arch)
+    return 2 * arch.arrays * m_full * arch.chip.clock / period
+
+
+def _array_time(stream, durations) -> Tuple[np.ndarray, np.ndarray]:
+    """Per layer: ``T``, the sum over the programming rounds it runs in of its busiest copy's MVM
+    cycles in that round, and the number of those rounds (int64 arrays)."""
+    n = len(stream.layer_names)
+    time, rounds = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    if "mvm" not in stream.op_names or not len(stream.copies):
+        return time, rounds
+    mvm = np.flatnonzero(stream.op_kind == stream.op_names.index("mvm"))
+    busy = np.bincount(stream.res[stream.res_ptr[mvm]], weights=durations[mvm],
+                       minlength=len(stream.resources)).astype(np.int64)
+    copies = stream.copies
+    per_copy = busy[copies["resource"]]
+    keys = copies["layer"].astype(np.int64) * (int(copies["round"].max()) + 1) + copies["round"]
+    best: Dict[int, int] = {}
+    for key, value in zip(keys.tolist(), per_copy.tolist()):
+        best[key] = max(best.get(key, 0), value)
+    width = int(copies["round"].max()) + 1
+    for key, value in best.items():
+        if value:
+            time[key // width] += value
+            rounds[key // width] += 1
+    return time, rounds
 
 
 def ladder_of(arch, peak_ops: float, macs: int, vectors: int, arrays: int, copies: int, busiest: int,
-              span: int) -> Optional[Ladder]:
-    """A layer's ladder from its totals (``vectors`` over the batch, ``busiest``: the busiest copy's
-    MVM cycles, ``span`` in cycles). None without MACs on arrays or time."""
-    if not (macs and vectors and arrays and copies and busiest and span):
+              span: int, rounds: int = 1) -> Optional[Ladder]:
+    """A layer's ladder from its totals (``vectors`` over the batch; ``busiest``: its busiest copy's
+    MVM cycles, summed over the ``rounds`` it is programmed in; ``span`` in cycles). None without
+    MACs on arrays or time."""
+    if not (macs and vectors and arrays and copies and busiest and span and rounds):
         return None
     m_full, period = _full_array(arch)
     per_copy = arrays / copies
     return Ladder(peak=peak_ops, factors=(
         macs / (vectors * per_copy * m_full),
-        arrays / arch.arrays,
-        (vectors * period / copies) / busiest,
+        arrays / (arch.arrays * rounds),
+        (vectors * period * rounds / copies) / busiest,
         busiest / span))
 
 
@@ -318,27 +343,23 @@ def _union(starts: np.ndarray, ends: np.ndarray) -> int:
 
 def layer_ladders(arch, peak_ops: float, reports, stream, durations) -> Dict[str, Optional[Ladder]]:
     """Every layer's ladder (from the stream, the durations and the layers' spans)."""
-    used, busy = _mvm_busy(stream, durations)
-    busiest = np.zeros(len(stream.layer_names), dtype=np.int64)
-    if len(used):
-        layer_of_res = stream.resources["a"][used]  # copy resources: a = layer
-        np.maximum.at(busiest, layer_of_res, busy)
+    busiest, rounds = _array_time(stream, durations)
     return {r.name: ladder_of(arch, peak_ops, r.macs, r.vectors * stream.batch, r.arrays, r.copies,
-                              int(busiest[i]), r.cycles) for i, r in enumerate(reports)}
+                              int(busiest[i]), r.cycles, int(rounds[i])) for i, r in enumerate(reports)}
 
 
 def analyze(result) -> Bottlenecks:
     """Bottlenecks of a run with per-operation times."""
     stream, arch = result.stream, result.arch
     matrix, bounds, bound_res = attribute(stream, result.timeline, result.durations, arch)
-    peak_ops = result.peak_tops * 1e12
-    ladders = layer_ladders(arch, peak_ops, result.layers, stream, result.durations)
+    peak = peak_ops(arch)
+    ladders = layer_ladders(arch, peak, result.layers, stream, result.durations)
     categories = REGISTRY.time_categories
     layers = tuple(LayerBottleneck(name=r.name, cycles=dict(zip(categories, matrix[i].tolist())), bound=bounds[i],
                                    bound_resource=bound_res[i], ladder=ladders[r.name])
                    for i, r in enumerate(result.layers))
     return Bottlenecks(categories=categories, layers=layers,
-                       network=_network_ladder(arch, peak_ops, result.layers, stream, result.timeline))
+                       network=_network_ladder(arch, peak, result.layers, stream, result.timeline))
 
 
 # -- memory levels (rooflines) -------------------------------------------------------------------

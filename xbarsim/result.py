@@ -328,14 +328,14 @@ class SimulationResult:
         columns = _SUMMARY_COLUMNS
         lines += ["", "  bottlenecks (share of each layer's span; ladder: array size/shape, mapping/replication, "
                       "utilization, bandwidth)",
-                  f"  {'layer':24s} " + " ".join(f"{c:>7s}" for c, _ in columns) + f"  {'bound':28s} ladder"]
+                  f"  {'layer':24s} " + " ".join(f"{c:>7s}" for c, _ in columns)
+                  + f"  {'bound':16s} {'busiest resource':20s} ladder"]
         for layer in b.layers:
             span = layer.span or 1
             shares = [sum(v for k, v in layer.cycles.items() if pick(k)) / span for _, pick in columns]
             ladder = "-" if layer.ladder is None else " ".join(f"{f:.2g}" for f in layer.ladder.factors)
-            bound = f"{layer.bound} ({layer.bound_resource})" if layer.bound_resource else layer.bound
             lines.append(f"  {layer.name[:24]:24s} " + " ".join(f"{v:7.0%}" for v in shares)
-                         + f"  {bound[:28]:28s} {ladder}")
+                         + f"  {layer.bound[:16]:16s} {layer.bound_resource[:20]:20s} {ladder}")
         return lines
 
 

@@ -250,6 +250,19 @@ def arrays():
         lines.append(f"| {r['size']} | {r['network']} | {r['area_mm2']:.0f} mm² | {_pct(r['cell_utilization'])} | "
                      f"{r['latency_s'] * 1e3:.3g} ms | {r['energy_pj'] / 1e6:.3g} µJ | "
                      f"{2 * r['macs'] / (r['energy_pj'] * 1e-12) / 1e12:.3g} | " + " | ".join(util) + " |")
+    kinds = ("1x1", "3x3", "larger", "depthwise", "fc")
+    lines += ["", "| array | network | " + " | ".join(f"energy {g}" for g in kinds) + " | "
+              + " | ".join(f"critical {g}" for g in kinds) + " |", "|" + "---|" * 12]
+    for r in rows:
+        if "error" in r:
+            continue
+        groups = r["groups"]
+        energy = sum(g["energy_pj"] for g in groups.values()) or 1.0
+        critical = r["latency_s"] or 1.0
+        lines.append(f"| {r['size']} | {r['network']} | "
+                     + " | ".join(_pct(groups[k]["energy_pj"] / energy) if k in groups else "-" for k in kinds) + " | "
+                     + " | ".join(_pct(groups[k]["critical_s"] / critical) if k in groups else "-" for k in kinds)
+                     + " |")
     _write("arrays", rows, "\n".join(lines) + "\n")
     fig = Figure(figsize=(12, 3.8))
     axes = fig.subplots(1, 3)

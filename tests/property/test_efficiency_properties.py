@@ -4,7 +4,6 @@ the energy; on random small chips and networks (CNNs and transformer blocks)."""
 
 import math
 
-import numpy as np
 from hypothesis import assume, given, settings, strategies as st
 
 import xbarsim

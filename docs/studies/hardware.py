@@ -157,7 +157,7 @@ def zoo():
                      f"{_pct(moving / total)} | {_pct(share.get('dependency wait', 0) / total)} | "
                      f"{_pct(share.get('back-pressure', 0) / total)} | {_pct(waits / total)} |")
     _write("zoo", {"runs": rows, "correlations": correlations}, "\n".join(lines) + "\n")
-    fig = Figure(figsize=(12, 4.2))
+    fig = Figure(figsize=(13, 4.2), layout="constrained")
     axes = fig.subplots(1, 3)
     for chip, marker in zip(CHIPS, ("o", "s")):
         mine = [r for r in rows if r["arch"] == chip]
@@ -176,7 +176,8 @@ def zoo():
         axes[2].set_xticks(np.arange(len(mine)) + 0.2, [r["network"] for r in mine], rotation=90, fontsize=7)
     axes[0].legend(fontsize=7)
     axes[2].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    axes[2].set_ylabel("share of energy (left bar isaac, right neurosim-rram22)")
+    axes[2].set_ylabel("share of energy")
+    axes[2].set_title("left bar: isaac; right: neurosim-rram22", fontsize=8)
     fig.suptitle("Zoo at batch 1: latency and energy against MACs; energy by data type")
     _save(fig, "zoo")
 

@@ -577,16 +577,17 @@ def damage_trace(path, damage) -> str:
             obj.attrs[name] = repr(value)
         return f"set attribute {name} of {obj.name} to {value!r}"
 @st.composite
-def small_sequence_networks(draw, max_blocks: int = 3):
+def small_sequence_networks(draw, max_blocks: int = 3, max_decode: int = 2):
     """Small random token networks, valid by construction: an embedding (and a position
     embedding), then blocks of attention (heads, causal or not, cached when decoding), GELU/SiLU
-    MLPs, gated (SwiGLU-like) MLPs, norms; maybe a head on the last token; 0 to 2 decode steps."""
+    MLPs, gated (SwiGLU-like) MLPs, norms; maybe a head on the last token; 0 to ``max_decode``
+    decode steps."""
     from xbarsim.workload import NetBuilder, load_workload
 
     L = draw(st.integers(1, 5))
     heads = draw(st.integers(1, 2))
     d = heads * draw(st.integers(1, 3))
-    decode = draw(st.integers(0, 2))
+    decode = draw(st.integers(0, max_decode))
     net = NetBuilder("sequence", 1, L, 1)
     net.embedding("emb", draw(st.integers(2, 8)), d)
     if draw(st.booleans()):

@@ -104,6 +104,7 @@ def replay(trace: Union[str, os.PathLike, Trace], energy: Optional[Union[str, di
             critical = {r.name: r.critical_cycles for r in t.layers}
             result = assemble(new_arch, network, table, t.schedule, stream, timeline, op_durations(stream, new_arch),
                               t.counts, seed, data_stats=t.functional_stats, spans=spans, critical=critical)
+            result.recorded_bottlenecks = t.bottlenecks  # the timing did not change
         if out is not None:
             detail = t.detail
             with TraceWriter(out, overwrite) as writer:

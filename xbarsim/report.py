@@ -7,6 +7,13 @@
 * ``timeline.png``: activity over the run, one row per tile and per shared resource (a Gantt
   chart of operations for small runs, busy fraction per time bin for large ones);
 * ``layers.png``: per-layer cell utilization and latency;
+* ``bottlenecks.png``: each layer's span stacked by where its time went (array read, ADC
+  conversion, data movement per memory level, dependency waits, back-pressure, resource waits;
+  :mod:`xbarsim.efficiency`);
+* ``roofline.png``: achieved operations per second of each layer against its operational
+  intensity at each memory level, under the chip's peak and each level's bandwidth roof;
+* ``energy_by_data.png``: energy of each layer by data type (weights, input activations, partial
+  sums, output activations), and the network's with static energy;
 * ``report.md``: the headline numbers, the tables, and the figures.
 """
 
@@ -206,6 +213,165 @@ def layers_figure(trace: Trace, path: Path) -> Path:
     return _save(fig, path)
 
 
+_CATEGORY_COLORS = {"array read": "#1f77b4", "ADC conversion": "#aec7e8", "programming": "#d62728",
+                    "tile buffer": "#ff7f0e", "global buffer": "#ffbb78", "interconnect": "#8c564b",
+                    "DRAM": "#c49c94", "matrix-unit buffer": "#e377c2", "digital units": "#2ca02c",
+                    "dependency wait": "#7f7f7f", "back-pressure": "#bcbd22"}
+_DATA_COLORS = {"weights": "#d62728", "input activations": "#1f77b4", "partial sums": "#ff7f0e",
+                "output activations": "#2ca02c", "static": "#7f7f7f"}
+
+
+def _no_data(ax, text: str, title: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(title)
+    ax.set_axis_off()
+
+
+def bottlenecks_figure(trace: Trace, path: Path) -> Path:
+    """Each layer's span stacked by category (resource waits of every kind in one grey-hatched band)."""
+    b = trace.bottlenecks
+    names = [r.name for r in trace.layers]
+    fig = Figure(figsize=(max(7, 0.28 * len(names) + 3), 4.5))
+    ax = fig.add_subplot()
+    title = f"Where each layer's time went: {trace.network_name} on {trace.arch_name} ({trace.schedule})"
+    if b is None:
+        _no_data(ax, "this trace recorded no bottlenecks", title)
+        return _save(fig, path)
+    clock = trace.arch.chip.clock
+    matrix = b.matrix() / clock
+    scale, unit = _time_unit(matrix.sum(axis=1).max(initial=0.0))
+    x = np.arange(len(names))
+    bottom = np.zeros(len(names))
+    waits = np.array([c.startswith("wait: ") for c in b.categories])
+    bands = [(c, matrix[:, i]) for i, c in enumerate(b.categories) if not waits[i]]
+    bands.append(("resource waits", matrix[:, waits].sum(axis=1)))
+    for name, values in bands:
+        if values.any():
+            ax.bar(x, values / scale, bottom=bottom / scale, color=_CATEGORY_COLORS.get(name, "#dddddd"),
+                   hatch="//" if name == "resource waits" else None, label=name, linewidth=0)
+            bottom += values
+    ax.set_ylabel(f"span ({unit})")
+    ax.set_xticks(x, names, rotation=90, fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def roofline_figure(trace: Trace, path: Path) -> Path:
+    """Roofline per memory level: one point per layer with MACs at (its operations per byte moved
+    through that level, its achieved operations per second over its span)."""
+    from .efficiency import level_bytes, level_roofs, peak_ops
+    stream, arch = trace.stream, trace.arch
+    clock = arch.chip.clock
+    fig = Figure(figsize=(7.5, 5))
+    ax = fig.add_subplot()
+    title = f"Roofline: {trace.network_name} on {trace.arch_name} ({trace.schedule}, batch {trace.batch})"
+    reports = trace.layers
+    ops = np.array([2.0 * r.macs for r in reports])
+    spans = np.array([max(r.end_cycle - r.start_cycle, 0) for r in reports], dtype=float)
+    achieved = np.divide(ops * clock, spans, out=np.zeros_like(ops), where=spans > 0)
+    moved = level_bytes(stream)
+    roofs = level_roofs(stream, arch)
+    peak = peak_ops(arch)
+    shown = [(level, values) for level, values in moved.items() if ((values > 0) & (achieved > 0)).any()]
+    if not shown:
+        _no_data(ax, "no layer with MACs moved data", title)
+        return _save(fig, path)
+    markers = "osD^vP*X"
+    lo, hi = np.inf, 0.0
+    for k, (level, values) in enumerate(shown):
+        mask = (values > 0) & (achieved > 0)
+        intensity = ops[mask] / values[mask]
+        lo, hi = min(lo, intensity.min()), max(hi, intensity.max())
+        colour = _CATEGORY_COLORS.get(level, None)
+        ax.scatter(intensity, achieved[mask], marker=markers[k % len(markers)], color=colour, s=18,
+                   label=f"{level} (layers)")
+    xs = np.logspace(np.log10(lo) - 1, np.log10(hi) + 1, 100)
+    ax.plot(xs, np.full_like(xs, peak), color="black", linewidth=1, label=f"peak {peak / 1e12:.3g} TOPS")
+    for level, _ in shown:
+        if level in roofs:
+            ax.plot(xs, np.minimum(xs * roofs[level], peak), linestyle="--", linewidth=1,
+                    color=_CATEGORY_COLORS.get(level, None), label=f"{level} roof {roofs[level] / 1e9:.3g} GB/s")
+    ax.set_xscale("log"), ax.set_yscale("log")
+    ax.set_xlabel("operational intensity (operations per byte through the level)")
+    ax.set_ylabel("achieved operations per second (over the layer's span)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def energy_by_data_figure(trace: Trace, path: Path) -> Path:
+    from .efficiency import STATIC
+    from .hardware.registry import DATA_TYPES
+    data = trace.energy_by_data
+    names = [r.name for r in trace.layers]
+    fig = Figure(figsize=(max(7, 0.28 * len(names) + 4), 4.5))
+    ax, whole = fig.subplots(1, 2, gridspec_kw={"width_ratios": [max(4, len(names)), 2]})
+    title = f"Energy by data type: {trace.network_name} on {trace.arch_name}"
+    if data is None:
+        _no_data(ax, "this trace recorded no energy by data type", title)
+        whole.set_axis_off()
+        return _save(fig, path)
+    rows = np.array([[data.by_layer.get(n, {}).get(t, 0.0) for t in DATA_TYPES] for n in names]).reshape(-1, len(DATA_TYPES))
+    scale, unit = _scale_pj(rows.sum(axis=1).tolist())
+    x = np.arange(len(names))
+    bottom = np.zeros(len(names))
+    for i, t in enumerate(DATA_TYPES):
+        ax.bar(x, rows[:, i] / scale, bottom=bottom / scale, color=_DATA_COLORS[t], label=t, linewidth=0)
+        bottom += rows[:, i]
+    ax.set_xticks(x, names, rotation=90, fontsize=7)
+    ax.set_ylabel(f"dynamic energy ({unit})")
+    ax.set_title(title)
+    total = data.total
+    whole_sum = sum(total.values()) or 1.0
+    base = 0.0
+    for t in DATA_TYPES + (STATIC,):
+        whole.bar([0], [total[t] / whole_sum], bottom=[base], color=_DATA_COLORS[t], label=t)
+        base += total[t] / whole_sum
+    whole.set_xticks([0], ["network"])
+    whole.set_ylabel("share of the energy")
+    whole.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0)
+    return _save(fig, path)
+
+
+def _efficiency_markdown(trace: Trace) -> List[str]:
+    from .efficiency import LADDER_STEPS, STATIC
+    from .hardware.registry import DATA_TYPES
+    lines: List[str] = []
+    data = trace.energy_by_data
+    if data is not None:
+        whole = sum(data.total.values()) or 1.0
+        lines += ["## Energy by data type", "", "| " + " | ".join(DATA_TYPES + (STATIC,)) + " |",
+                  "|" + "---|" * (len(DATA_TYPES) + 1),
+                  "| " + " | ".join(f"{_energy(data.total[t])} ({data.total[t] / whole:.1%})"
+                                    for t in DATA_TYPES + (STATIC,)) + " |", ""]
+    b = trace.bottlenecks
+    if b is None:
+        return lines
+    clock = trace.arch.chip.clock
+    if b.network is not None:
+        rates = b.network.rates
+        lines += ["## Ladder from peak to achieved", "",
+                  "Each step a measured factor (docs/hardware-studies.md); crossbar MACs only.", "",
+                  "| step | factor | rate |", "|---|---|---|", f"| peak | | {rates[0] / 1e12:.3g} TOPS |"]
+        lines += [f"| {name} | {f:.3g} | {rate / 1e12:.3g} TOPS |"
+                  for name, f, rate in zip(LADDER_STEPS, b.network.factors, rates[1:])]
+        lines.append("")
+    lines += ["## Bottlenecks", "", "Each layer's span split by where its time went (sums to the span); bound: "
+              "the largest category; busiest resource: the one most of the span was spent on or waiting for; "
+              "ladder: "
+              + ", ".join(LADDER_STEPS) + ".", "",
+              "| layer | span | top categories | bound | busiest resource | ladder |", "|---|---|---|---|---|---|"]
+    for layer in b.layers:
+        span = layer.span or 1
+        top = sorted(((v, k) for k, v in layer.cycles.items() if v), reverse=True)[:3]
+        ladder = "-" if layer.ladder is None else " x ".join(f"{f:.2g}" for f in layer.ladder.factors)
+        lines.append(f"| {layer.name} | {_time(layer.span / clock)} | "
+                     + ", ".join(f"{k} {v / span:.0%}" for v, k in top)
+                     + f" | {layer.bound} | {layer.bound_resource} | {ladder} |")
+    return lines + [""]
+
+
 def markdown(trace: Trace, figures: Dict[str, str]) -> str:
     s = trace.summary
     lines = [f"# {trace.network_name} on {trace.arch_name}", "",
@@ -224,8 +390,11 @@ def markdown(trace: Trace, figures: Dict[str, str]) -> str:
     for note in trace.notes:
         lines += [f"> {note}", ""]
     for title, name in (("Energy by component", "energy_by_component"), ("Energy by layer", "energy_by_layer"),
-                        ("Activity over the run", "timeline"), ("Per-layer utilization and latency", "layers")):
+                        ("Activity over the run", "timeline"), ("Per-layer utilization and latency", "layers"),
+                        ("Where each layer's time went", "bottlenecks"), ("Roofline", "roofline"),
+                        ("Energy by data type", "energy_by_data")):
         lines += [f"## {title}", "", f"![{title}]({figures[name]})", ""]
+    lines += _efficiency_markdown(trace)
     lines += ["## Layers", "", "Span: from the layer's first operation's start to its last operation's end (spans of "
               "pipelined layers overlap). Critical: its exclusive share of the critical path (the spans of the "
               "operations everything after them waited for); these add up to the latency.", "",
@@ -253,11 +422,15 @@ def write_report(trace, out_dir, *, overwrite: bool = False) -> Dict[str, Path]:
         with Output(out, what="report", folder=True, overwrite=overwrite) as output:
             temp = output.temp
             names = {"energy_by_component": "energy_by_component.png", "energy_by_layer": "energy_by_layer.png",
-                     "timeline": "timeline.png", "layers": "layers.png", "report": "report.md"}
+                     "timeline": "timeline.png", "layers": "layers.png", "bottlenecks": "bottlenecks.png",
+                     "roofline": "roofline.png", "energy_by_data": "energy_by_data.png", "report": "report.md"}
             energy_by_component(t, temp / names["energy_by_component"])
             energy_by_layer(t, temp / names["energy_by_layer"])
             timeline(t, temp / names["timeline"])
             layers_figure(t, temp / names["layers"])
+            bottlenecks_figure(t, temp / names["bottlenecks"])
+            roofline_figure(t, temp / names["roofline"])
+            energy_by_data_figure(t, temp / names["energy_by_data"])
             (temp / names["report"]).write_text(markdown(t, names), encoding="utf-8")
             final = output.commit()
         return {key: final / name for key, name in names.items()}

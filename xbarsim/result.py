@@ -101,6 +101,9 @@ class SimulationResult:
     """The trace this result was replayed from, if it was."""
     decode: Optional[object] = None
     """A decoder's decode steps (:class:`xbarsim.generation.DecodeReport`), after this prefill."""
+    recorded_bottlenecks: Optional[object] = None
+    """Bottlenecks read from a trace (a replay of a trace without per-operation times); else they
+    are derived from the timeline when first asked for."""
 
     # -- headline numbers --------------------------------------------------------------------
 
@@ -225,6 +228,33 @@ class SimulationResult:
                 out.setdefault(stream.layer_names[i], {})[name] = int(value)
         return out
 
+    # -- efficiency analysis (xbarsim.efficiency) -------------------------------------------------
+
+    @property
+    def has_operation_times(self) -> bool:
+        """Whether the timeline has every operation's times (a fresh run, or a replayed ``event`` trace)."""
+        return not self.stream.operations or bool(self.timeline.end.any())
+
+    @property
+    def bottlenecks(self):
+        """Where each layer's time went, what bounds it and its ladder from peak to achieved
+        (:class:`xbarsim.efficiency.Bottlenecks`); None for a replay of a trace that recorded neither
+        per-operation times nor bottlenecks."""
+        if self.recorded_bottlenecks is None and self.has_operation_times:
+            from .efficiency import analyze
+            self.recorded_bottlenecks = analyze(self)
+        return self.recorded_bottlenecks
+
+    @property
+    def energy_by_data(self):
+        """Energy by data type (weights, input activations, partial sums, output activations,
+        static), per layer and in total (:class:`xbarsim.efficiency.DataEnergy`)."""
+        cached = self.__dict__.get("_energy_by_data")
+        if cached is None:
+            from .efficiency import energy_by_data
+            cached = self.__dict__["_energy_by_data"] = energy_by_data(self)
+        return cached
+
     # -- presentation ---------------------------------------------------------------------------
 
     def __str__(self) -> str:
@@ -275,7 +305,52 @@ class SimulationResult:
                          f"{_energy(r.energy_pj):>11s}")
         lines.append("  (span: first operation's start to last operation's end; critical: its exclusive share of "
                      "the critical path, which sums to the latency)")
+        lines += self.efficiency_lines()
         return lines
+
+    def efficiency_lines(self) -> List[str]:
+        """The summary's bottleneck, ladder and data-type sections (docs/hardware-studies.md)."""
+        from .efficiency import LADDER_STEPS, STATIC
+        from .hardware.registry import DATA_TYPES
+        lines = ["", "  energy by data type"]
+        data = self.energy_by_data.total
+        total = self.energy_pj or 1.0
+        lines.append("    " + ", ".join(f"{t} {_energy(data[t])} ({data[t] / total:.1%})"
+                                        for t in DATA_TYPES + (STATIC,)))
+        b = self.bottlenecks
+        if b is None:
+            lines += ["", "  bottlenecks: not recorded in this trace (no per-operation times)"]
+            return lines
+        if b.network is not None:
+            steps = " ".join(f"x {f:.3g} ({name})" for name, f in zip(LADDER_STEPS, b.network.factors))
+            lines += ["", f"  ladder    peak {b.network.peak / 1e12:.3g} TOPS {steps} = "
+                          f"{b.network.achieved / 1e12:.3g} TOPS on crossbars"]
+        columns = _SUMMARY_COLUMNS
+        lines += ["", "  bottlenecks (share of each layer's span; ladder: array size/shape, mapping/replication, "
+                      "utilization, bandwidth)",
+                  f"  {'layer':24s} " + " ".join(f"{c:>7s}" for c, _ in columns)
+                  + f"  {'bound':16s} {'busiest resource':20s} ladder"]
+        for layer in b.layers:
+            span = layer.span or 1
+            shares = [sum(v for k, v in layer.cycles.items() if pick(k)) / span for _, pick in columns]
+            ladder = "-" if layer.ladder is None else " ".join(f"{f:.2g}" for f in layer.ladder.factors)
+            lines.append(f"  {layer.name[:24]:24s} " + " ".join(f"{v:7.0%}" for v in shares)
+                         + f"  {layer.bound[:16]:16s} {layer.bound_resource[:20]:20s} {ladder}")
+        return lines
+
+
+_MOVEMENT = ("registers", "tile buffer", "global buffer", "interconnect", "DRAM", "matrix-unit buffer")
+_SUMMARY_COLUMNS = (
+    ("read", lambda k: k == "array read"),
+    ("ADC", lambda k: k == "ADC conversion"),
+    ("moving", lambda k: k in _MOVEMENT),
+    ("digital", lambda k: k == "digital units"),
+    ("program", lambda k: k == "programming"),
+    ("depend", lambda k: k == "dependency wait"),
+    ("backpr", lambda k: k == "back-pressure"),
+    ("res.wait", lambda k: k.startswith("wait: ")),
+)
+"""The summary's per-layer bottleneck columns (categories grouped; the trace keeps them all)."""
 
 
 def _time(seconds: float) -> str:

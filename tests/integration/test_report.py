@@ -19,16 +19,19 @@ def trace(tmp_path_factory):
 
 def test_report_writes_figures_and_summary(trace, tmp_path):
     files = write_report(trace, tmp_path / "out")
-    assert set(files) == {"energy_by_component", "energy_by_layer", "timeline", "layers", "report"}
+    assert set(files) == {"energy_by_component", "energy_by_layer", "timeline", "layers", "bottlenecks", "roofline",
+                          "energy_by_data", "report"}
     for name, path in files.items():
         assert path.exists() and path.stat().st_size > 1000
         if name != "report":
             assert path.read_bytes()[:8] == PNG
     text = files["report"].read_text()
     assert text.startswith("# mlp on tiny")
-    for name in ("energy_by_component.png", "energy_by_layer.png", "timeline.png", "layers.png"):
+    for name in ("energy_by_component.png", "energy_by_layer.png", "timeline.png", "layers.png", "bottlenecks.png",
+                 "roofline.png", "energy_by_data.png"):
         assert f"]({name})" in text
     assert "| fc1 | fc |" in text
+    assert "## Bottlenecks" in text and "## Ladder from peak to achieved" in text and "| input activations |" in text
 
 
 def test_large_runs_draw_busy_fractions(trace, tmp_path, monkeypatch):

@@ -77,6 +77,25 @@ def _mvm_actions(arch, stream, index):
     }
 
 
+def _mvm_split(arch, stream, index):
+    """(array read, ADC conversion) cycles of each MVM, by the two-stage model: the slower stage
+    is charged its whole pipelined run, ``(n - 1) x`` its stage time plus its own fill, and the
+    other stage only its fill (one item); without sample-and-hold each is charged its n items.
+    A read stage equal to the conversion stage counts as read-bound. They add up to the duration
+    (an MVM with no item to execute lasts one cycle: a read)."""
+    act = stream.activity[stream.op_aux[index]]
+    parts = stream.parts[act["part"]]
+    a, b = mvm_stages(arch, parts["input_cycles"], parts["active_columns"], parts["accumulate"])
+    n = act["items"]
+    if arch.pe.sample_hold:
+        read = a + np.where(a >= b, (n - 1) * a, 0)
+        convert = b + np.where(a >= b, 0, (n - 1) * b)
+    else:
+        read, convert = n * a, n * b
+    empty = n <= 0
+    return np.where(empty, 1, read).astype(np.int64), np.where(empty, 0, convert).astype(np.int64)
+
+
 def _program_duration(arch, stream, index):
     groups = -(-stream.op_amount[index] // arch.programming.rows_in_parallel)
     return cycles(groups * arch.programming.write_pulse, arch.chip.clock)
@@ -100,15 +119,19 @@ FAMILY = register(Family(
             "row_activation": "one row driven during one read",
             "write": "one cell written"},
             instances=lambda a: a.arrays,
-            arguments={"rows": lambda a: a.crossbar.rows, "cell_bits": lambda a: a.crossbar.cell_bits}),
+            arguments={"rows": lambda a: a.crossbar.rows, "cell_bits": lambda a: a.crossbar.cell_bits},
+            # a read applies the input digits to the stored weights: the energy of bringing the
+            # activations into the array (Yang & Sze, IEDM 2019: weights stay, activations move)
+            data={"read": "input activations", "row_activation": "input activations", "write": "weights"}),
         Component("dac", "input DAC (one per array row)", {"convert": "one digit converted"},
-                  instances=lambda a: a.arrays * a.crossbar.rows, arguments={"bits": lambda a: a.crossbar.dac_bits}),
+                  instances=lambda a: a.arrays * a.crossbar.rows, arguments={"bits": lambda a: a.crossbar.dac_bits},
+                  data={"convert": "input activations"}),
         Component("sh", "sample-and-hold (one per array column)", {"sample": "one column sampled"},
-                  instances=lambda a: a.arrays * a.crossbar.cols),
+                  instances=lambda a: a.arrays * a.crossbar.cols, data={"sample": "partial sums"}),
         Component("adc", "ADC", {"convert": "one conversion"}, instances=lambda a: a.arrays * a.pe.adcs_per_array,
-                  arguments={"bits": lambda a: a.crossbar.adc_bits}),
+                  arguments={"bits": lambda a: a.crossbar.adc_bits}, data={"convert": "partial sums"}),
         Component("shift_add", "PE shift-and-add unit", {"op": "one digitized value merged"},
-                  instances=lambda a: a.pes * a.pe.shift_add_units),
+                  instances=lambda a: a.pes * a.pe.shift_add_units, data={"op": "partial sums"}),
     ),
     resources=(
         ResourceKind("copy", "a layer copy's PEs (arrays, converters, shift-and-adds, registers) in lockstep",
@@ -116,10 +139,12 @@ FAMILY = register(Family(
     ),
     ops=(
         OpKind("mvm", "a burst of input vectors through a layer copy", ("copy",), "vectors",
-               _mvm_duration, _mvm_actions, group="arrays"),
+               _mvm_duration, _mvm_actions, group="arrays", time="arrays",
+               phases=("array read", "ADC conversion"), split=_mvm_split),
         OpKind("program", "write a layer part's weights into a copy", ("copy",), "rows",
-               _program_duration, _program_actions, group="programming"),
+               _program_duration, _program_actions, group="programming", time="programming", carries="weights"),
         OpKind("write_operand", "write new keys or values of a product's operand into a copy", ("copy",), "rows",
-               _program_duration, _operand_actions, group="programming"),
+               _program_duration, _operand_actions, group="programming", time="programming",
+               data={("xbar", "write"): "input activations"}, carries="input activations"),
     ),
 ))

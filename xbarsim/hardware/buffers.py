@@ -47,14 +47,16 @@ TILE_BUFFER = register(Family(
     doc="the tile buffer (ISAAC: 64 KB eDRAM, 2 banks): input regions of the layers running on the tile",
     sections=("tile.buffer",),
     components=(Component("tile_buffer", "tile buffer (eDRAM or SRAM)", {
-        "read": "one access of width_bits", "write": "one access of width_bits"}, instances=lambda a: a.chip.tiles),),
+        "read": "one access of width_bits", "write": "one access of width_bits"}, instances=lambda a: a.chip.tiles,
+        data={"read": "input activations", "write": "output activations"}),),
     resources=(ResourceKind("tile_buffer", "the ports of a tile buffer", scope="tile",
-                            servers=lambda a: a.tile.buffer.ports),),
+                            servers=lambda a: a.tile.buffer.ports, level="tile buffer",
+                            bandwidth=lambda a: a.tile.buffer.bandwidth),),
     ops=(
         OpKind("buffer_read", "read input vectors or window elements from a tile buffer", ("tile_buffer",), "bytes",
-               _port(_tile), _access("tile_buffer", "read", _tile), group="data movement"),
+               _port(_tile), _access("tile_buffer", "read", _tile), group="data movement", time="tile buffer"),
         OpKind("buffer_write", "write arriving data into a region of a tile buffer", ("tile_buffer",), "bytes",
-               _port(_tile), _access("tile_buffer", "write", _tile), group="data movement"),
+               _port(_tile), _access("tile_buffer", "write", _tile), group="data movement", time="tile buffer"),
     ),
 ))
 
@@ -79,15 +81,16 @@ TILE_BUS = register(Family(
     doc="the bus from a tile buffer to the input registers of the tile's PEs (ISAAC: 384 wires)",
     sections=("tile.bus_bandwidth",),
     components=(Component("tile_bus", "bus from the tile buffer to its PEs", {"transfer_bytes": "one byte moved"},
-                          instances=lambda a: a.chip.tiles),),
+                          instances=lambda a: a.chip.tiles, data={"transfer_bytes": "input activations"}),),
     resources=(ResourceKind("tile_bus", "the tile's buffer-to-PE bus", scope="tile", servers=lambda a: 1),),
     ops=(
         OpKind("feed", "read input vectors from the tile buffer into the tile's PEs over the bus",
-               ("tile_buffer", "tile_bus"), "bytes", _feed_duration, _feed_actions, group="data movement"),
+               ("tile_buffer", "tile_bus"), "bytes", _feed_duration, _feed_actions, group="data movement",
+               time="tile buffer"),
         OpKind("tile_bus", "move input vectors that arrived over the network into the tile's PEs", ("tile_bus",),
                "bytes", _bus_duration,
                lambda arch, stream, index: {("tile_bus", "transfer_bytes"): stream.op_amount[index]},
-               group="data movement"),
+               group="data movement", time="tile buffer"),
     ),
 ))
 
@@ -98,13 +101,15 @@ GLOBAL_BUFFER = register(Family(
     sections=("global_buffer",),
     components=(Component("glb", "global buffer", {"read": "one access of width_bits",
                                                     "write": "one access of width_bits"},
-                          instances=lambda a: 1 if a.global_buffer.size > 0 else 0),),
+                          instances=lambda a: 1 if a.global_buffer.size > 0 else 0,
+                          data={"read": "input activations", "write": "output activations"}),),
     resources=(ResourceKind("glb", "the ports of the global buffer", scope="chip",
-                            servers=lambda a: a.global_buffer.ports),),
+                            servers=lambda a: a.global_buffer.ports, level="global buffer",
+                            bandwidth=lambda a: a.global_buffer.bandwidth),),
     ops=(
         OpKind("glb_read", "read feature-map rows from the global buffer", ("glb",), "bytes",
-               _port(_glb), _access("glb", "read", _glb), group="data movement"),
+               _port(_glb), _access("glb", "read", _glb), group="data movement", time="global buffer"),
         OpKind("glb_write", "write output rows into the global buffer", ("glb",), "bytes",
-               _port(_glb), _access("glb", "write", _glb), group="data movement"),
+               _port(_glb), _access("glb", "write", _glb), group="data movement", time="global buffer"),
     ),
 ))

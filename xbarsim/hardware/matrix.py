@@ -64,9 +64,12 @@ FAMILY = register(Family(
     components=(
         Component("mxu", "matrix-unit MAC lane", {"mac": "one operand_bits x operand_bits multiply-accumulate"},
                   instances=lambda a: a.chip.tiles * a.tile.matrix_unit.macs_per_cycle,
-                  arguments={"bits": lambda a: a.tile.matrix_unit.operand_bits}),
+                  arguments={"bits": lambda a: a.tile.matrix_unit.operand_bits},
+                  # products of two activations: both operands are activations
+                  data={"mac": "input activations"}),
         Component("mxu_buffer", "the matrix unit's buffer (SRAM)", {
-            "read": "one access of width_bits", "write": "one access of width_bits"}, instances=_units),
+            "read": "one access of width_bits", "write": "one access of width_bits"}, instances=_units,
+            data={"read": "input activations", "write": "input activations"}),
     ),
     resources=(
         ResourceKind("mxu", "a tile's matrix unit (MAC array and buffer read port)", scope="tile",
@@ -75,8 +78,8 @@ FAMILY = register(Family(
     ),
     ops=(
         OpKind("matmul", "multiply a step of queries by the operand held in the matrix unit's buffer", ("mxu",),
-               "MAC slots", _matmul_duration, _matmul_actions, group="digital units"),
+               "MAC slots", _matmul_duration, _matmul_actions, group="digital units", time="digital units"),
         OpKind("mxu_load", "write operand b into the matrix unit's buffer", ("mxu_buffer",), "bytes",
-               _load_duration, _load_actions, group="data movement"),
+               _load_duration, _load_actions, group="data movement", time="matrix-unit buffer"),
     ),
 ))

@@ -30,15 +30,19 @@ FAMILY = register(Family(
     sections=("dram", "chip.offchip_links"),
     components=(
         Component("offchip", "off-chip link", {"transfer_bytes": "one byte moved"},
-                  instances=lambda a: a.chip.offchip_links),
+                  instances=lambda a: a.chip.offchip_links,
+                  data={"transfer_bytes": "input activations"}),
         Component("dram", "off-chip DRAM (energy only: not on the chip)", {
-            "read_bytes": "one byte read", "write_bytes": "one byte written"}, instances=lambda a: 0),
+            "read_bytes": "one byte read", "write_bytes": "one byte written"}, instances=lambda a: 0,
+            data={"read_bytes": "input activations", "write_bytes": "output activations"}),
     ),
-    resources=(ResourceKind("dram", "DRAM channels", scope="chip", servers=lambda a: a.dram.channels),),
+    resources=(ResourceKind("dram", "DRAM channels", scope="chip", servers=lambda a: a.dram.channels, level="DRAM",
+                            bandwidth=lambda a: a.dram.bandwidth),),
     ops=(
         OpKind("dram_read", "read input rows or weights from DRAM", ("dram",), "bytes", _duration,
-               _actions("read_bytes"), group="data movement"),
+               _actions("read_bytes"), group="data movement", time="DRAM"),
         OpKind("dram_write", "write output rows to DRAM", ("dram",), "bytes", _duration,
-               _actions("write_bytes"), group="data movement"),
+               _actions("write_bytes"), group="data movement", time="DRAM",
+               data={("offchip", "transfer_bytes"): "output activations"}),
     ),
 ))

@@ -66,15 +66,19 @@ FAMILY = register(Family(
     doc="the network between tiles: a bus, or a mesh of routers with XY routing",
     sections=("interconnect",),
     components=(Component("noc", "on-chip network: routers (mesh) or the bus", {"byte_hop": "one byte into one router"},
-                          instances=lambda a: a.routers if a.interconnect.topology == "mesh" else 1),),
+                          instances=lambda a: a.routers if a.interconnect.topology == "mesh" else 1,
+                          data={"byte_hop": "output activations"}),),
     resources=(
-        ResourceKind("bus", "the shared bus", scope="chip", servers=lambda a: 1),
-        ResourceKind("noc_out", "a tile's port into its router", scope="tile", servers=lambda a: 1),
+        ResourceKind("bus", "the shared bus", scope="chip", servers=lambda a: 1, level="interconnect",
+                     bandwidth=lambda a: a.interconnect.bandwidth),
+        ResourceKind("noc_out", "a tile's port into its router", scope="tile", servers=lambda a: 1,
+                     level="interconnect", bandwidth=lambda a: a.interconnect.bandwidth),
         ResourceKind("noc_in", "a router's port into a tile", scope="tile", servers=lambda a: 1),
         ResourceKind("link", "one direction of a link between two routers", scope="link", servers=lambda a: 1),
     ),
     ops=(
         OpKind("transfer", "move data from one tile to another over the bus or the mesh",
-               ("bus", "noc_out", "link", "noc_in"), "bytes", _duration, _byte_hops, group="data movement"),
+               ("bus", "noc_out", "link", "noc_in"), "bytes", _duration, _byte_hops, group="data movement",
+               time="interconnect"),
     ),
 ))

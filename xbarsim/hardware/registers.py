@@ -54,10 +54,12 @@ FAMILY = register(Family(
     doc="PE input and output registers and the tile output register (streaming stages, one vector deep)",
     sections=("pe.input_register", "pe.output_register", "tile.output_register"),
     components=(
-        Component("ireg", "PE input register", {"write_bytes": "one byte written"}, instances=lambda a: a.pes),
-        Component("oreg", "PE output register", {"write_bytes": "one byte written"}, instances=lambda a: a.pes),
+        Component("ireg", "PE input register", {"write_bytes": "one byte written"}, instances=lambda a: a.pes,
+                  data={"write_bytes": "input activations"}),
+        Component("oreg", "PE output register", {"write_bytes": "one byte written"}, instances=lambda a: a.pes,
+                  data={"write_bytes": "partial sums"}),
         Component("tile_oreg", "tile output register", {"write_bytes": "one byte written"},
-                  instances=lambda a: a.chip.tiles),
+                  instances=lambda a: a.chip.tiles, data={"write_bytes": "output activations"}),
     ),
     checks=(check_registers,),
 ))

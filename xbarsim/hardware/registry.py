@@ -29,12 +29,22 @@ from typing import Callable, Dict, Mapping, Optional, Tuple
 import numpy as np
 
 __all__ = ["Component", "ResourceKind", "OpKind", "Family", "Registry", "REGISTRY", "register", "cycles",
-           "cycles_of", "GROUPS"]
+           "cycles_of", "GROUPS", "DATA_TYPES", "WAITS"]
 
 _TOLERANCE = 1e-6  # cycles: absorbs float error in seconds x hertz (100 ns x 1.2 GHz = 120.00000000000001)
 
 #: Report groups of operation kinds (timeline colours, per-layer time split).
 GROUPS = ("arrays", "data movement", "digital units", "programming")
+
+#: What each joule moves or computes on (energy by data type, :mod:`xbarsim.efficiency`): every
+#: (component, action) declares one (``Component.data``), an operation kind may override it for
+#: the counts it emits (``OpKind.data``, ``OpKind.carries``). Static energy is its own category.
+DATA_TYPES = ("weights", "input activations", "partial sums", "output activations")
+
+#: Categories of a layer's time that are not an operation's own work (bottleneck attribution,
+#: :mod:`xbarsim.efficiency`): waiting for the operations it depends on, for space in a tile-buffer
+#: region (back-pressure) and for a busy resource (one category per resource kind, ``wait: <kind>``).
+WAITS = ("dependency wait", "back-pressure")
 
 
 def cycles_of(seconds: float, clock_hz: float) -> int:
@@ -60,6 +70,8 @@ class Component:
     """How many the arch has (area, peak power and static power are per instance)."""
     arguments: Mapping[str, Callable[[object], int]] = field(default_factory=dict)
     """Arch quantities an action energy may be given by (``by: bits``)."""
+    data: Mapping[str, str] = field(default_factory=dict)
+    """Action name -> the data type (:data:`DATA_TYPES`) its energy is attributed to."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,11 @@ class ResourceKind:
     between two routers) or ``chip``."""
     servers: Callable[[object], int]
     """Operations one instance serves at once, for an arch."""
+    level: Optional[str] = None
+    """The memory level whose bandwidth it provides (a time category of :class:`OpKind`), if any:
+    the roof of that level in a roofline is the sum of its instances' servers x ``bandwidth``."""
+    bandwidth: Optional[Callable[[object], float]] = None
+    """Bytes per second one server moves, for an arch (with ``level``)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,21 @@ class OpKind:
     actions: Callable
     group: str
     """One of :data:`GROUPS`."""
+    time: str = ""
+    """What its time is attributed to in a layer's bottleneck breakdown (``"tile buffer"``,
+    ``"DRAM"``, ``"digital units"``, ...; a memory level for data movement)."""
+    phases: Tuple[str, ...] = ()
+    """Categories its duration splits into (the MVM: array read, ADC conversion), with ``split``."""
+    split: Optional[Callable] = None
+    """``split(arch, stream, index)`` -> int64 cycles per phase (one array per name of ``phases``,
+    aligned with ``index``; their sum is the duration). Without it the whole duration goes to
+    ``time``."""
+    data: Mapping[Tuple[str, str], str] = field(default_factory=dict)
+    """(component, action) -> data type, for counts of this kind that differ from the
+    component's own declaration (a residual add's shift-and-adds add output activations)."""
+    carries: Optional[str] = None
+    """The data type its inputs are (``program``: weights): the data-movement operations it
+    directly depends on count their actions as that type."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +171,17 @@ class Registry:
                     raise ValueError(f"operation kind {op.name!r} holds unknown resource kind {kind!r}")
             if op.group not in GROUPS:
                 raise ValueError(f"operation kind {op.name!r}: group must be one of {GROUPS}")
+            if not op.time or bool(op.phases) != (op.split is not None):
+                raise ValueError(f"operation kind {op.name!r}: declare the category of its time (time=...), and "
+                                 "phases together with split")
+            for data in tuple(op.data.values()) + ((op.carries,) if op.carries else ()):
+                if data not in DATA_TYPES:
+                    raise ValueError(f"operation kind {op.name!r}: data type {data!r} is not one of {DATA_TYPES}")
+        for c in family.components:
+            for action in c.actions:
+                if c.data.get(action) not in DATA_TYPES:
+                    raise ValueError(f"component {c.name!r}: action {action!r} needs a data type, one of "
+                                     f"{DATA_TYPES} (data=...)")
         self.families[family.name] = family
         for items, table in ((family.components, self.components), (family.resources, self.resources),
                              (family.ops, self.ops)):
@@ -173,6 +216,18 @@ class Registry:
     def has_action(self, component: str, action: str) -> bool:
         entry = self.components.get(component)
         return entry is not None and action in entry.actions
+
+    @property
+    def time_categories(self) -> Tuple[str, ...]:
+        """Categories of a layer's time, in a fixed order: those of the operation kinds (their
+        phases first, in declaration order), the waits of :data:`WAITS`, then ``wait: <resource
+        kind>`` for every resource kind."""
+        names = []
+        for op in self.ops.values():
+            for name in op.phases or (op.time,):
+                if name not in names:
+                    names.append(name)
+        return tuple(names) + WAITS + tuple(f"wait: {r}" for r in self.resources)
 
     def checks(self):
         return tuple(check for f in self.families.values() for check in f.checks)

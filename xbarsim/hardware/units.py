@@ -29,11 +29,12 @@ FAMILY = register(Family(
     sections=("tile.activation_units", "tile.pooling_units", "tile.shift_add_units"),
     components=(
         Component("tile_shift_add", "tile shift-and-add unit (residual adds; merges of a copy's partial sums)",
-                  {"op": "one addition"}, instances=lambda a: a.chip.tiles * a.tile.shift_add_units),
+                  {"op": "one addition"}, instances=lambda a: a.chip.tiles * a.tile.shift_add_units,
+                  data={"op": "partial sums"}),
         Component("act", "activation unit", {"op": "one output activated"},
-                  instances=lambda a: a.chip.tiles * a.tile.activation_units),
+                  instances=lambda a: a.chip.tiles * a.tile.activation_units, data={"op": "output activations"}),
         Component("pool", "pooling unit", {"op": "one window element"},
-                  instances=lambda a: a.chip.tiles * a.tile.pooling_units),
+                  instances=lambda a: a.chip.tiles * a.tile.pooling_units, data={"op": "output activations"}),
     ),
     resources=(
         ResourceKind("act", "a tile's activation units", scope="tile", servers=lambda a: 1),
@@ -42,10 +43,11 @@ FAMILY = register(Family(
     ),
     ops=(
         OpKind("act", "activate outputs", ("act",), "operations", _duration(lambda a: a.tile.activation_units),
-               _count("act"), group="digital units"),
+               _count("act"), group="digital units", time="digital units"),
         OpKind("pool", "pool window elements", ("pool",), "operations", _duration(lambda a: a.tile.pooling_units),
-               _count("pool"), group="digital units"),
+               _count("pool"), group="digital units", time="digital units"),
         OpKind("eltwise", "add feature maps elementwise", ("tsa",), "operations",
-               _duration(lambda a: a.tile.shift_add_units), _count("tile_shift_add"), group="digital units"),
+               _duration(lambda a: a.tile.shift_add_units), _count("tile_shift_add"), group="digital units",
+               time="digital units", data={("tile_shift_add", "op"): "output activations"}),
     ),
 ))

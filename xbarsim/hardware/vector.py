@@ -29,12 +29,13 @@ FAMILY = register(Family(
     components=(
         Component("vec", "vector-unit lane", {"op": "one operation on one element (a 16-bit add, multiply, "
                                                      "compare or table lookup)"},
-                  instances=lambda a: a.chip.tiles * a.tile.vector_unit.lanes),
+                  instances=lambda a: a.chip.tiles * a.tile.vector_unit.lanes, data={"op": "output activations"}),
     ),
     resources=(ResourceKind("vec", "a tile's vector unit", scope="tile", servers=lambda a: 1),),
     ops=(
         OpKind("vec", "apply a function (softmax, a normalization, GELU, SiLU, tanh, a product) to elements",
                ("vec",), "operations", _duration,
-               lambda arch, stream, index: {("vec", "op"): stream.op_amount[index]}, group="digital units"),
+               lambda arch, stream, index: {("vec", "op"): stream.op_amount[index]}, group="digital units",
+               time="digital units"),
     ),
 ))

@@ -341,6 +341,46 @@ class Trace:
                      for r in rows)
 
     @cached_property
+    def bottlenecks(self):
+        """Per-layer bottlenecks and ladders as recorded (:class:`xbarsim.efficiency.Bottlenecks`); None
+        if the run recorded none (a replay of a trace without per-operation times, or an older trace)."""
+        from ..efficiency import Bottlenecks, Ladder, LayerBottleneck
+        if "/bottlenecks" not in self._digests:
+            return None
+        attrs = self._attrs("/bottlenecks")
+        with self._guard("/bottlenecks"):
+            categories = tuple(_text(attrs["categories"]))
+            cycles = self._read("/bottlenecks/cycles").reshape(-1, len(categories))
+            bound = _text(self._read("/bottlenecks/bound"))
+            resource = _text(self._read("/bottlenecks/bound_resource"))
+            ladders = self._read("/bottlenecks/ladder")
+
+            def ladder(row):
+                row = np.asarray(row, dtype=np.float64)
+                return None if np.isnan(row).any() else Ladder(peak=float(row[0]), factors=tuple(row[1:].tolist()))
+
+            layers = tuple(LayerBottleneck(name=r.name, cycles=dict(zip(categories, cycles[i].tolist())),
+                                           bound=bound[i], bound_resource=resource[i], ladder=ladder(ladders[i]))
+                           for i, r in enumerate(self.layers))
+            network = attrs.get("network_ladder")
+            return Bottlenecks(categories=categories, layers=layers,
+                               network=None if network is None else ladder(network))
+
+    @cached_property
+    def energy_by_data(self):
+        """Energy by data type as recorded (:class:`xbarsim.efficiency.DataEnergy`); None in an older trace."""
+        from ..efficiency import DataEnergy, STATIC
+        if "/energy_by_data" not in self._digests:
+            return None
+        attrs = self._attrs("/energy_by_data")
+        with self._guard("/energy_by_data"):
+            types = tuple(_text(attrs["types"]))
+            names = _text(self._read("/energy_by_data/layers"))
+            table = self._read("/energy_by_data/by_layer").reshape(len(names), len(types))
+            return DataEnergy(by_layer={n: dict(zip(types, map(float, table[i]))) for i, n in enumerate(names)},
+                              total={t: float(attrs[t]) for t in types + (STATIC,)})
+
+    @cached_property
     def functional_stats(self) -> Optional[Dict[str, Dict[str, float]]]:
         """Data-aware runs: per layer (and ``total``), what the functional model saw."""
         if "/functional" not in self._digests:

@@ -148,6 +148,34 @@ class TraceWriter:
         for component, values in sorted(decode.energy_by_component.items()):
             self._array(parts, component, np.asarray(values))
 
+    def _efficiency(self, result) -> None:
+        """Bottlenecks per layer and energy by data type (:mod:`xbarsim.efficiency`), so that a trace
+        of any detail still has them."""
+        from ..efficiency import LADDER_STEPS, STATIC
+        from ..hardware.registry import DATA_TYPES
+        b = result.bottlenecks
+        if b is not None:
+            g = self.file.create_group("bottlenecks")
+            g.attrs["categories"] = _strings(b.categories)
+            g.attrs["ladder_steps"] = _strings(("peak",) + LADDER_STEPS)
+            g.create_dataset("cycles", data=b.matrix())
+            g.create_dataset("bound", data=_strings([x.bound for x in b.layers]))
+            g.create_dataset("bound_resource", data=_strings([x.bound_resource for x in b.layers]))
+            nan = (np.nan,) * (1 + len(LADDER_STEPS))
+            g.create_dataset("ladder", data=np.array([nan if x.ladder is None else (x.ladder.peak,) + x.ladder.factors
+                                                      for x in b.layers], dtype=np.float64).reshape(-1, len(nan)))
+            if b.network is not None:
+                g.attrs["network_ladder"] = np.array((b.network.peak,) + b.network.factors, dtype=np.float64)
+        data = result.energy_by_data
+        g = self.file.create_group("energy_by_data")
+        g.attrs["types"] = _strings(DATA_TYPES)
+        names = sorted(data.by_layer)
+        g.create_dataset("layers", data=_strings(names))
+        g.create_dataset("by_layer", data=np.array([[data.by_layer[n][t] for t in DATA_TYPES] for n in names],
+                                                   dtype=np.float64).reshape(len(names), len(DATA_TYPES)))
+        for t in DATA_TYPES + (STATIC,):
+            g.attrs[t] = data.total[t]
+
     def _results(self, result, functional_stats: Optional[dict]) -> None:
         """Totals, the per-layer table and the action counts."""
         f = self.file
@@ -177,6 +205,7 @@ class TraceWriter:
         breakdown = f.create_group("energy_by_component")
         for component, value in sorted(result.energy.by_component.items()):
             breakdown.attrs[component] = value
+        self._efficiency(result)
         if result.decode is not None:
             self._decode(result.decode)
         if functional_stats:

@@ -53,6 +53,7 @@ def test_energy_per_inference_rises_as_utilization_falls(arch, network, extra, t
     base = _simulate(arch, network, schedule="layer", energy=table)
     bigger = _simulate(xbarsim.evolve(arch, {"chip.tiles": arch.chip.tiles + extra}), network,
                               schedule="layer", energy=table)
-    assume(bigger.cycles == base.cycles and bigger.arrays_used == base.arrays_used)
+    # same work (every count equal: a larger mesh may route data over other hops) in the same time
+    assume(bigger.cycles == base.cycles and bigger.actions == base.actions)
     assert bigger.energy_per_inference_pj > base.energy_per_inference_pj
     assert bigger.energy.dynamic_pj == pytest.approx(base.energy.dynamic_pj, rel=1e-9)

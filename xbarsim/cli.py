@@ -145,8 +145,8 @@ def cmd_run(args) -> int:
         total = result.data_stats["total"]
         print(f"\n  data-aware: {args.images if args.model else batch} real inputs; "
               f"{total['active_row_fraction']:.1%} of row drives carry a non-zero digit, "
-              f"{total['nonzero_plane_fraction']:.1%} of digit planes are non-zero, "
-              f"{total['executed_cycle_fraction']:.1%} of input cycles are needed"
+              f"{total['read_fraction']:.1%} of array reads and {total['executed_item_fraction']:.1%} of read items "
+              "are needed"
               + (" (zero skipping on)" if result.arch.pe.zero_skip else " (zero skipping off)"))
     if result.trace_path is not None:
         print(f"\n  trace written to {result.trace_path}")

@@ -26,11 +26,14 @@ def test_unpacked_activity_by_hand():
     skip = activity.from_counts(layout, counts, zero_skip=True)
     plain = activity.from_counts(layout, counts, zero_skip=False)
     base = activity.structural(layout)
+    # structurally: full-scale digits (D = 1) on 16-cell array rows at the mid level (3 half steps)
     assert base == {"items": 2, "reads": 2 * 4, "row_activations": 2 * 20 * 2, "dac": 2 * 20 * 2,
-                    "sh": 2 * 24 * 2, "adc": 24 * 2 * 2}
+                    "sh": 2 * 24 * 2, "adc": 24 * 2 * 2, "dac_steps": 80, "cell_drives": 80 * 16,
+                    "cell_levels": 80 * 16 * 3}
     assert {k: int(v[0]) for k, v in skip.items()} == {"items": 1, "reads": 2, "row_activations": 6, "dac": 32,
                                                        "sh": 24, "adc": 24}
-    assert {k: int(v[0]) for k, v in plain.items()} == {**base, "row_activations": 6}
+    assert {k: int(v[0]) for k, v in plain.items()} == {**{k: base[k] for k in activity.COUNT_FIELDS},
+                                                        "row_activations": 6}
 
 
 def test_packed_groups_read_once_per_array():

@@ -57,8 +57,12 @@ def test_model_tables_price_every_component_and_cite_a_source():
         assert entry.source, name
         assert set(entry.actions) == set(REGISTRY.components[name].actions), name
     xbar = table.components["xbar"]
-    cell = 0.55 ** 2 * (arch.crossbar.g_on + arch.crossbar.g_off) / 2 * arch.pe.read_latency
-    assert xbar.actions["row_activation"].joules > arch.crossbar.cols * cell  # cells plus the row drive
+    xb = arch.crossbar  # 1-bit cells, 1-bit DACs: a half level step is (G_on - G_off) / 2
+    assert xbar.actions["conduct"].joules == pytest.approx(0.55 ** 2 * (xb.g_on - xb.g_off) / 2 * arch.pe.read_latency)
+    # a mid-level cell, (G_on + G_off) / 2, is 2 (G_off / step) + 1 half steps
+    mid = 2 * xb.g_off / (xb.g_on - xb.g_off) + 1
+    assert xbar.actions["conduct"].joules * mid == pytest.approx(0.55 ** 2 * (xb.g_on + xb.g_off) / 2 * arch.pe.read_latency)
+    assert table.components["dac"].actions["drive"].joules > 0 and xbar.actions["row_activation"].joules == 0
     assert xbar.leakage == 0 and table.components["adc"].leakage > 0
 
 

@@ -91,3 +91,31 @@ def test_functional_stats_come_from_the_same_definition():
     assert stats.zero_bitplanes > 0
     with pytest.raises(ValueError):
         activity.observe(layout, x[:, None, :5], zero_skip=True)
+
+
+def test_drive_fields_by_hand():
+    """2-bit DACs (D = 3), 4-bit inputs (two cycles), K = 6 rows on 4-row arrays (row tiles of 4 and
+    2 rows), one column tile of 8-cell rows. Vector [5, 0, 15, 1, 0, 12] has digits (low, high)
+    (1, 1), (0, 0), (3, 3), (1, 0), (0, 0), (0, 3): sum |d| = 12, sum d^2 per row 2, 0, 18, 1, 0, 9.
+    Rows whose cells hold 2, 5, 0, 7, 3, 1 half level steps give cell levels 2*2 + 1*7 + 9*1 = 20."""
+    spec = xbarsim.CrossbarSpec(rows=4, cols=8, cell_bits=2, weight_bits=4, input_bits=4, dac_bits=2, adc_bits=8,
+                                weight_mapping="differential")
+    layout = activity.Layout(ArrayTiling(6, 1, 4, 8, spec.slices, spec.polarities), spec)
+    assert layout.tiling.row_tiles == 2 and layout.tiling.col_tiles == 1
+    x = np.array([[[5, 0, 15, 1, 0, 12]]])
+    seen = activity.observe(layout, x, zero_skip=False, row_levels=np.array([[2, 5, 0, 7, 3, 1]]))
+    assert int(seen["dac_steps"][0]) == 12
+    assert int(seen["cell_drives"][0]) == 30 * 8
+    assert int(seen["cell_levels"][0]) == 20
+    assert int(seen["row_activations"][0]) == 6  # non-zero digits
+    # without known levels, cells sit at the mid level: 3 half steps x 8 cells per row
+    assert int(activity.observe(layout, x, zero_skip=False)["cell_levels"][0]) == 30 * 8 * 3
+
+
+def test_row_half_levels_of_programmed_cells():
+    """Ideal cells are whole levels (two half steps each); a 1 S level step with G_off = 0.5 S."""
+    spec = xbarsim.CrossbarSpec(rows=4, cols=8, cell_bits=2, weight_bits=4, g_on="3.5S", on_off_ratio=7.0)
+    assert spec.g_off == pytest.approx(0.5)
+    levels = np.array([[[[0, 3], [1, 2]], [[2, 2], [0, 0]]]])  # (P=1, S=2, K=2, M=2)
+    g = spec.g_off + levels * 1.0
+    assert activity.row_half_levels(g, spec).tolist() == [2 * (0 + 3 + 2 + 2), 2 * (1 + 2 + 0 + 0)]

@@ -23,7 +23,7 @@ def test_isaac_table_i_is_reproduced(rows):
 
 def test_neurosim_conventions_are_explicit_and_change_the_result():
     case = next(c for c in CASES if c.name == "neurosim-sram22")
-    assert case.conventions == Conventions(post_layout_factor=1.22, conv_vectors="valid")
+    assert case.conventions == Conventions(post_layout_factor=1.22, conv_vectors="valid", offchip=False)
     plain = Case(case.name, case.arch, case.workload, case.metrics)
     (_, _, with_conventions, _), = [r for r in run_validation([case]) if r[1].name == "tops_per_w"]
     (_, _, without, _), = [r for r in run_validation([plain]) if r[1].name == "tops_per_w"]

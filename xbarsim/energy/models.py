@@ -51,7 +51,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Dict, Optional, Tuple
 
-from ..config.fields import Choice, Maybe, Quantity, Real, Spec, param
+from ..config.fields import Boolean, Choice, Maybe, Quantity, Real, Spec, param
 from ..errors import ConfigError
 from ..hardware import REGISTRY
 from ..functional.devices import g_off_levels
@@ -144,6 +144,10 @@ class TechnologySpec(Spec):
     link_area: float = param(Quantity("area", 0), f"{_HT_MM2!r}mm2", "area of one off-chip link (ISAAC: 5.72 mm2)")
     activity: float = param(Real(0, 1, lo_open=True), _ADDER_ACTIVITY,
                             "switching activity of adders (NeuroSim Param.cpp delta = 0.15)")
+    cell_current: bool = param(Boolean(), True,
+                               "price the cells' read current (V_read^2 G t per driven cell); false when the ADC "
+                               "figure already includes it (NeuroSim's sense amplifier, whose energy is that of its "
+                               "column current)")
 
     def _validate(self) -> None:
         check_node(self.node, ("node",))
@@ -271,7 +275,7 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     step_s = (xb.g_on - xb.g_off) / xb.max_level
     # one xbar.conduct count: a cell at half a level step above G_off under a one-step digit
     # (V_read / D)^2 x step / 2 x t; a mid-level cell under the full-scale digit is 2 (G_mid / step) D^2 counts
-    conduct = (tech.v_read / full) ** 2 * step_s / 2 * t_read
+    conduct = (tech.v_read / full) ** 2 * step_s / 2 * t_read if tech.cell_current else 0.0
     mid_counts = 2 * (g_off_levels(xb) + xb.max_level / 2) * full * full
     cell_read = tech.v_read ** 2 * g_mid * t_read
     row_len = xb.cols * _CELL_WIDTH_F[tech.cell] * node
@@ -290,8 +294,10 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
         peak_rate={"conduct": xb.rows * xb.cols * mid_counts / read_s},
         source=(f"{tech.cell} cells of {_CELL_F2[tech.cell]} F^2 (NeuroSim Param.cpp) at {nm:g} nm; cell current "
                 f"V_read^2 G t per driven cell, V_read = {tech.v_read:g} V at the full-scale digit, t = {t_read:.3g} s: "
-                f"{conduct * 1e18:.4g} aJ per half level step ({step_s:.3g} S / 2) under a one-step digit, "
-                f"{cell_read * 1e15:.3g} fJ for a mid-level cell ({g_mid:.3g} S) at full scale; write: {write_how}; "
+                + (f"{conduct * 1e18:.4g} aJ per half level step ({step_s:.3g} S / 2) under a one-step digit, "
+                   f"{cell_read * 1e15:.3g} fJ for a mid-level cell ({g_mid:.3g} S) at full scale"
+                   if tech.cell_current else "not priced here (cell_current: false: inside the ADC's figure)")
+                + f"; write: {write_how}; "
                 "leakage: " + ("CACTI SRAM cell leakage (1 MiB run)" if tech.cell == "sram"
                                else "none (non-volatile cells)")))
 

@@ -14,7 +14,8 @@ from importlib import import_module
 from ._version import __version__
 from .config import Arch, CrossbarSpec, arch_presets, evolve, load_arch
 from .energy import EnergyTable, energy_presets, load_energy
-from .errors import ConfigError, MappingError, ReplayError, TraceError, XbarsimError
+from .errors import (ArgumentError, ConfigError, MappingError, OutputError, ReplayError, ResourceError, TraceError,
+                     XbarsimError)
 from .workload import Network, load_workload, zoo_names
 
 _LAZY = {
@@ -31,12 +32,15 @@ _LAZY = {
 __all__ = [
     "__version__",
     "Arch",
+    "ArgumentError",
     "ConfigError",
     "CrossbarSpec",
     "EnergyTable",
     "MappingError",
     "Network",
+    "OutputError",
     "ReplayError",
+    "ResourceError",
     "SimulationResult",
     "Trace",
     "TraceError",

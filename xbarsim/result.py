@@ -99,6 +99,8 @@ class SimulationResult:
     """Where the run's trace was written, if it was."""
     replayed_from: Optional[object] = None
     """The trace this result was replayed from, if it was."""
+    decode: Optional[object] = None
+    """A decoder's decode steps (:class:`xbarsim.generation.DecodeReport`), after this prefill."""
 
     # -- headline numbers --------------------------------------------------------------------
 
@@ -278,6 +280,9 @@ class SimulationResult:
             f"  achieved  {self.tops:.3g} TOPS, {self.tops_per_w:.3g} TOPS/W (best case {self.peak_tops_per_w:.3g}: "
             f"full arrays, no data movement); DRAM traffic {_bytes(self.dram_bytes)}",
         ]
+        from .generation import sequence_lines  # prefill, decode, products, endurance (transformers)
+
+        lines += sequence_lines(self)
         for note in self.notes:
             lines.append(f"  note      {note}")
         lines.append("")

@@ -111,6 +111,26 @@ _ROUTER_MM2 = 0.151
 _HT_PJ_PER_BIT = 2.6 / 6.4e9 * 1e12 / 8
 _HT_MM2 = 5.72
 
+#: Horowitz, "Computing's energy problem", ISSCC 2014, 45 nm at 0.9 V: integer multiply 0.2 pJ /
+#: 282 um^2 at 8 bits and 3.1 pJ / 3495 um^2 at 32 bits; integer add 0.1 pJ / 137 um^2 at 32 bits;
+#: 16-bit floating-point add 0.4 pJ / 1360 um^2 and multiply 1.1 pJ / 1640 um^2.
+_HOROWITZ_NODE = 45e-9
+_MUL_8 = (0.2, 282.0)
+_MUL_32 = (3.1, 3495.0)
+_ADD_32 = (0.1, 137.0)
+_FP16_LANE = ((0.4 + 1.1) / 2, (1360.0 + 1640.0) / 2)  # a vector lane: the mean of an add and a multiply
+
+
+def _multiplier(bits: int) -> Tuple[float, float]:
+    """Energy (pJ) and area (um^2) of a ``bits`` x ``bits`` integer multiplier at 45 nm: the power
+    law through Horowitz's 8- and 32-bit points (exponents 1.98 and 1.82: about quadratic)."""
+    out = []
+    for i in range(2):
+        slope = math.log(_MUL_32[i] / _MUL_8[i]) / math.log(4)
+        out.append(_MUL_8[i] * (bits / 8) ** slope)
+    return out[0], out[1]
+
+
 #: DRAM energy per bit (pJ) by type, CACTI-DRAM and public figures via Accelergy/hwcomponents-cacti
 #: 1.0.40: LPDDR4 8 (public data), LPDDR 40 (Malladi et al., ISCA 2012), DDR3 70 (Chatterjee et al.,
 #: MICRO 2017), HBM2 6.25, HBM3 4.05.
@@ -396,6 +416,31 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     out["dram"] = ComponentModel(area=0.0, leakage=0.0, actions={"read_bytes": dram_j, "write_bytes": dram_j},
                                  peak_rate={}, source=f"{tech.dram.upper()} {DRAM_PJ_PER_BIT[tech.dram]:g} pJ/bit "
                                                       "(CACTI-DRAM and public figures via Accelergy/hwcomponents-cacti)")
+    # digital units for transformers (issue 10): Horowitz's 45 nm arithmetic, scaled to the node
+    mxu = arch.tile.matrix_unit
+    bits = mxu.operand_bits
+    acc_bits = max(32, 2 * bits)
+    mul_pj, mul_um2 = _multiplier(bits)
+    mac_j = (mul_pj + _ADD_32[0] * acc_bits / 32) * 1e-12 * ef(_HOROWITZ_NODE)
+    mac_m2 = (mul_um2 + _ADD_32[1] * acc_bits / 32) * 1e-12 * af(_HOROWITZ_NODE)
+    out["mxu"] = ComponentModel(
+        area=mac_m2, leakage=_logic_leak(mac_m2, node), actions={"mac": mac_j}, peak_rate={"mac": clock},
+        source=f"{bits}-bit multiplier (power law through Horowitz ISSCC 2014's 8- and 32-bit multipliers) and "
+               f"{acc_bits}-bit accumulator (his 32-bit add, linear in width), 45 nm scaled to {nm:g} nm")
+    buf = mxu.buffer
+    f = buffer_figures(tech.buffer, max(buf.size, 1.0), buf.width_bits, node)
+    out["mxu_buffer"] = ComponentModel(
+        area=f["area"], leakage=f["leakage"], actions={"read": f["read"], "write": f["write"]},
+        peak_rate={"read": buf.bandwidth * 8 / buf.width_bits, "write": buf.bandwidth * 8 / buf.width_bits},
+        source=f"CACTI 7 {tech.buffer} run ({f['run_nm']:g} nm; data/cacti_buffers.csv) at {buf.size / 1024:g} KiB, "
+               f"{buf.width_bits}-bit access, scaled to {nm:g} nm")
+    lane_m2 = _FP16_LANE[1] * 1e-12 * af(_HOROWITZ_NODE)
+    out["vec"] = ComponentModel(
+        area=lane_m2, leakage=_logic_leak(lane_m2, node),
+        actions={"op": _FP16_LANE[0] * 1e-12 * ef(_HOROWITZ_NODE)}, peak_rate={"op": clock},
+        source=f"a 16-bit floating-point lane: the mean of Horowitz ISSCC 2014's FP16 add and multiply, 45 nm "
+               f"scaled to {nm:g} nm")
+
     missing = set(REGISTRY.components) - set(out)
     if missing:  # a family added without a model: say so rather than price it at zero
         raise ConfigError(("model",), f"component models for every component (none for {', '.join(sorted(missing))})",

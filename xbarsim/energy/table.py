@@ -21,7 +21,8 @@ entries written in the table replace the model's whole. ``node`` says at which t
 a hand-written table's figures hold, so :func:`rescale` can carry them to another node.
 
 Tables are kept apart from counting: pricing a run is arithmetic on its counts
-(:mod:`xbarsim.energy.pricing`), so one run can be re-priced with another table.
+(:mod:`xbarsim.energy.pricing`), so one run can be re-priced with another table. The format,
+with a worked example, is documented in ``docs/energy-table.md``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ __all__ = ["ActionEnergy", "ComponentEnergy", "EnergyTable", "arguments", "load_
            "rescale"]
 
 PRESET_PACKAGE = "xbarsim.energy.presets"
+
+#: Largest energy of one count of an action: 1 uJ, over 2,000 times the costliest per-action
+#: figure in the reference data (an off-chip byte, 406 pJ). A larger value is a typo (``1e300J``)
+#: that would turn totals into infinities.
+MAX_ACTION_J = 1e-6
+#: Largest peak or leakage power of one instance: 1 kW (ISAAC's whole chip: 65.8 W).
+MAX_POWER_W = 1e3
+#: Largest area of one instance: 100,000 mm2, more than a 300 mm wafer (70,686 mm2).
+MAX_AREA_M2 = 0.1
+
 
 def arguments(component: str) -> Dict[str, Callable[[Arch], int]]:
     """Arch quantities an energy of ``component`` may be given by (declared by its family)."""
@@ -72,9 +83,9 @@ class ActionEnergy:
 
 
 class _ActionEnergyType(FieldType):
-    expected = "an energy such as '1.56pJ', or {by: <argument>, values: {<value>: <energy>}}"
-    _energy = Quantity("energy", 0)
-    _values = MappingOf(Quantity("energy", 0), key_kind="argument value", key_type=Integer(0, 1 << 20))
+    _energy = Quantity("energy", 0, MAX_ACTION_J)
+    expected = f"{_energy.expected}, or {{by: <argument>, values: {{<value>: <energy>}}}}"
+    _values = MappingOf(Quantity("energy", 0, MAX_ACTION_J), key_kind="argument value", key_type=Integer(0, 1 << 20))
 
     def convert(self, value):
         if isinstance(value, ActionEnergy):
@@ -105,9 +116,10 @@ class _ActionEnergyType(FieldType):
 class ComponentEnergy(Spec):
     section_doc = "one component: area, peak power, leakage and action energies per instance"
 
-    area: float = param(Quantity("area", 0), "0mm2", "area of one instance", required=True)
-    power: float = param(Quantity("power", 0), "0W", "peak power of one instance", required=True)
-    leakage: float = param(Quantity("power", 0), "0W", "static power of one instance, charged for the whole run")
+    area: float = param(Quantity("area", 0, MAX_AREA_M2), "0mm2", "area of one instance", required=True)
+    power: float = param(Quantity("power", 0, MAX_POWER_W), "0W", "peak power of one instance", required=True)
+    leakage: float = param(Quantity("power", 0, MAX_POWER_W), "0W",
+                           "static power of one instance, charged for the whole run")
     actions: Mapping[str, ActionEnergy] = param(MappingOf(_ActionEnergyType(), key_kind="action"), FrozenDict(),
                                                 "energy of one count of each action")
     source: Optional[str] = param(Maybe(Text()), None, "where the numbers come from")

@@ -33,6 +33,7 @@ from ..functional.matrix import MvmStats, Seed, make_rng, program
 from ..functional.reference import exact_mvm
 from ..mapping.lowering import layer_crossbar
 from ..workload.network import Layer, Network
+from ..errors import ArgumentError
 
 __all__ = ["ActivationNoise", "Model", "ProgrammedModel", "LayerQuantization", "accuracy", "softmax"]
 
@@ -48,9 +49,9 @@ class ActivationNoise:
 
     def __post_init__(self):
         if not np.isfinite(self.sigma) or self.sigma < 0:
-            raise ValueError(f"sigma: expected a number >= 0, got {self.sigma!r}")
+            raise ArgumentError(f"sigma: expected a number >= 0, got {self.sigma!r}")
         if self.mode not in ("fixed", "rescaled"):
-            raise ValueError(f"mode: expected 'fixed' or 'rescaled', got {self.mode!r}")
+            raise ArgumentError(f"mode: expected 'fixed' or 'rescaled', got {self.mode!r}")
 
     def apply(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.sigma == 0:
@@ -113,19 +114,19 @@ def _check_weights(network: Network, weights: Weights) -> Weights:
     checked = {}
     for layer in network.weight_layers:
         if layer.name not in weights or "weight" not in weights[layer.name]:
-            raise ValueError(f"weights: expected an entry for layer {layer.name!r} with a 'weight' array, got none")
+            raise ArgumentError(f"weights: expected an entry for layer {layer.name!r} with a 'weight' array, got none")
         w = np.asarray(weights[layer.name]["weight"], dtype=np.float64)
         expected = (layer.M, layer.C // layer.groups, layer.R, layer.S) if layer.type == "conv" else (layer.M, layer.C)
         if w.shape != expected:
-            raise ValueError(f"weights[{layer.name!r}]['weight']: expected shape {expected}, got {w.shape}")
+            raise ArgumentError(f"weights[{layer.name!r}]['weight']: expected shape {expected}, got {w.shape}")
         b = weights[layer.name].get("bias")
         b = np.zeros(layer.M) if b is None else np.asarray(b, dtype=np.float64)
         if b.shape != (layer.M,):
-            raise ValueError(f"weights[{layer.name!r}]['bias']: expected shape ({layer.M},), got {b.shape}")
+            raise ArgumentError(f"weights[{layer.name!r}]['bias']: expected shape ({layer.M},), got {b.shape}")
         checked[layer.name] = {"weight": w, "bias": b}
     unknown = set(weights) - {layer.name for layer in network.weight_layers}
     if unknown:
-        raise ValueError(f"weights: expected only weight layers of {network.name}, got {sorted(unknown)}")
+        raise ArgumentError(f"weights: expected only weight layers of {network.name}, got {sorted(unknown)}")
     return checked
 
 
@@ -140,7 +141,7 @@ class _Runner:
         if x.ndim == 3 and spec.H == 1:  # a batch of 1-D signals (N, C, L)
             x = x[:, :, None, :]
         if x.ndim != 4 or x.shape[1:] != (spec.C, spec.H, spec.W):
-            raise ValueError(f"inputs: expected shape (N, {spec.C}, {spec.H}, {spec.W}) (N, C, H, W)"
+            raise ArgumentError(f"inputs: expected shape (N, {spec.C}, {spec.H}, {spec.W}) (N, C, H, W)"
                              + (f" or (N, {spec.C}, {spec.W})" if spec.H == 1 else "") + f", got {x.shape}")
         return x
 

@@ -69,7 +69,15 @@ def test_model_tables_price_every_component_and_cite_a_source():
     assert xbar.actions["conduct"].joules * mid == pytest.approx(
         0.55 ** 2 * (xb.g_on + xb.g_off) / 2 * arch.pe.read_latency, **exact)
     assert table.components["dac"].actions["drive"].joules > 0 and xbar.actions["row_activation"].joules == 0
-    assert xbar.leakage == 0 and table.components["adc"].leakage > 0
+    assert xbar.leakage == 0
+    # NeuroSim's sense amplifier (flash) leaks nothing: its whole figure is the conversion's
+    adc = table.components["adc"]
+    joules, _, _ = adc_energy_area("flash", arch.crossbar.adc_bits, arch.pe.adc_rate, 22e-9)
+    assert adc.leakage == 0 and adc.actions["convert"].joules == pytest.approx(joules, rel=1e-9, abs=0)
+    sar = resolve(load_energy({"version": 1, "name": "sar", "model": {"node": "22nm", "adc": "sar"}}), arch)
+    joules, _, _ = adc_energy_area("sar", arch.crossbar.adc_bits, arch.pe.adc_rate, 22e-9)
+    assert sar.components["adc"].leakage == pytest.approx(0.2 * joules * arch.pe.adc_rate, rel=1e-9, abs=0)
+    assert sar.components["adc"].actions["convert"].joules == pytest.approx(0.8 * joules, rel=1e-9, abs=0)
 
 
 def test_written_entries_replace_the_models():

@@ -16,7 +16,9 @@ Every figure traces to a formula or a cited source (``docs/energy-model.md`` exp
   regression on node, rate and energy. ``flash`` (NeuroSim's multi-level sense amplifier):
   ``2^bits - 1`` comparisons per conversion, each at the energy NeuroSim V1.4's 5-bit 22 nm
   sense-amp ADC implies (``../shared/REFERENCE_DATA.md``), area by the survey's regression.
-  Static power: 20% of the energy at full rate, the hwcomponents-adc convention.
+  Static power: ``sar`` 20% of the energy at full rate, the hwcomponents-adc convention;
+  ``flash`` none: NeuroSim's sense amplifier draws its bias current only while it senses a
+  column, inside the conversion energy (``MultilevelSenseAmp.cpp CalculatePower``: leakage = 0).
 * **Crossbar**: read energy from physics, ``(V_read d / D)^2 x G x t_read`` per cell of a row
   driven with digit ``d`` (``D = 2^dac_bits - 1``), priced per ``xbar.conduct`` count (a cell at
   half a level step of conductance under a one-step digit): on real data the counts follow the
@@ -338,11 +340,15 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
         peak_rate={"sample": 1 / read_s}, source=f"ISAAC Table I sample-and-hold (about 1 fJ), scaled 32 -> {nm:g} nm")
 
     adc_j, adc_m2, how = adc_energy_area(tech.adc, xb.adc_bits, pe.adc_rate, node)
+    share = _ADC_LEAK_SHARE if tech.adc == "sar" else 0.0
     out["adc"] = ComponentModel(
-        area=adc_m2, leakage=_ADC_LEAK_SHARE * adc_j * pe.adc_rate,
-        actions={"convert": (1 - _ADC_LEAK_SHARE) * adc_j}, peak_rate={"convert": pe.adc_rate},
-        source=f"{how}: {adc_j * 1e12:.3g} pJ per conversion, 80% dynamic and 20% static at full rate "
-               f"(hwcomponents-adc convention); area by the survey's regression")
+        area=adc_m2, leakage=share * adc_j * pe.adc_rate,
+        actions={"convert": (1 - share) * adc_j}, peak_rate={"convert": pe.adc_rate},
+        source=f"{how}: {adc_j * 1e12:.3g} pJ per conversion, "
+               + ("80% dynamic and 20% static at full rate (hwcomponents-adc convention)" if share else
+                  "all of it dynamic (NeuroSim MultilevelSenseAmp.cpp: no leakage, its bias current flows "
+                  "only while it senses)")
+               + "; area by the survey's regression")
 
     width = pe.psum_bits
     add_j = width * (_ADDER_PJ_PER_BIT * tech.activity + _REG_PJ_PER_BIT * _DFF_ACTIVITY) * 1e-12 * ef(_ALADDIN_NODE)

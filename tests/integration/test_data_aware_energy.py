@@ -10,6 +10,8 @@ from xbarsim.config import evolve
 from xbarsim.nn import Model
 from xbarsim.workload import NetBuilder, load_workload
 
+from ..networks import conv_depthwise_fc
+
 MODEL_TABLE = {"version": 1, "name": "models-32nm", "model": {"node": "32nm"}}
 
 
@@ -74,16 +76,7 @@ def test_layers_split_into_parts_read_their_own_columns():
 
 
 def _net():
-    net = NetBuilder("mixed", 6, 6, 3)
-    net.conv("conv", 8, 3, 1, padding=1)
-    net.conv("dw", 8, 3, 1, padding=1, groups=8)
-    net.fc("fc", 10)
-    network = load_workload(net.spec)
-    rng = np.random.default_rng(3)
-    weights = {layer.name: {"weight": rng.normal(size=(layer.M, layer.C // layer.groups, layer.R, layer.S))
-                            if layer.type == "conv" else rng.normal(size=(layer.M, layer.C)),
-                            "bias": np.zeros(layer.M)} for layer in network.layers}
-    x = np.maximum(rng.normal(size=(3, 3, 6, 6)), 0)
+    network, weights, x = conv_depthwise_fc("mixed", 6, images=3, seed=3, biases=False)
     return network, Model(network, weights), x
 
 

@@ -9,6 +9,8 @@ from xbarsim.mapping import activity, lower
 from xbarsim.mapping.tiling import ArrayTiling
 from xbarsim.workload import NetBuilder, load_workload
 
+from ..networks import conv_depthwise_fc
+
 
 def test_unpacked_activity_by_hand():
     """K = 20 rows on 16-row arrays (2 row tiles: 16 + 4 rows), 2 column tiles, 2 input cycles.
@@ -56,17 +58,8 @@ def test_grouped_convs_count_no_more_reads_with_data_than_without():
     """The case of the issue: conv -> depthwise (8 groups) -> fc on isaac with zero skipping; the
     depthwise layer's data-aware array reads once exceeded its structural ones fourfold."""
     from xbarsim.nn import Model
-    net = NetBuilder("dwnet", 8, 8, 3)
-    net.conv("conv", 8, 3, 1, padding=1)
-    net.conv("dw", 8, 3, 1, padding=1, groups=8)
-    net.fc("fc", 10)
-    network = load_workload(net.spec)
-    rng = np.random.default_rng(0)
-    weights = {layer.name: {"weight": rng.normal(size=(layer.M, layer.C // layer.groups, layer.R, layer.S))
-                            if layer.type == "conv" else rng.normal(size=(layer.M, layer.C)),
-                            "bias": rng.normal(size=layer.M)} for layer in network.layers}
+    network, weights, x = conv_depthwise_fc("dwnet", 8, images=4, seed=0, biases=True)
     arch = evolve(xbarsim.load_arch("isaac"), {"pe.zero_skip": True})
-    x = np.maximum(rng.normal(size=(4, 3, 8, 8)), 0)
     structural = xbarsim.simulate(arch, network, batch=4)
     aware = xbarsim.simulate(arch, network, inputs=x, weights=Model(network, weights))
     for action in ("xbar.read", "xbar.row_activation", "dac.convert", "sh.sample", "adc.convert"):

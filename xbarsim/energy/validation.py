@@ -39,7 +39,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["Conventions", "Metric", "Case", "CASES", "run_case", "run_validation", "format_table", "failures",
+__all__ = ["Conventions", "Metric", "Case", "NeuroSimRun", "CASES", "run_case", "run_validation", "format_table", "failures",
            "neurosim_model", "NEUROSIM_SEED", "NEUROSIM_CATEGORIES", "TARGET_METRICS"]
 
 NEUROSIM_SEED = 2024
@@ -154,36 +154,52 @@ def _macro_workload():
     return net.spec
 
 
+@dataclass(frozen=True)
+class NeuroSimRun:
+    """Figures a NeuroSim V1.4 run prints (main.cpp's summary): throughput, efficiency, chip area,
+    dynamic and leakage energy per image and its breakdown categories, in pJ."""
+
+    tops: float
+    tops_per_w: float
+    area_mm2: float
+    dynamic_pj: float
+    leakage_pj: float
+    adc_pj: float
+    accumulation_pj: float
+    other_pj: float
+
+
+def _neurosim_case(name: str, config: str, table: Tuple[float, float, float], run: NeuroSimRun,
+                   tolerances: Tuple[float, ...]) -> Case:
+    """A NeuroSim chip compared with the V1.4 manual's Table VII (TOPS, TOPS/W, mm^2) and with
+    ``run`` on the same data, its breakdown as shares of the dynamic energy; ``tolerances`` in the
+    order of the metrics."""
+    d = run.dynamic_pj
+    figures = (
+        ("tops", table[0], f"{_NS_TABLE}: {config}"), ("tops_per_w", table[1], _NS_TABLE),
+        ("area_mm2", table[2], _NS_TABLE), ("tops", run.tops, _NS_RUN), ("tops_per_w", run.tops_per_w, _NS_RUN),
+        ("energy_per_inference_uj", (d + run.leakage_pj) / 1e6,
+         f"{_NS_RUN}: {d / 1e6:.2f} dynamic + {run.leakage_pj / 1e6:.2f} leakage"),
+        ("area_mm2", run.area_mm2, _NS_RUN),
+        ("category:adc", run.adc_pj / d, f"{_NS_RUN}: ADC and array {run.adc_pj / 1e6:.2f} of {d / 1e6:.2f} uJ"),
+        ("category:accumulation", run.accumulation_pj / d, f"{_NS_RUN}: {run.accumulation_pj / 1e6:.2f} uJ"),
+        ("category:other", run.other_pj / d, f"{_NS_RUN}: {run.other_pj / 1e6:.2f} uJ"))
+    metrics = tuple(Metric(m, value, source, tol) for (m, value, source), tol in zip(figures, tolerances, strict=True))
+    return Case(name, name, "vgg8", metrics, _NEUROSIM, data="neurosim")
+
+
 CASES: Tuple[Case, ...] = (
     Case("isaac", "isaac", None, (
         Metric("peak_tops", 41.3, _ISAAC + ": 16-bit MACs over 16 cycles of 100 ns", 0.02),
         Metric("area_mm2", 85.4, _ISAAC + ": chip area", 0.02),
         Metric("peak_power_gops_per_w", 627.5, _ISAAC + ": ISAAC-CE 627.5 GOPS/W", 0.02),
     )),
-    Case("neurosim-sram22", "neurosim-sram22", "vgg8", (
-        Metric("tops", 8.01, _NS_TABLE + ": SRAM 22 nm, 4b ADC, 64 rows", 2.85),
-        Metric("tops_per_w", 17.13, _NS_TABLE, 0.15),
-        Metric("area_mm2", 84.39, _NS_TABLE, 1.15),
-        Metric("tops", 9.318, _NS_RUN, 2.3),
-        Metric("tops_per_w", 26.05, _NS_RUN, 0.3),
-        Metric("energy_per_inference_uj", 38.75, _NS_RUN + ": 38.46 dynamic + 0.29 leakage", 0.45),
-        Metric("area_mm2", 78.13, _NS_RUN, 1.3),
-        Metric("category:adc", 0.6787, _NS_RUN + ": ADC and array 26.10 of 38.46 uJ", 0.35),
-        Metric("category:accumulation", 0.1451, _NS_RUN + ": 5.58 uJ", 0.85),
-        Metric("category:other", 0.1762, _NS_RUN + ": 6.78 uJ", 0.6),
-    ), _NEUROSIM, data="neurosim"),
-    Case("neurosim-rram22", "neurosim-rram22", "vgg8", (
-        Metric("tops", 8.16, _NS_TABLE + ": RRAM 22 nm on/off 17, 4b ADC, 64 rows", 2.85),
-        Metric("tops_per_w", 19.88, _NS_TABLE, 0.1),
-        Metric("area_mm2", 378.06, _NS_TABLE, 0.6),
-        Metric("tops", 9.383, _NS_RUN, 2.35),
-        Metric("tops_per_w", 30.84, _NS_RUN, 0.4),
-        Metric("energy_per_inference_uj", 32.74, _NS_RUN + ": 32.46 dynamic + 0.27 leakage", 0.65),
-        Metric("area_mm2", 341.3, _NS_RUN, 0.55),
-        Metric("category:adc", 0.4919, _NS_RUN + ": ADC and array 15.97 of 32.46 uJ", 0.1),
-        Metric("category:accumulation", 0.1594, _NS_RUN + ": 5.18 uJ", 0.7),
-        Metric("category:other", 0.3487, _NS_RUN + ": 11.32 uJ", 0.25),
-    ), _NEUROSIM, data="neurosim"),
+    _neurosim_case("neurosim-sram22", "SRAM 22 nm, 4b ADC, 64 rows", (8.01, 17.13, 84.39),
+                   NeuroSimRun(9.31754, 26.0543, 78.1314, 3.84603e7, 293364, 2.61038e7, 5.58011e6, 6.77637e6),
+                   (2.85, 0.15, 1.15, 2.3, 0.3, 0.45, 1.3, 0.35, 0.85, 0.6)),
+    _neurosim_case("neurosim-rram22", "RRAM 22 nm on/off 17, 4b ADC, 64 rows", (8.16, 19.88, 378.06),
+                   NeuroSimRun(9.3834, 30.8432, 341.323, 3.24643e7, 272290, 1.59691e7, 5.17621e6, 1.1319e7),
+                   (2.85, 0.1, 0.6, 2.35, 0.4, 0.65, 0.55, 0.1, 0.7, 0.25)),
     Case("neurram-4b6b", "neurram", None, (
         Metric("peak_tops", 0.7439, _NEURRAM + "d: 4-bit inputs, 6-bit outputs, 48 cores", 0.1),
         Metric("peak_tops_per_w", 15.95, _NEURRAM + "e (its energy breakdown, 12b, calibrates neurram.yaml)", 0.05,

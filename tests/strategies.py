@@ -15,7 +15,7 @@ from xbarsim.functional.converters import input_bounds
 __all__ = [
     "crossbar_specs", "weight_matrices", "input_matrices", "mvm_problems", "seeds", "quantities",
     "small_archs", "small_networks", "reference_cases", "retime_changes", "faster_changes",
-    "adc_designs", "technologies", "area_growths",
+    "adc_designs", "technologies", "area_growths", "activity_layouts",
     "sweep_axes", "sweep_ranges", "grid_specs", "objective_values", "SWEEP_FIELD_RANGES",
     "small_sequence_networks", "reference_sequence_cases",
 ]
@@ -93,6 +93,24 @@ quantities = st.sampled_from(["time", "frequency", "size", "bandwidth", "power",
 # -- architectures and workloads for the architecture model ------------------------------------
 
 TEST_ENERGY = str(__import__("pathlib").Path(__file__).parent / "data" / "test-energy.yaml")
+
+@st.composite
+def activity_layouts(draw, **fixed):
+    """One matrix's layout on the arrays of a random crossbar (:class:`xbarsim.mapping.activity.Layout`):
+    K x M per group, 1-4 groups, each group on its own arrays or packed block-diagonally in one array
+    (when several fit). Keyword arguments fix crossbar fields."""
+    from xbarsim.mapping.activity import Layout
+    from xbarsim.mapping.tiling import ArrayTiling
+
+    spec = draw(crossbar_specs(max_rows=16, **fixed))
+    k, m, groups = draw(st.integers(1, 40)), draw(st.integers(1, 8)), draw(st.integers(1, 4))
+    tiling = ArrayTiling(k, m, spec.rows, spec.cols, spec.slices, spec.polarities)
+    packed = 0
+    if groups > 1 and tiling.row_tiles == 1 and tiling.col_tiles == 1:
+        fit = min(spec.rows // k, spec.cols // tiling.physical_columns)
+        packed = draw(st.sampled_from([0, fit])) if fit > 1 else 0
+    return Layout(tiling, spec, groups, packed)
+
 
 @st.composite
 def small_archs(draw, **fixed):

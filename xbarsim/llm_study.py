@@ -34,7 +34,7 @@ __all__ = ["ENERGY_GROUPS", "STATIC", "LATENCY_GROUPS", "study_arch", "run_case"
 ENERGY_GROUPS = (
     ("ADC", (("adc", None),)),
     ("DAC, S&H", (("dac", None), ("sh", None))),
-    ("crossbar reads", (("xbar", "read"), ("xbar", "row_activation"))),
+    ("crossbar reads", (("xbar", "read"), ("xbar", "row_activation"), ("xbar", "conduct"))),
     ("crossbar writes", (("xbar", "write"),)),
     ("registers, shift-add", (("ireg", None), ("oreg", None), ("tile_oreg", None), ("shift_add", None),
                               ("tile_shift_add", None))),

@@ -159,6 +159,32 @@ class SimulationResult:
         return peak_tops_per_w(self.energy_table, self.arch)
 
     @property
+    def structural_estimate(self) -> Optional[Dict[str, Tuple[float, float]]]:
+        """Data-aware runs: (this run's dynamic energy, its structural estimate) in pJ for every layer
+        the data changed, and ``"total"``; None for structural runs.
+
+        The structural estimate prices the same run with the array actions counted as without data
+        (every digit non-zero and full scale, every cell at its mid level, every read done), with
+        the same energy table (:func:`xbarsim.energy.pricing.structural_dynamic_pj`).
+        """
+        if not self.data_stats:
+            return None
+        from .energy.pricing import structural_dynamic_pj
+        from .simulation import STRUCTURAL_KEY
+
+        differences = {}
+        for layer, stats in self.data_stats.items():
+            if layer == "total" or layer not in self.energy.by_layer:
+                continue
+            differences[layer] = {tuple(key[len(STRUCTURAL_KEY):].split(".", 1)): value
+                                  for key, value in stats.items() if key.startswith(STRUCTURAL_KEY)}
+        structural = structural_dynamic_pj(self.energy_table, self.arch, self.energy, differences)
+        out = {layer: (self.energy.by_layer[layer], value) for layer, value in structural.items()}
+        shift = sum(value - self.energy.by_layer[layer] for layer, value in structural.items())
+        out["total"] = (self.energy.dynamic_pj, self.energy.dynamic_pj + shift)
+        return out
+
+    @property
     def dram_bytes(self) -> int:
         """Bytes read from and written to DRAM (activations, and weights when reprogramming)."""
         return self.actions.count("dram.read_bytes") + self.actions.count("dram.write_bytes")
@@ -305,6 +331,14 @@ class SimulationResult:
                          f"{_energy(r.energy_pj):>11s}")
         lines.append("  (span: first operation's start to last operation's end; critical: its exclusive share of "
                      "the critical path, which sums to the latency)")
+        estimate = self.structural_estimate
+        if estimate:
+            lines.append("")
+            lines.append("  data-aware dynamic energy vs the structural estimate (full-scale digits, mid-level cells, "
+                         "every read)")
+            for name, (aware, structural) in estimate.items():
+                change = f"{aware / structural - 1:+.1%}" if structural else "-"
+                lines.append(f"    {name[:24]:24s} {_energy(aware):>11s} vs {_energy(structural):>11s}  {change}")
         lines += self.efficiency_lines()
         return lines
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .config.arch import SCHEDULES, Arch
 from .config.loader import load_arch
-from .counting import count_stream
+from .counting import ActionCounts, count_stream
 from .energy.pricing import area_mm2, peak_power_w, price
 from .energy.table import EnergyTable, load_energy
 from .errors import ArgumentError, MappingError
@@ -78,17 +78,28 @@ def execute(stream: OpStream, arch: Arch, progress=None) -> Tuple[Timeline, np.n
     return timeline, durations
 
 
-def _part_groups(mapping: Mapping) -> Dict[Tuple[int, int], Tuple[object, int, int]]:
-    """(layer, part) -> (lowered, first group, last group + 1) of every weight-layer part."""
+def _part_groups(mapping: Mapping) -> Dict[Tuple[int, int], Tuple[object, int, int, int]]:
+    """(layer, part) -> (lowered, first group, last group + 1, first output channel of its groups)
+    of every weight-layer part (grouped layers split by groups, others by output channels)."""
     out = {}
     for m in mapping.layers:
-        first = 0
+        first = channel = 0
         for part in m.parts:
             low = part.lowered
-            groups = low.groups if m.layer.groups > 1 else 1
-            out[(m.layer.index, low.part)] = (low, first, first + groups)
-            first += groups if m.layer.groups > 1 else 0
+            grouped = m.layer.groups > 1
+            groups = low.groups if grouped else 1
+            out[(m.layer.index, low.part)] = (low, first, first + groups, 0 if grouped else channel)
+            first += groups if grouped else 0
+            channel += 0 if grouped else low.out_channels
     return out
+
+
+def _row_levels(matrices, low, g0: int, c0: int) -> np.ndarray:
+    """Programmed cells of a part's matrix rows (G, K), in half level steps above G_off, summed over
+    the part's output columns (:func:`xbarsim.mapping.activity.row_half_levels`)."""
+    count = low.tiling.out_features
+    return np.stack([activity_module.row_half_levels(matrices[g].conductance_s[..., c0:c0 + count], low.crossbar)
+                     for g in range(g0, g0 + low.groups)])
 
 
 def _check_decoding(arch: Arch, network: Network, mapping: Mapping, batch: int) -> None:
@@ -127,9 +138,11 @@ def _functional_run(arch: Arch, network: Network, mapping: Mapping, inputs, weig
     activity: Dict[Tuple[int, int], Dict[str, np.ndarray]] = {}
 
     def observe(layer, inputs_int, crossbar):
-        for (index, part), (low, g0, g1) in parts.items():
+        for (index, part), (low, g0, g1, c0) in parts.items():
             if index == layer.index:
-                activity[(index, part)] = activity_module.observe(low, inputs_int[:, g0:g1, :], arch.pe.zero_skip)
+                levels = _row_levels(programmed.matrices[layer.name], low, g0, c0)
+                activity[(index, part)] = activity_module.observe(low, inputs_int[:, g0:g1, :], arch.pe.zero_skip,
+                                                                  row_levels=levels)
 
     programmed.observe(x, observe, rng=seed)
     summary: Dict[str, Dict[str, float]] = {}
@@ -154,6 +167,24 @@ def _functional_run(arch: Arch, network: Network, mapping: Mapping, inputs, weig
 def _fractions(raw) -> Dict[str, float]:
     return {"active_row_fraction": raw[0] / max(1.0, raw[1]), "read_fraction": raw[2] / max(1.0, raw[3]),
             "executed_item_fraction": raw[4] / max(1.0, raw[5])}
+
+
+STRUCTURAL_KEY = "structural:"
+"""Prefix of the data-aware summary's entries that hold a layer's structural count of an action."""
+
+
+def _structural_counts(data_stats, counts: ActionCounts, structural: ActionCounts):
+    """``data_stats`` with, per layer, the structural count of every action whose data-aware count
+    differs (``structural:<component>.<action>``): what the same run would count with full-scale
+    digits, mid-level cells and every read done."""
+    seen = counts.as_dict()
+    for (layer, component, action), value in structural.items():
+        if seen.get((layer, component, action), 0) != value and layer in data_stats:
+            data_stats[layer][f"{STRUCTURAL_KEY}{component}.{action}"] = float(value)
+    for (layer, component, action), value in seen.items():
+        if (layer, component, action) not in structural.as_dict() and layer in data_stats:
+            data_stats[layer][f"{STRUCTURAL_KEY}{component}.{action}"] = 0.0
+    return data_stats
 
 
 def _flat(stats):
@@ -221,6 +252,9 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
     try:
         timeline, durations = execute(stream, arch, bar.callback)
         counts = count_stream(stream, arch)
+        if activity is not None:  # the structural estimate of the same run, for comparison
+            twin = build_stream(mapping, batch, None, arch.pe.zero_skip)
+            data_stats = _structural_counts(data_stats, counts, count_stream(twin, arch))
         result = assemble(arch, network, table, schedule, stream, timeline, durations, counts, seed,
                           mapping=mapping, data_stats=data_stats)
         if network.decode_steps:

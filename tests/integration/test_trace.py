@@ -140,14 +140,14 @@ def test_damaged_and_foreign_files_are_trace_errors(tmp_path):
     future = tmp_path / "future.h5"
     future.write_bytes(data)
     with h5py.File(future, "r+") as f:
-        f.attrs["schema_version"] = 3
-    with pytest.raises(TraceError, match="schema 3, newer than this xbarsim reads \\(2\\): upgrade"):
+        f.attrs["schema_version"] = 4
+    with pytest.raises(TraceError, match="schema 4, newer than this xbarsim reads \\(3\\): upgrade"):
         open_trace(future)
     older = tmp_path / "older.h5"
     older.write_bytes(data)
     with h5py.File(older, "r+") as f:
-        f.attrs["schema_version"] = 1
-    with pytest.raises(TraceError, match="schema 1, written by an older xbarsim"):
+        f.attrs["schema_version"] = 2
+    with pytest.raises(TraceError, match="schema 2, written by an older xbarsim"):
         open_trace(older)
     unfinished = tmp_path / "unfinished.h5"
     unfinished.write_bytes(data)
@@ -228,7 +228,7 @@ def test_sample_traces_replay_and_match_a_fresh_run(sample):
 def test_plain_h5py_reading_as_documented():
     sample = next(p for p in SAMPLES if "pipeline" in p.name)
     with h5py.File(sample) as f:
-        assert f.attrs["format"] == "xbarsim-trace" and f.attrs["schema_version"] == 2
+        assert f.attrs["format"] == "xbarsim-trace" and f.attrs["schema_version"] == 3
         counts = f["counts"][()]
         adc = counts[counts["component"] == b"adc"]["count"].sum()
         kinds = [n.decode() for n in f["names/kinds"][()]]

@@ -1,5 +1,6 @@
 """Sanity properties of energy and area (issue 9): bounds and monotonicity, on random inputs."""
 
+import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -10,8 +11,9 @@ from xbarsim.energy.models import adc_energy_area
 from xbarsim.energy.table import resolve
 
 from xbarsim.errors import MappingError
+from xbarsim.mapping import activity
 
-from ..strategies import adc_designs, area_growths, small_archs, small_networks, technologies
+from ..strategies import activity_layouts, adc_designs, area_growths, small_archs, small_networks, technologies
 
 
 def _simulate(arch, network, **options):
@@ -52,14 +54,15 @@ def test_more_tiles_draw_more_static_power(arch, network, extra, tech):
 
     A larger mesh may route data over other hops and change the run's length, so the static
     *power* (leakage energy over the run's time) is what must rise on every example; the
-    energy per inference must rise whenever the two runs take the same time and arrays.
+    energy per inference must rise whenever the two runs take the same time and count the same actions.
     """
     table = {"version": 1, "name": "models", "model": tech}
     base = _simulate(arch, network, schedule="layer", energy=table)
     bigger = _simulate(xbarsim.evolve(arch, {"chip.tiles": arch.chip.tiles + extra}), network,
                        schedule="layer", energy=table)
     assert bigger.energy.leakage_pj / bigger.latency_s > base.energy.leakage_pj / base.latency_s
-    if bigger.cycles == base.cycles and bigger.arrays_used == base.arrays_used:
+    # same work (every count equal: a larger mesh may route data over other hops) in the same time
+    if bigger.cycles == base.cycles and bigger.actions == base.actions:
         assert bigger.energy_per_inference_pj > base.energy_per_inference_pj
         assert bigger.energy.dynamic_pj == pytest.approx(base.energy.dynamic_pj, rel=1e-9)
 
@@ -74,3 +77,41 @@ def test_energy_per_inference_rises_as_utilization_falls():
     assert bigger.cycles == base.cycles and bigger.arrays_used == base.arrays_used
     assert bigger.energy_per_inference_pj > base.energy_per_inference_pj
     assert bigger.energy.dynamic_pj == pytest.approx(base.energy.dynamic_pj, rel=1e-9)
+
+
+@given(activity_layouts(signed_inputs=False), st.integers(1, 5), st.booleans())
+def test_full_scale_digits_over_mid_level_cells_are_the_structural_activity(layout, n, zero_skip):
+    """Data-aware activity with every digit at full scale and every cell at its mid level is the
+    structural activity, field by field: a structural run prices as before data entered the model."""
+    spec = layout.crossbar
+    assume(spec.input_bits % spec.dac_bits == 0)  # otherwise the top digit cannot reach full scale
+    x = np.full((n, layout.groups, layout.tiling.in_features), (1 << spec.input_bits) - 1)
+    # a mid-level cell, (G_on + G_off) / 2, sits (2^cell_bits - 1) / 2 level steps, i.e. 2^cell_bits - 1
+    # half steps, above G_off; a matrix row drives every cell of the array rows it spans
+    arrays = 1 if layout.groups_per_array else layout.tiling.col_tiles
+    mid = np.full((layout.groups, layout.tiling.in_features), arrays * spec.cols * ((1 << spec.cell_bits) - 1))
+    seen = activity.observe(layout, x, zero_skip, row_levels=mid)
+    base = activity.structural(layout)
+    for name in activity.FIELDS:
+        assert (seen[name] == base[name]).all(), name
+
+
+@given(activity_layouts(), st.integers(1, 4), st.data())
+def test_data_never_drives_more_than_the_structural_estimate_at_full_levels(layout, n, data):
+    """Digits at most full scale, cells at most at G_on: no field exceeds its structural value with
+    every cell at the top level (twice the mid level's half steps)."""
+    spec = layout.crossbar
+    lo, hi = (-(1 << (spec.input_bits - 1)), (1 << (spec.input_bits - 1)) - 1) if spec.signed_inputs \
+        else (0, (1 << spec.input_bits) - 1)
+    x = data.draw(st.lists(st.integers(lo, hi), min_size=n * layout.groups * layout.tiling.in_features,
+                           max_size=n * layout.groups * layout.tiling.in_features))
+    x = np.array(x).reshape(n, layout.groups, layout.tiling.in_features)
+    arrays = 1 if layout.groups_per_array else layout.tiling.col_tiles
+    top = 2 * ((1 << spec.cell_bits) - 1) * spec.cols * arrays
+    levels = np.array(data.draw(st.lists(st.integers(0, top), min_size=layout.groups * layout.tiling.in_features,
+                                         max_size=layout.groups * layout.tiling.in_features)))
+    seen = activity.observe(layout, x, False, row_levels=levels.reshape(layout.groups, -1))
+    base = activity.structural(layout)
+    assert (seen["dac_steps"] <= base["dac_steps"]).all()
+    assert (seen["cell_drives"] <= base["cell_drives"]).all()
+    assert (seen["cell_levels"] <= 2 * base["cell_levels"]).all()

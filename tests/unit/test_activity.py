@@ -9,6 +9,8 @@ from xbarsim.mapping import activity, lower
 from xbarsim.mapping.tiling import ArrayTiling
 from xbarsim.workload import NetBuilder, load_workload
 
+from ..networks import conv_depthwise_fc
+
 
 def test_unpacked_activity_by_hand():
     """K = 20 rows on 16-row arrays (2 row tiles: 16 + 4 rows), 2 column tiles, 2 input cycles.
@@ -26,11 +28,14 @@ def test_unpacked_activity_by_hand():
     skip = activity.from_counts(layout, counts, zero_skip=True)
     plain = activity.from_counts(layout, counts, zero_skip=False)
     base = activity.structural(layout)
+    # structurally: full-scale digits (D = 1) on 16-cell array rows at the mid level (3 half steps)
     assert base == {"items": 2, "reads": 2 * 4, "row_activations": 2 * 20 * 2, "dac": 2 * 20 * 2,
-                    "sh": 2 * 24 * 2, "adc": 24 * 2 * 2}
+                    "sh": 2 * 24 * 2, "adc": 24 * 2 * 2, "dac_steps": 80, "cell_drives": 80 * 16,
+                    "cell_levels": 80 * 16 * 3}
     assert {k: int(v[0]) for k, v in skip.items()} == {"items": 1, "reads": 2, "row_activations": 6, "dac": 32,
                                                        "sh": 24, "adc": 24}
-    assert {k: int(v[0]) for k, v in plain.items()} == {**base, "row_activations": 6}
+    assert {k: int(v[0]) for k, v in plain.items()} == {**{k: base[k] for k in activity.COUNT_FIELDS},
+                                                        "row_activations": 6}
 
 
 def test_packed_groups_read_once_per_array():
@@ -53,17 +58,8 @@ def test_grouped_convs_count_no_more_reads_with_data_than_without():
     """The case of the issue: conv -> depthwise (8 groups) -> fc on isaac with zero skipping; the
     depthwise layer's data-aware array reads once exceeded its structural ones fourfold."""
     from xbarsim.nn import Model
-    net = NetBuilder("dwnet", 8, 8, 3)
-    net.conv("conv", 8, 3, 1, padding=1)
-    net.conv("dw", 8, 3, 1, padding=1, groups=8)
-    net.fc("fc", 10)
-    network = load_workload(net.spec)
-    rng = np.random.default_rng(0)
-    weights = {layer.name: {"weight": rng.normal(size=(layer.M, layer.C // layer.groups, layer.R, layer.S))
-                            if layer.type == "conv" else rng.normal(size=(layer.M, layer.C)),
-                            "bias": rng.normal(size=layer.M)} for layer in network.layers}
+    network, weights, x = conv_depthwise_fc("dwnet", 8, images=4, seed=0, biases=True)
     arch = evolve(xbarsim.load_arch("isaac"), {"pe.zero_skip": True})
-    x = np.maximum(rng.normal(size=(4, 3, 8, 8)), 0)
     structural = xbarsim.simulate(arch, network, batch=4)
     aware = xbarsim.simulate(arch, network, inputs=x, weights=Model(network, weights))
     for action in ("xbar.read", "xbar.row_activation", "dac.convert", "sh.sample", "adc.convert"):
@@ -88,3 +84,31 @@ def test_functional_stats_come_from_the_same_definition():
     assert stats.zero_bitplanes > 0
     with pytest.raises(ValueError):
         activity.observe(layout, x[:, None, :5], zero_skip=True)
+
+
+def test_drive_fields_by_hand():
+    """2-bit DACs (D = 3), 4-bit inputs (two cycles), K = 6 rows on 4-row arrays (row tiles of 4 and
+    2 rows), one column tile of 8-cell rows. Vector [5, 0, 15, 1, 0, 12] has digits (low, high)
+    (1, 1), (0, 0), (3, 3), (1, 0), (0, 0), (0, 3): sum |d| = 12, sum d^2 per row 2, 0, 18, 1, 0, 9.
+    Rows whose cells hold 2, 5, 0, 7, 3, 1 half level steps give cell levels 2*2 + 1*7 + 9*1 = 20."""
+    spec = xbarsim.CrossbarSpec(rows=4, cols=8, cell_bits=2, weight_bits=4, input_bits=4, dac_bits=2, adc_bits=8,
+                                weight_mapping="differential")
+    layout = activity.Layout(ArrayTiling(6, 1, 4, 8, spec.slices, spec.polarities), spec)
+    assert layout.tiling.row_tiles == 2 and layout.tiling.col_tiles == 1
+    x = np.array([[[5, 0, 15, 1, 0, 12]]])
+    seen = activity.observe(layout, x, zero_skip=False, row_levels=np.array([[2, 5, 0, 7, 3, 1]]))
+    assert int(seen["dac_steps"][0]) == 12
+    assert int(seen["cell_drives"][0]) == 30 * 8
+    assert int(seen["cell_levels"][0]) == 20
+    assert int(seen["row_activations"][0]) == 6  # non-zero digits
+    # without known levels, cells sit at the mid level: 3 half steps x 8 cells per row
+    assert int(activity.observe(layout, x, zero_skip=False)["cell_levels"][0]) == 30 * 8 * 3
+
+
+def test_row_half_levels_of_programmed_cells():
+    """Ideal cells are whole levels (two half steps each); a 1 S level step with G_off = 0.5 S."""
+    spec = xbarsim.CrossbarSpec(rows=4, cols=8, cell_bits=2, weight_bits=4, g_on="3.5S", on_off_ratio=7.0)
+    assert spec.g_off == pytest.approx(0.5)
+    levels = np.array([[[[0, 3], [1, 2]], [[2, 2], [0, 0]]]])  # (P=1, S=2, K=2, M=2)
+    g = spec.g_off + levels * 1.0
+    assert activity.row_half_levels(g, spec).tolist() == [2 * (0 + 3 + 2 + 2), 2 * (1 + 2 + 0 + 0)]

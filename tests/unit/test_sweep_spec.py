@@ -18,7 +18,7 @@ def _spec(**fields):
 @pytest.mark.parametrize("spec, message", [
     ({}, "version: expected 1"),
     ({"version": 2}, "version: expected 1"),
-    ({"version": 1, "arch": "tinyy"}, "arch: expected a preset name (isaac, isaac-llm, neurosim-rram22, neurosim-sram22, study, tiny) or a YAML file, got 'tinyy'"),
+    ({"version": 1, "arch": "tinyy"}, "arch: expected a preset name (isaac, isaac-llm, neurosim-rram22, neurosim-sram22, neurram, sinangil-sram7, study, tiny) or a YAML file, got 'tinyy'"),
     ({"version": 1, "arch": {"version": 1, "crossbar": {"rows": 0}}},
      "arch.crossbar.rows: expected an integer 1..65536, got 0"),
     (_spec(workloads=["mlp", "resnet19"]), "workloads[1]: expected a built-in network"),

@@ -16,14 +16,19 @@ Every figure traces to a formula or a cited source (``docs/energy-model.md`` exp
   regression on node, rate and energy. ``flash`` (NeuroSim's multi-level sense amplifier):
   ``2^bits - 1`` comparisons per conversion, each at the energy NeuroSim V1.4's 5-bit 22 nm
   sense-amp ADC implies (``../shared/REFERENCE_DATA.md``), area by the survey's regression.
-  Static power: 20% of the energy at full rate, the hwcomponents-adc convention.
-* **Crossbar**: read energy from physics, ``V_read^2 x G x t_read`` per cell of a driven row
-  (``G_off`` plus the level's share of ``G_on - G_off``, cells taken at their mid level: the
-  structural estimate); row drive ``C_row V_dd^2`` with the row capacitance per metre NeuroSim
-  V1.4's row-drive energy implies; write ``V_write^2 G_on t_pulse`` per cell; cell area from
-  NeuroSim's cell sizes in F^2; SRAM cells leak as CACTI's, resistive cells do not.
-* **DAC**: a latch per bit (Aladdin register bit); the analog drive of a row is the crossbar's
-  row drive. **Sample-and-hold**: ISAAC's ~1 fJ per sample. **Shift-and-add, accumulators,
+  Static power: ``sar`` 20% of the energy at full rate, the hwcomponents-adc convention;
+  ``flash`` none: NeuroSim's sense amplifier draws its bias current only while it senses a
+  column, inside the conversion energy (``MultilevelSenseAmp.cpp CalculatePower``: leakage = 0).
+* **Crossbar**: read energy from physics, ``(V_read d / D)^2 x G x t_read`` per cell of a row
+  driven with digit ``d`` (``D = 2^dac_bits - 1``), priced per ``xbar.conduct`` count (a cell at
+  half a level step of conductance under a one-step digit): on real data the counts follow the
+  programmed levels and the digits (:mod:`xbarsim.mapping.activity`); structurally every digit
+  is full scale and every cell at its mid level; write ``V_write^2 G_on t_pulse`` per cell;
+  cell area from NeuroSim's cell sizes in F^2; SRAM cells leak as CACTI's, resistive cells do
+  not.
+* **DAC**: a latch per bit (Aladdin register bit) per digit converted, and the drive of its row,
+  ``C_row V_dd^2 |d| / D`` per digit (``dac.drive`` per digit step), with the row capacitance per
+  metre NeuroSim V1.4's row-drive energy implies. **Sample-and-hold**: ISAAC's ~1 fJ per sample. **Shift-and-add, accumulators,
   activation, pooling**: Aladdin's 40 nm adder, register and comparator (Shao et al., ISCA
   2014, as tabulated in hwcomponents-library) per bit of width, at NeuroSim's switching
   activities (Param.cpp: 0.15 for adders, 0.5 for flip-flops). **Registers**: Aladdin register
@@ -48,9 +53,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Dict, Optional, Tuple
 
-from ..config.fields import Choice, Maybe, Quantity, Real, Spec, param
+from ..config.fields import Boolean, Choice, Maybe, Quantity, Real, Spec, param
 from ..errors import ConfigError
 from ..hardware import REGISTRY
+from ..functional.devices import g_off_levels
 from .technology import area_factor, check_node, energy_factor
 
 __all__ = ["TechnologySpec", "ComponentModel", "adc_energy_area", "buffer_figures", "model_components", "DRAM_PJ_PER_BIT"]
@@ -160,6 +166,10 @@ class TechnologySpec(Spec):
     link_area: float = param(Quantity("area", 0), f"{_HT_MM2!r}mm2", "area of one off-chip link (ISAAC: 5.72 mm2)")
     activity: float = param(Real(0, 1, lo_open=True), _ADDER_ACTIVITY,
                             "switching activity of adders (NeuroSim Param.cpp delta = 0.15)")
+    cell_current: bool = param(Boolean(), True,
+                               "price the cells' read current (V_read^2 G t per driven cell); false when the ADC "
+                               "figure already includes it (NeuroSim's sense amplifier, whose energy is that of its "
+                               "column current)")
 
     def _validate(self) -> None:
         check_node(self.node, ("node",))
@@ -283,6 +293,12 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     cell_m2 = _CELL_F2[tech.cell] * node * node
     array_m2 = xb.rows * xb.cols * cell_m2
     g_mid = xb.g_off + (xb.g_on - xb.g_off) / 2
+    full = (1 << xb.dac_bits) - 1  # the full-scale digit D
+    step_s = (xb.g_on - xb.g_off) / xb.max_level
+    # one xbar.conduct count: a cell at half a level step above G_off under a one-step digit
+    # (V_read / D)^2 x step / 2 x t; a mid-level cell under the full-scale digit is 2 (G_mid / step) D^2 counts
+    conduct = (tech.v_read / full) ** 2 * step_s / 2 * t_read if tech.cell_current else 0.0
+    mid_counts = 2 * (g_off_levels(xb) + xb.max_level / 2) * full * full
     cell_read = tech.v_read ** 2 * g_mid * t_read
     row_len = xb.cols * _CELL_WIDTH_F[tech.cell] * node
     row_drive = _ROW_F_PER_M * row_len * vdd ** 2
@@ -296,23 +312,27 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
         write_how = f"V_write^2 G_on t_pulse = {tech.v_write:g}^2 V^2 x {xb.g_on:.3g} S x {arch.programming.write_pulse:.3g} s"
     out["xbar"] = ComponentModel(
         area=array_m2, leakage=leak_cell * xb.rows * xb.cols,
-        actions={"read": 0.0, "row_activation": row_drive + xb.cols * cell_read, "write": write_cell},
-        peak_rate={"row_activation": xb.rows / read_s},
-        source=(f"{tech.cell} cells of {_CELL_F2[tech.cell]} F^2 (NeuroSim Param.cpp) at {nm:g} nm; a driven row: "
-                f"{xb.cols} cells x V_read^2 G_mid t = {tech.v_read:g}^2 x {g_mid:.3g} S x {t_read:.3g} s "
-                f"({cell_read * 1e15:.3g} fJ each, mid level between G_off and G_on) plus row drive "
-                f"C_row V_dd^2 = {row_drive * 1e15:.3g} fJ (row capacitance per metre from NeuroSim V1.4's 22 nm "
-                f"row drive); write: {write_how}; leakage: "
-                + ("CACTI SRAM cell leakage (1 MiB run)" if tech.cell == "sram" else "none (non-volatile cells)")))
+        actions={"read": 0.0, "row_activation": 0.0, "conduct": conduct, "write": write_cell},
+        peak_rate={"conduct": xb.rows * xb.cols * mid_counts / read_s},
+        source=(f"{tech.cell} cells of {_CELL_F2[tech.cell]} F^2 (NeuroSim Param.cpp) at {nm:g} nm; cell current "
+                f"V_read^2 G t per driven cell, V_read = {tech.v_read:g} V at the full-scale digit, t = {t_read:.3g} s: "
+                + (f"{conduct * 1e18:.4g} aJ per half level step ({step_s:.3g} S / 2) under a one-step digit, "
+                   f"{cell_read * 1e15:.3g} fJ for a mid-level cell ({g_mid:.3g} S) at full scale"
+                   if tech.cell_current else "not priced here (cell_current: false: inside the ADC's figure)")
+                + f"; write: {write_how}; "
+                "leakage: " + ("CACTI SRAM cell leakage (1 MiB run)" if tech.cell == "sram"
+                               else "none (non-volatile cells)")))
 
-    # DAC: a latch per bit; its analog drive is the row's (xbar.row_activation)
+    # DAC: a latch per bit, and the drive of its row to the digit's fraction of full scale
     dac_m2 = xb.dac_bits * _REG_UM2_PER_BIT * 1e-12 * af(_ALADDIN_NODE)
     out["dac"] = ComponentModel(
         area=dac_m2, leakage=_logic_leak(dac_m2, node),
-        actions={"convert": xb.dac_bits * _REG_PJ_PER_BIT * 1e-12 * _DFF_ACTIVITY * ef(_ALADDIN_NODE)},
-        peak_rate={"convert": 1 / read_s},
+        actions={"convert": xb.dac_bits * _REG_PJ_PER_BIT * 1e-12 * _DFF_ACTIVITY * ef(_ALADDIN_NODE),
+                 "drive": row_drive / full},
+        peak_rate={"convert": 1 / read_s, "drive": full / read_s},
         source=f"{xb.dac_bits}-bit input latch: Aladdin register bits at flip-flop activity 0.5 (NeuroSim), "
-               f"scaled 40 -> {nm:g} nm; row drive is priced in xbar.row_activation")
+               f"scaled 40 -> {nm:g} nm; row drive C_row V_dd^2 = {row_drive * 1e15:.3g} fJ at the full-scale digit, "
+               f"charge in proportion to the digit (row capacitance per metre from NeuroSim V1.4's 22 nm row drive)")
 
     sh_m2 = _SH_UM2 * 1e-12 * af(_ISAAC_NODE)
     out["sh"] = ComponentModel(
@@ -320,11 +340,15 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
         peak_rate={"sample": 1 / read_s}, source=f"ISAAC Table I sample-and-hold (about 1 fJ), scaled 32 -> {nm:g} nm")
 
     adc_j, adc_m2, how = adc_energy_area(tech.adc, xb.adc_bits, pe.adc_rate, node)
+    share = _ADC_LEAK_SHARE if tech.adc == "sar" else 0.0
     out["adc"] = ComponentModel(
-        area=adc_m2, leakage=_ADC_LEAK_SHARE * adc_j * pe.adc_rate,
-        actions={"convert": (1 - _ADC_LEAK_SHARE) * adc_j}, peak_rate={"convert": pe.adc_rate},
-        source=f"{how}: {adc_j * 1e12:.3g} pJ per conversion, 80% dynamic and 20% static at full rate "
-               f"(hwcomponents-adc convention); area by the survey's regression")
+        area=adc_m2, leakage=share * adc_j * pe.adc_rate,
+        actions={"convert": (1 - share) * adc_j}, peak_rate={"convert": pe.adc_rate},
+        source=f"{how}: {adc_j * 1e12:.3g} pJ per conversion, "
+               + ("80% dynamic and 20% static at full rate (hwcomponents-adc convention)" if share else
+                  "all of it dynamic (NeuroSim MultilevelSenseAmp.cpp: no leakage, its bias current flows "
+                  "only while it senses)")
+               + "; area by the survey's regression")
 
     width = pe.psum_bits
     add_j = width * (_ADDER_PJ_PER_BIT * tech.activity + _REG_PJ_PER_BIT * _DFF_ACTIVITY) * 1e-12 * ef(_ALADDIN_NODE)

@@ -12,10 +12,13 @@ from typing import Dict, Tuple
 from ..config.arch import Arch
 from ..counting import ActionCounts
 from ..hardware import REGISTRY
+from ..hardware.arrays import conduction
+from ..mapping.activity import full_scale_digit
 from ..errors import ConfigError, described
 from .table import EnergyTable, resolve
 
-__all__ = ["EnergyBreakdown", "price", "area_mm2", "peak_power_w", "action_energies_pj", "peak_tops_per_w"]
+__all__ = ["EnergyBreakdown", "price", "area_mm2", "peak_power_w", "action_energies_pj", "peak_tops_per_w",
+           "structural_dynamic_pj"]
 
 _PJ = 1e12
 
@@ -111,12 +114,13 @@ def peak_tops_per_w(table: EnergyTable, arch: Arch) -> float:
 
     One full array (every row and column used, weights packed across column boundaries) does
     ``rows x cols / columns_per_weight`` MACs per vector with the fewest array actions per MAC
-    (reads, row drives, DAC conversions, samples, ADC conversions and shift-and-adds, as
-    :func:`xbarsim.mapping.activity.structural` counts them); no data moves. Static power is
+    (reads, row drives at the full-scale digit over cells at their mid level, DAC conversions,
+    samples, ADC conversions and shift-and-adds, as :func:`xbarsim.mapping.activity.structural`
+    counts them); no data moves. Static power is
     charged at the fastest any run can go: every array busy, each vector taking at least
     ``items x max(read, conversions / ADCs / ADC rate)`` (their sum without sample-and-hold).
     Any run does at least these actions per MAC, plus others, for at least that long, so its
-    TOPS/W is lower (data-aware runs with zero digits may do fewer array actions).
+    TOPS/W is lower (data-aware runs with zero or small digits, or low cell levels, may do less).
     """
     table = resolve(table, arch)
     xb, pe = arch.crossbar, arch.pe
@@ -128,7 +132,12 @@ def peak_tops_per_w(table: EnergyTable, arch: Arch) -> float:
 
     T = xb.input_cycles
     conversions = xb.cols * xb.conversions_per_read_group
-    joules = (T * energy("xbar", "read") + T * xb.rows * (energy("xbar", "row_activation") + energy("dac", "convert"))
+    drives = T * xb.rows  # every row driven every cycle at the full-scale digit, cells at their mid level
+    full = full_scale_digit(xb)
+    cells = drives * full * full * xb.cols
+    joules = (T * energy("xbar", "read") + drives * (energy("xbar", "row_activation") + energy("dac", "convert"))
+              + drives * full * energy("dac", "drive")
+              + float(conduction(arch, cells, cells * xb.max_level)) * energy("xbar", "conduct")
               + T * xb.cols * energy("sh", "sample")
               + conversions * (energy("adc", "convert") + energy("shift_add", "op")))
     macs = xb.rows * xb.cols / xb.columns_per_weight
@@ -141,3 +150,23 @@ def peak_tops_per_w(table: EnergyTable, arch: Arch) -> float:
     leakage = sum(table.components[name].leakage * c.instances(arch)
                   for name, c in REGISTRY.components.items() if name in table.components)
     return 1.0 / (joules / (2 * macs) + leakage / ops_per_s) / 1e12
+
+
+def structural_dynamic_pj(table: EnergyTable, arch: Arch, energy: EnergyBreakdown,
+                          differences: Dict[str, Dict[Tuple[str, str], float]]) -> Dict[str, float]:
+    """Dynamic energy (pJ) of each layer had its array actions been counted structurally.
+
+    ``energy`` prices a data-aware run; ``differences`` gives, per layer, the structural count of
+    every (component, action) whose count the data changed. The structural estimate of a layer is
+    its data-aware dynamic energy with those counts replaced, priced by the same ``table``.
+    """
+    counts = ActionCounts({(layer, c, a): int(v) for layer, actions in differences.items()
+                           for (c, a), v in actions.items()})
+    energies = action_energies_pj(table, arch, counts)
+    out = {}
+    for layer, actions in differences.items():
+        value = energy.by_layer.get(layer, 0.0)
+        for (c, a), count in actions.items():
+            value += (count * energies[(c, a)] if count else 0.0) - energy.by_action.get((layer, c, a), 0.0)
+        out[layer] = value
+    return out

@@ -27,7 +27,7 @@ import numpy as np
 
 from .registry import Component, Family, OpKind, ResourceKind, cycles, cycles_of, register
 
-__all__ = ["FAMILY", "mvm_stages", "mvm_period"]
+__all__ = ["FAMILY", "mvm_stages", "mvm_period", "conduction"]
 
 
 def mvm_stages(arch, input_cycles, active_columns, accumulate):
@@ -59,6 +59,16 @@ def _mvm_duration(arch, stream, index):
     return np.where(n > 0, value, 1).astype(np.int64)
 
 
+def conduction(arch, cell_drives, cell_levels):
+    """``xbar.conduct`` counts: the driven cells' conductance in half level steps, ``G_off`` included
+    (``cell_levels + 2 g_off cell_drives``, ``g_off`` in level steps, rounded to whole counts)."""
+    from ..functional.devices import g_off_levels  # the level scale, defined once
+
+    g_off = g_off_levels(arch.crossbar)
+    extra = np.rint(2.0 * g_off * np.asarray(cell_drives, dtype=np.float64)).astype(np.int64) if g_off else 0
+    return np.maximum(np.asarray(cell_levels, dtype=np.int64) + extra, 0)
+
+
 def _mvm_actions(arch, stream, index):
     act = stream.activity[stream.op_aux[index]]
     parts = stream.parts[act["part"]]
@@ -66,7 +76,9 @@ def _mvm_actions(arch, stream, index):
     return {
         ("xbar", "read"): act["reads"],
         ("xbar", "row_activation"): act["row_activations"],
+        ("xbar", "conduct"): conduction(arch, act["cell_drives"], act["cell_levels"]),
         ("dac", "convert"): act["dac"],
+        ("dac", "drive"): act["dac_steps"],
         ("sh", "sample"): act["sh"],
         ("adc", "convert"): act["adc"],
         ("shift_add", "op"): act["adc"],
@@ -117,15 +129,20 @@ FAMILY = register(Family(
         Component("xbar", "crossbar array", {
             "read": "one array read (one input cycle)",
             "row_activation": "one row driven during one read",
+            "conduct": "cell current during a read: one cell at half a level step of conductance "
+                       "(G_on - G_off) / (2 (2^cell_bits - 1)) under a one-step digit",
             "write": "one cell written"},
             instances=lambda a: a.arrays,
             arguments={"rows": lambda a: a.crossbar.rows, "cell_bits": lambda a: a.crossbar.cell_bits},
             # a read applies the input digits to the stored weights: the energy of bringing the
             # activations into the array (Yang & Sze, IEDM 2019: weights stay, activations move)
-            data={"read": "input activations", "row_activation": "input activations", "write": "weights"}),
-        Component("dac", "input DAC (one per array row)", {"convert": "one digit converted"},
+            data={"read": "input activations", "row_activation": "input activations",
+                  "conduct": "input activations", "write": "weights"}),
+        Component("dac", "input DAC (one per array row)", {
+            "convert": "one digit converted",
+            "drive": "one digit step driven onto a row (1 / (2^dac_bits - 1) of the full-scale read voltage)"},
                   instances=lambda a: a.arrays * a.crossbar.rows, arguments={"bits": lambda a: a.crossbar.dac_bits},
-                  data={"convert": "input activations"}),
+                  data={"convert": "input activations", "drive": "input activations"}),
         Component("sh", "sample-and-hold (one per array column)", {"sample": "one column sampled"},
                   instances=lambda a: a.arrays * a.crossbar.cols, data={"sample": "partial sums"}),
         Component("adc", "ADC", {"convert": "one conversion"}, instances=lambda a: a.arrays * a.pe.adcs_per_array,

@@ -24,14 +24,21 @@ Used by the architecture model (counting and MVM durations) and by the functiona
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
-__all__ = ["FIELDS", "Layout", "structural", "from_counts", "nonzero_counts", "observe"]
+__all__ = ["FIELDS", "COUNT_FIELDS", "DRIVE_FIELDS", "Layout", "structural", "from_counts", "nonzero_counts",
+           "drives", "mid_level_rows", "row_half_levels", "observe", "full_scale_digit"]
 
-FIELDS = ("items", "reads", "row_activations", "dac", "sh", "adc")
-"""Per-vector activity counts, in this order."""
+COUNT_FIELDS = ("items", "reads", "row_activations", "dac", "sh", "adc")
+"""What the arrays do per vector (:func:`from_counts` computes these from non-zero digit counts)."""
+DRIVE_FIELDS = ("dac_steps", "cell_drives", "cell_levels")
+"""What the driven rows carry per vector: digit magnitudes and conductances (:func:`drives`)."""
+FIELDS = COUNT_FIELDS + DRIVE_FIELDS
+"""Per-vector activity, in this order (the stream's activity table has these columns)."""
+
+_PLANE_BYTES = 32 << 20  # digit planes held at once by observe: bounds its memory on large layers
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,19 @@ def _packed(layout) -> bool:
     return bool(getattr(layout, "groups_per_array", 0))
 
 
+def full_scale_digit(spec) -> int:
+    """``D = 2**dac_bits - 1``: the digit that drives a row at the full read voltage."""
+    return (1 << spec.dac_bits) - 1
+
+
+def _arrays_per_row(layout) -> int:
+    """Arrays one matrix row feeds: its column tiles (1 when groups are packed in one array)."""
+    return 1 if _packed(layout) else layout.tiling.col_tiles
+
+
 def structural(layout) -> Dict[str, int]:
-    """Activity of one vector when every digit is non-zero (no data, or data without zeros).
+    """Activity of one vector when every digit is non-zero and full scale, and every cell at its
+    mid level (no data, or the structural estimate of a run with data).
 
     ``layout`` has ``tiling`` (one group's :class:`~xbarsim.mapping.tiling.ArrayTiling`),
     ``groups``, ``groups_per_array`` (0: each group on its own arrays) and ``crossbar``.
@@ -60,13 +78,17 @@ def structural(layout) -> Dict[str, int]:
     arrays = -(-groups // layout.groups_per_array) if _packed(layout) else groups * t.arrays
     rows = groups * t.in_features * t.col_tiles
     columns = groups * t.physical_columns * t.row_tiles
+    D = full_scale_digit(spec)
     return {"items": T if spec.adc_position == "per_cycle" else 1, "reads": T * arrays,
             "row_activations": T * rows, "dac": T * rows, "sh": T * columns,
-            "adc": columns * spec.conversions_per_read_group}
+            "adc": columns * spec.conversions_per_read_group,
+            "dac_steps": T * rows * D, "cell_drives": T * rows * D * D * spec.cols,
+            "cell_levels": T * rows * D * D * spec.cols * spec.max_level}
 
 
 def from_counts(layout, counts: np.ndarray, zero_skip: bool) -> Dict[str, np.ndarray]:
-    """Per-vector activity (int64 arrays of N) from non-zero digit counts (R, N, G, T).
+    """Per-vector activity (int64 arrays of N) of the :data:`COUNT_FIELDS` from non-zero digit
+    counts (R, N, G, T).
 
     ``counts[r, n, g, t]``: non-zero digits of vector n, group g, input cycle t in row tile r.
     """
@@ -74,7 +96,7 @@ def from_counts(layout, counts: np.ndarray, zero_skip: bool) -> Dict[str, np.nda
     R, N, G, T = counts.shape
     active = counts > 0
     base = structural(layout)
-    out = {name: np.full(N, value, dtype=np.int64) for name, value in base.items()}
+    out = {name: np.full(N, base[name], dtype=np.int64) for name in COUNT_FIELDS}
     per_cycle = spec.adc_position == "per_cycle"
     if _packed(layout):
         p = layout.groups_per_array
@@ -108,8 +130,8 @@ def from_counts(layout, counts: np.ndarray, zero_skip: bool) -> Dict[str, np.nda
     return out
 
 
-def nonzero_counts(layout, inputs: np.ndarray) -> np.ndarray:
-    """Non-zero DAC digits per row tile, (R, N, G, T), of integer inputs (N, G, K) of a layout."""
+def _planes(layout, inputs: np.ndarray) -> np.ndarray:
+    """DAC digits of integer inputs (N, G, K) per row tile: (R, N, G, T, rows) int16."""
     from ..functional.converters import input_planes  # the DAC's digit encoding, defined once
 
     spec, t = layout.crossbar, layout.tiling
@@ -119,13 +141,73 @@ def nonzero_counts(layout, inputs: np.ndarray) -> np.ndarray:
         raise ValueError(f"inputs: expected (N, {layout.groups}, {t.in_features}) for this layout, got {x.shape}")
     rows = t.rows if t.row_tiles > 1 else t.in_features
     planes = input_planes(x.reshape(n * groups, k), spec, t.row_tiles, rows, np.int16)  # (R, n*G, T, rows)
-    counts = np.count_nonzero(planes, axis=3)
-    return counts.reshape(t.row_tiles, n, groups, spec.input_cycles)
+    return planes.reshape(t.row_tiles, n, groups, spec.input_cycles, rows)
 
 
-def observe(layout, inputs: np.ndarray, zero_skip: bool, chunk: int = 4096) -> Dict[str, np.ndarray]:
-    """Per-vector activity of integer inputs (N, G, K) on ``layout``, in chunks of vectors."""
+def nonzero_counts(layout, inputs: np.ndarray) -> np.ndarray:
+    """Non-zero DAC digits per row tile, (R, N, G, T), of integer inputs (N, G, K) of a layout."""
+    return np.count_nonzero(_planes(layout, inputs), axis=4)
+
+
+def mid_level_rows(layout) -> np.ndarray:
+    """Half level steps above ``G_off`` of every matrix row (G, K) when every cell of the array rows it
+    drives sits at its mid level: the structural assumption, ``arrays per row x cols x (2**cell_bits - 1)``."""
+    spec, t = layout.crossbar, layout.tiling
+    per_row = _arrays_per_row(layout) * spec.cols * spec.max_level
+    return np.full((layout.groups, t.in_features), per_row, dtype=np.int64)
+
+
+def row_half_levels(conductance_s: np.ndarray, spec) -> np.ndarray:
+    """Half level steps above ``G_off`` of each matrix row's cells, summed over its columns: (K,) int64.
+
+    ``conductance_s`` (P, S, K, M): programmed conductances in siemens (a programmed matrix's
+    ``conductance_s``, with its variation and faults), restricted to the columns of one layer part.
+    Each cell is rounded to the nearest half step: exact for ideal devices, whose cells sit on levels.
+    """
+    from ..functional.devices import g_off_levels, level_step_s
+
+    half_steps = np.rint(2.0 * (np.asarray(conductance_s) / level_step_s(spec) - g_off_levels(spec)))
+    return half_steps.sum(axis=(0, 1, 3)).astype(np.int64)
+
+
+def drives(layout, planes: np.ndarray, row_levels: np.ndarray) -> Dict[str, np.ndarray]:
+    """Per-vector :data:`DRIVE_FIELDS` (int64 arrays of N) from DAC digits (R, N, G, T, rows) and the
+    half level steps above ``G_off`` of every matrix row's cells (G, K), summed over its columns."""
+    spec, t = layout.crossbar, layout.tiling
+    R, N, G, T, rows = planes.shape
+    levels = np.asarray(row_levels, dtype=np.int64)
+    if levels.shape != (G, t.in_features):
+        raise ValueError(f"row_levels: expected shape ({G}, {t.in_features}), got {levels.shape}")
+    padded = np.zeros((G, R * rows), dtype=np.int64)
+    padded[:, :t.in_features] = levels
+    digits = planes.astype(np.int32)
+    magnitude = np.abs(digits).sum(axis=3, dtype=np.int64)  # (R, N, G, rows)
+    square = (digits * digits).sum(axis=3, dtype=np.int64)
+    per = _arrays_per_row(layout)
+    by_vector = square.transpose(1, 2, 0, 3).reshape(N, G * R * rows)
+    return {"dac_steps": per * magnitude.sum(axis=(0, 2, 3)),
+            "cell_drives": per * spec.cols * square.sum(axis=(0, 2, 3)),
+            "cell_levels": by_vector @ padded.reshape(G, R, rows).reshape(-1)}
+
+
+def observe(layout, inputs: np.ndarray, zero_skip: bool, row_levels: Optional[np.ndarray] = None,
+            chunk: Optional[int] = None) -> Dict[str, np.ndarray]:
+    """Per-vector activity of integer inputs (N, G, K) on ``layout``, in chunks of vectors.
+
+    ``row_levels`` (G, K): each matrix row's cells, in half level steps above ``G_off``, summed
+    over its columns (:func:`row_half_levels` of a programmed matrix); None takes every cell at
+    its mid level (:func:`mid_level_rows`), so that only the digits are data.
+    """
     x = np.asarray(inputs)
-    parts = [from_counts(layout, nonzero_counts(layout, x[s:s + chunk]), zero_skip)
-             for s in range(0, max(1, len(x)), chunk)]
+    levels = mid_level_rows(layout) if row_levels is None else row_levels
+    if chunk is None:
+        spec, t = layout.crossbar, layout.tiling
+        per_vector = 2 * layout.groups * spec.input_cycles * t.row_tiles * max(t.rows, 1)
+        chunk = max(1, _PLANE_BYTES // per_vector)
+    parts = []
+    for s in range(0, max(1, len(x)), chunk):
+        planes = _planes(layout, x[s:s + chunk])
+        part = from_counts(layout, np.count_nonzero(planes, axis=4), zero_skip)
+        part.update(drives(layout, planes, levels))
+        parts.append(part)
     return {name: np.concatenate([p[name] for p in parts]) for name in FIELDS}

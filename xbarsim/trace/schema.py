@@ -1,7 +1,9 @@
-"""The trace file format, version 2 (documented for plain-h5py readers in docs/trace-format.md).
+"""The trace file format, version 3 (documented for plain-h5py readers in docs/trace-format.md).
 
-Version 2 stores the operation stream as its columns (the recorded mapping included), so a
-replay re-times exactly what was simulated and a report never maps the network again.
+Version 2 stored the operation stream as its columns (the recorded mapping included), so a
+replay re-times exactly what was simulated and a report never maps the network again. Version 3
+adds the MVMs' digit and conductance activity (``dac_steps``, ``cell_drives``, ``cell_levels``)
+that prices data-aware crossbar and DAC energy.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ __all__ = ["FORMAT", "SCHEMA_VERSION", "DETAILS", "AUTO_EVENT_LIMIT", "STREAM_AR
 
 FORMAT = "xbarsim-trace"
 """Value of the root attribute ``format`` of every trace."""
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Schema this xbarsim writes and the only one it reads."""
 DETAILS = ("summary", "layer", "event")
 """Trace detail levels: no timeline; step end times; every operation's times."""

@@ -99,6 +99,29 @@ def require_memory(setting: str, estimate_bytes: float, what: str) -> None:
                         f"{format_bytes(limit)} of {source}; make it smaller, or set {ENVIRONMENT} to allow more")
 
 
+OPERATIONS_PER_UNIT = 6
+"""Operations per unit (a row segment) of input that a step reads beyond its first: a DRAM or
+global-buffer read and the buffer write of its load, then per tile of the copy a buffer read, a
+transfer and a tile-bus delivery (or a feed)."""
+
+
+def _whole_input_loads(mapping, m) -> int:
+    """Operations of a fully connected layer's steps beyond :data:`OPERATIONS_PER_STEP`: each of its
+    steps reads every unit of its input (every row segment), loaded and delivered to every tile
+    of its copy; convolutions read R rows a step, which the per-step bound covers."""
+    layer = m.layer
+    if layer.type != "fc" or not m.parts:
+        return 0
+    if not layer.inputs or layer.inputs[0] < 0:
+        units = mapping.network.input_shape[0]
+    else:
+        producer = next(p for p in mapping.layers if p.layer.index == layer.inputs[0])
+        units = max(1, producer.layer.E) * producer.segments
+    tiles = max(len(part.placements[0].tiles) for part in m.parts)
+    steps = max(1, layer.E) * m.segments * len(m.parts)
+    return steps * OPERATIONS_PER_UNIT * max(0, units - 1) * (1 + tiles)
+
+
 OPERATIONS_PER_STEP = 32
 """Upper bound of stream operations per step (one row segment of a layer part, per image) in
 ``simulate``'s estimate, programming aside.
@@ -124,5 +147,6 @@ def simulation_estimate(mapping, batch: int) -> Tuple[int, int]:
     """
     steps = sum(max(1, m.layer.E) * m.segments * max(1, len(m.parts)) for m in mapping.layers)
     copies = sum(part.copies for m in mapping.layers for part in m.parts)
-    operations = int(batch) * OPERATIONS_PER_STEP * steps + (2 * copies if mapping.rounds > 1 else 0)
+    operations = int(batch) * (OPERATIONS_PER_STEP * steps + sum(_whole_input_loads(mapping, m) for m in mapping.layers))
+    operations += 2 * copies if mapping.rounds > 1 else 0
     return operations, operations * BYTES_PER_OPERATION

@@ -280,7 +280,11 @@ def _journal_rows(out: Path) -> int:
 SLOW = {"version": 1, "name": "slow", "arch": "isaac", "workloads": "resnet18", "batches": 2,
         "axes": {"crossbar.adc_bits": [4, 5, 6, 7, 8, 9, 10], "array": [{"crossbar.rows": 64, "crossbar.cols": 64},
                                                                         {"crossbar.rows": 128, "crossbar.cols": 128}]}}
-"""14 points of about 0.2-0.4 s each: long enough to be killed in the middle."""
+"""14 points of about 0.5-1 s each: long enough to be killed in the middle."""
+SLOWER = dict(SLOW, axes=dict(SLOW["axes"], array=SLOW["axes"]["array"] + [{"crossbar.rows": 256, "crossbar.cols": 256},
+                                                                           {"crossbar.rows": 96, "crossbar.cols": 96}]))
+"""28 points, for two workers: at load 15 the 14 of ``SLOW`` all finished before the signal."""
+POINTS = 28
 
 
 def _cli(*args, **kwargs):
@@ -322,7 +326,7 @@ def test_resume_after_kill_9_loses_no_finished_point(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_stops_a_local_cluster_sweep_and_the_rerun_resumes(tmp_path):
     spec, out = tmp_path / "slow.yaml", tmp_path / "slow.parquet"
-    spec.write_text(json.dumps(SLOW))
+    spec.write_text(json.dumps(SLOWER))
     process = _cli("sweep", str(spec), "--out", str(out), "--workers", "2", "--quiet")
     try:
         _wait_for_rows(process, out, 3, timeout=180)
@@ -335,12 +339,12 @@ def test_ctrl_c_stops_a_local_cluster_sweep_and_the_rerun_resumes(tmp_path):
     assert process.returncode == 1
     assert "sweep interrupted; finished points are kept in" in err and "Traceback" not in err
     done = len(pd.read_parquet(out))  # flushed into a part on the way out
-    assert 3 <= done < 14 and not (out / JOURNAL).exists()
+    assert 3 <= done < POINTS and not (out / JOURNAL).exists()
     rerun = subprocess.run([sys.executable, "-m", "xbarsim", "sweep", str(spec), "--out", str(out), "--workers", "2",
                             "--quiet"], capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert f"({done} from earlier runs)" in rerun.stdout
-    assert len(pd.read_parquet(out)) == 14 and pd.read_parquet(out)["hash"].is_unique
+    assert len(pd.read_parquet(out)) == POINTS and pd.read_parquet(out)["hash"].is_unique
 
 
 def test_workers_of_another_version_are_refused():

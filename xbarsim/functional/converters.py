@@ -29,7 +29,7 @@ __all__ = [
     "digit_widths", "digit_bounds", "digit_weights", "input_bounds", "input_digits", "input_planes",
     "DigitStatistics", "digit_statistics",
     "column_level_bounds", "AdcRanges", "full_scale_ranges", "explicit_ranges", "ranges_from_limits",
-    "quantize_to_codes",
+    "quantize_to_codes", "quantize_dynamic",
 ]
 
 
@@ -71,28 +71,40 @@ def input_digits(inputs: np.ndarray, spec: CrossbarSpec) -> np.ndarray:
 def input_planes(inputs: np.ndarray, spec: CrossbarSpec, row_tiles: int, rows: int, dtype) -> np.ndarray:
     """DAC digits laid out for the array reads: (R, N, T, rows) of ``dtype``, zero beyond K.
 
-    Row tile r holds inputs ``r*rows .. (r+1)*rows - 1``. The digits of every cycle are
-    computed at once by broadcasting, on 8- or 16-bit unsigned integers (inputs have at most 16
-    bits), directly in this layout; one cast to ``dtype`` follows (measured 4x faster than
-    writing one cycle at a time).
+    Row tile r holds inputs ``r*rows .. (r+1)*rows - 1``. The two's-complement bit patterns
+    are gathered once as 8- or 16-bit unsigned integers in row-tile order (inputs have at most
+    16 bits); each cycle's digits are then shifted and masked in place and cast straight into
+    the output (measured 25% faster than broadcasting all cycles at once, which needs two
+    temporaries of the full size).
     """
     x = np.asarray(inputs)
     n, k = x.shape
-    small = np.uint8 if spec.input_bits <= 8 else np.uint16
-    bits = np.zeros((n, row_tiles * rows), dtype=small)
-    bits[:, :k] = x & ((1 << spec.input_bits) - 1)  # two's-complement bit pattern
-    tiles = bits.reshape(n, row_tiles, rows).transpose(1, 0, 2)[:, :, None, :]  # (R, N, 1, rows) view
+    small = np.dtype(np.uint8 if spec.input_bits <= 8 else np.uint16)
+    full_mask = (1 << spec.input_bits) - 1
+    if x.dtype.kind in "iu" and x.dtype.itemsize == small.itemsize:
+        pattern = x.view(small)  # two's complement bits as they are
+        if spec.input_bits < 8 * small.itemsize:
+            pattern = pattern & small.type(full_mask)
+    else:
+        pattern = (x & full_mask).astype(small)
+    bits = np.zeros((row_tiles, n, rows), dtype=small)
+    whole, rest = divmod(k, rows)
+    if whole:
+        bits[:whole] = pattern[:, :whole * rows].reshape(n, whole, rows).transpose(1, 0, 2)
+    if rest:
+        bits[whole, :, :rest] = pattern[:, whole * rows:]
     widths = digit_widths(spec)
-    shifts = (np.arange(len(widths)) * spec.dac_bits).astype(small)[None, None, :, None]
-    masks = np.array([(1 << w) - 1 for w in widths], dtype=small)[None, None, :, None]
-    digits = (tiles >> shifts) & masks  # (R, N, T, rows)
-    if not spec.signed_inputs:
-        return digits.astype(dtype)
-    out = digits.astype(np.int32 if np.dtype(dtype).kind == "i" else dtype)
-    half = 1 << (widths[-1] - 1)
-    top = out[:, :, -1, :]
-    top -= (top >= half) * (2 * half)  # the top digit is a two's-complement digit
-    return out.astype(dtype, copy=False)
+    out = np.empty((row_tiles, n, len(widths), rows), dtype=dtype)
+    digit = np.empty_like(bits)
+    for t, width in enumerate(widths):
+        np.right_shift(bits, small.type(t * spec.dac_bits), out=digit)
+        np.bitwise_and(digit, small.type((1 << width) - 1), out=digit)
+        if spec.signed_inputs and t == len(widths) - 1:  # the top digit is a two's-complement digit
+            half = 1 << (width - 1)
+            out[:, :, t, :] = digit.astype(np.int32) - (digit >= half) * (2 * half)
+        else:
+            out[:, :, t, :] = digit
+    return out
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,11 @@ class DigitStatistics:
     """Per row tile: (vector, group) pairs with some non-zero digit, (R,) int64."""
     active: int
     """Non-zero digits (rows actually driven), all vectors, cycles and groups."""
+
+    def merged(self, later: "DigitStatistics") -> "DigitStatistics":
+        """The statistics of this batch of vectors followed by ``later``'s, as if seen in one pass."""
+        return DigitStatistics(cycles=np.concatenate([self.cycles, later.cycles]), planes=self.planes + later.planes,
+                               vectors=self.vectors + later.vectors, active=self.active + later.active)
 
 
 def digit_statistics(inputs: np.ndarray, spec: CrossbarSpec, rows: int, chunk: int = 8192) -> DigitStatistics:
@@ -232,3 +249,24 @@ def quantize_to_codes(values: np.ndarray, ranges: AdcRanges, count_clipped: bool
     np.maximum(values, 0, out=values)  # two in-place passes are cheaper than np.clip with array bounds
     np.minimum(values, top, out=values)
     return clipped
+
+
+def quantize_dynamic(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, bits: int) -> None:
+    """Digitize ``values`` in place with NeuroSim's dynamic range and read them back.
+
+    ``lo`` and ``hi`` broadcast against ``values`` (the min and max of each conversion kind's
+    values in the call). Mirrors ``LinearQuantizeOut`` (DNN_NeuroSim V1.4,
+    ``Inference_pytorch/utee/wage_quantizer.py``): ``step = (hi - lo) / 2**bits``, ``index =
+    clamp(floor((x - lo) / step), 0, 2**bits - 1)``, ``y = index * step + lo``; a kind whose
+    values are all equal is left as is (NeuroSim's ``if delta > 0``).
+    """
+    dtype = values.dtype
+    step = (np.asarray(hi, dtype=np.float64) - lo) / float(1 << bits)
+    lo = np.asarray(lo, dtype=dtype)
+    step = np.where(step > 0, step, 1.0).astype(dtype)  # all equal: (v - lo) / 1 = 0 -> v back exactly
+    np.subtract(values, lo, out=values)
+    np.divide(values, step, out=values)
+    np.floor(values, out=values)
+    np.clip(values, 0, (1 << bits) - 1, out=values)
+    np.multiply(values, step, out=values)
+    np.add(values, lo, out=values)

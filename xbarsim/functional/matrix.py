@@ -35,9 +35,9 @@ from ..mapping.tiling import ArrayTiling
 from .checks import integer_array
 from .converters import (
     AdcRanges, digit_bounds, digit_weights, explicit_ranges, full_scale_ranges, input_bounds,
-    input_planes, quantize_to_codes, ranges_from_limits,
+    input_planes, quantize_dynamic, quantize_to_codes, ranges_from_limits,
 )
-from .devices import ProgrammedCells, level_step_s, program_cells, standard_normal
+from .devices import ProgrammedCells, cycle_conductances, level_step_s, program_cells, standard_normal
 from .slicing import encode_weights, flip_columns, slice_max_levels
 
 __all__ = ["program", "mvm", "ProgrammedMatrix", "MvmStats", "Seed", "make_rng"]
@@ -47,6 +47,7 @@ Seed = Union[None, int, np.random.SeedSequence, np.random.Generator]
 _EXACT_FLOAT32 = 1 << 24  # integers below this are exact in float32
 _CHUNK_BYTES = 16 << 20  # partial sums held at once: small enough to stay in L3 between ADC passes
 _CALIBRATION_SAMPLES = 1 << 16  # values kept per conversion kind and chunk for percentiles
+_DYNAMIC_KEEP_BYTES = 256 << 20  # dynamic ADC: partial sums of a call kept between its two passes up to this size
 
 
 def make_rng(seed: Seed) -> np.random.Generator:
@@ -145,6 +146,16 @@ class ProgrammedMatrix:
         if spec.read_noise_sigma > 0:
             total = cells.conductance.transpose(2, 3, 0, 1, 4).reshape(R, rows, J * M)
             self._a2 = self._split((spec.read_noise_sigma * total) ** 2)
+        self._cycle_variation = spec.variation_draw == "cycle" and spec.variation_sigma > 0
+        self._nominal = self._stuck = None
+        if self._cycle_variation:  # conductances are drawn per call and cycle from these
+            self._nominal = signal
+            if cells.stuck_on is not None:
+                self._stuck = (cells.stuck_on | cells.stuck_off).transpose(2, 3, 0, 1, 4).reshape(R, rows, J * M)
+        # NeuroSim's dummy column: mid-scale cells, digitized and subtracted (offset mapping only)
+        self._midscale = None
+        if spec.reference_column == "midscale":
+            self._midscale = cells.g_off + self._slice_max.astype(np.float64) / 2.0  # (S,) = (J,)
         # variances need squared digits, except 1-bit unsigned ones (0 or 1: their own squares)
         self._square_digits = not (spec.dac_bits == 1 and not spec.signed_inputs)
         # shift-and-add weights of the column kinds: sign of the polarity x 2**(s*cell_bits)
@@ -160,6 +171,8 @@ class ProgrammedMatrix:
         else:
             self._sign = None
             self._flip_corr = None
+        self._shift_add_cache = None  # (ranges, matrices, dtype)
+        self._fold_cache = None  # (ranges, a, a2): operands divided by the ADC steps
 
     # -- what the matrix occupies ------------------------------------------------------------
 
@@ -258,7 +271,17 @@ class ProgrammedMatrix:
         full, last = digits
         n, T = last.shape[1:3]
         R = self._dims[0]
-        out = np.empty((R, n * T, matrices[1].shape[1]), dtype=self._dtype)
+        out = np.empty((R, n * T, matrices[1].shape[-1]), dtype=self._dtype)
+        if matrices[1].ndim == 3:  # a matrix per input cycle (variation drawn per cycle)
+            cycles = out.reshape(R, n, T, -1)
+            if full is not None:
+                v = full * full if square else full  # (R-1, n, T, rows)
+                for t in range(T):
+                    np.matmul(v[:, :, t, :], matrices[0][t], out=cycles[:R - 1, :, t, :])
+            v = last[0] * last[0] if square else last[0]  # (n, T, rows_last)
+            for t in range(T):
+                np.matmul(v[:, t, :], matrices[1][t], out=cycles[R - 1, :, t, :])
+            return out
         if full is not None:
             v = full.reshape(R - 1, n * T, -1)
             np.matmul(v * v if square else v, matrices[0], out=out[:R - 1])
@@ -266,14 +289,33 @@ class ProgrammedMatrix:
         np.matmul(v * v if square else v, matrices[1], out=out[R - 1])
         return out
 
-    def _analog(self, digits, rng: np.random.Generator) -> np.ndarray:
-        """Analog values reaching the ADC, (R, n, G, J, M), for the digits of :meth:`_digits`."""
+    def _draw_cycle_cells(self, rng: np.random.Generator):
+        """Conductances for one mvm call with variation drawn per input cycle: ``(a, a2)`` in the
+        layout of ``_a`` and ``_a2`` with a leading cycle axis."""
+        T = self.spec.input_cycles
+        g_off = self._cells.g_off
+        signal = cycle_conductances(self._nominal, g_off, self._stuck, self.spec, T, rng)  # (T, R, rows, JM)
+        R = self._dims[0]
+
+        def split(matrix):
+            full = np.ascontiguousarray(matrix[:, :R - 1], dtype=self._dtype) if R > 1 else None
+            return full, np.ascontiguousarray(matrix[:, R - 1, : self._rows_last], dtype=self._dtype)
+
+        a2 = split((self.spec.read_noise_sigma * (signal + g_off)) ** 2) if self.spec.read_noise_sigma > 0 else None
+        return split(signal), a2
+
+    def _analog(self, digits, rng: np.random.Generator, cells=None) -> np.ndarray:
+        """Analog values reaching the ADC, (R, n, G, J, M), for the digits of :meth:`_digits`.
+
+        ``cells``: per-call conductances from :meth:`_draw_cycle_cells` (variation per cycle).
+        """
         R, rows, J, M = self._dims
         n, T = digits[1].shape[1:3]
-        sums = self._product(digits, self._a).reshape(R, n, T, J, M)
+        a, a2 = cells if cells is not None else (self._a, self._a2)
+        sums = self._product(digits, a).reshape(R, n, T, J, M)
         noise = None
-        if self._a2 is not None:  # variance of each column sum: a second product, no per-cell draw
-            noise = self._product(digits, self._a2, square=self._square_digits).reshape(R, n, T, J, M)
+        if a2 is not None:  # variance of each column sum: a second product, no per-cell draw
+            noise = self._product(digits, a2, square=self._square_digits).reshape(R, n, T, J, M)
         if self.spec.adc_position == "after_accumulation":
             w = digit_weights(self.spec).astype(self._dtype)
             sums = np.einsum("rntjm,t->rnjm", sums, w)[:, :, None]
@@ -285,31 +327,95 @@ class ProgrammedMatrix:
             sums += noise
         return sums
 
+    def _shift_add_operands(self):
+        """Per row tile, the shift-and-add as a matrix (G*J*M, M): ``W[(g, j, m'), m] = 2**(g*dac_bits)
+        * 2**(j*cell_bits) * polarity * step * sign(flip) * [m' == m]``, and the GEMM dtype (cached per
+        ADC ranges)."""
+        ranges = self.ranges
+        if self._shift_add_cache is not None and self._shift_add_cache[0] is ranges:
+            return self._shift_add_cache[1:]
+        R, rows, J, M = self._dims
+        G = ranges.step.shape[0]
+        weights = self._w_g[:, None] * self._w_j[None, :] * ranges.step  # (G, J)
+        bound = R * float(ranges.top.max()) * float(np.abs(weights).sum())
+        dtype = np.float64 if (ranges.exact and bound >= _EXACT_FLOAT32) else self._dtype
+        signs = self._sign if self._sign is not None else np.ones((1, J, M))
+        eye = np.eye(M)
+        matrices = np.einsum("gj,rjm,mn->rgjmn", weights, signs, eye).reshape(len(signs), G * J * M, M)
+        operands = (np.ascontiguousarray(matrices, dtype=dtype), dtype)
+        self._shift_add_cache = (ranges,) + operands
+        return operands
+
     def _shift_add(self, codes: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Digital result (n, M) float64 from ADC codes (R, n, G, J, M) and the chunk's inputs."""
+        """Digital result (n, M) float64 from ADC codes (R, n, G, J, M) and the chunk's inputs.
+
+        One GEMM per row tile with the block-diagonal shift-and-add matrix: it reads the codes
+        once and sums the row tiles as it goes.
+        """
         R, rows, J, M = self._dims
         ranges = self.ranges
-        G = codes.shape[2]
-        n = codes.shape[1]
-        if self._sign is not None:
-            codes *= self._sign[:, None, None, :, :].astype(codes.dtype)
-        total = codes.sum(axis=0) if R > 1 else codes[0]  # (n, G, J, M)
-        weights = (self._w_g[:, None] * self._w_j[None, :] * ranges.step).ravel()  # (G*J,)
-        bound = R * float(ranges.top.max()) * float(np.abs(weights).sum())
-        dtype = np.float64 if (ranges.exact and bound >= _EXACT_FLOAT32) else total.dtype
-        flat = total.reshape(n, G * J, M)
-        y = np.matmul(weights.astype(dtype), flat.astype(dtype, copy=False)).astype(np.float64)
+        n, G = codes.shape[1:3]
+        matrices, dtype = self._shift_add_operands()
+        flat = codes.reshape(R, n, G * J * M)
+        y = np.matmul(flat[0].astype(dtype, copy=False), matrices[0]).astype(np.float64, copy=False)
+        for r in range(1, R):
+            y += np.matmul(flat[r].astype(dtype, copy=False), matrices[r if len(matrices) > 1 else 0])
         # code-independent parts: the ADC offsets (lo), flipped columns, the mapping bias
         lo_w = (self._w_g[:, None] * ranges.lo).sum(axis=0) * self._w_j  # (J,)
         if self._sign is not None:
             y += np.einsum("rjm,j->m", self._sign, lo_w)[None, :]
-            tile_sums = np.pad(x, ((0, 0), (0, R * rows - x.shape[1]))).reshape(n, R, rows).sum(axis=2)
+            tile_sums = np.pad(x, ((0, 0), (0, R * rows - x.shape[1]))).reshape(n, R, rows).sum(axis=2, dtype=np.int64)
             y += tile_sums.astype(np.float64) @ self._flip_corr
         else:
             y += R * lo_w.sum()
         if self.spec.weight_mapping == "offset":
             y -= float(1 << (self.spec.weight_bits - 1)) * x.sum(axis=1, dtype=np.int64)[:, None].astype(np.float64)
         return y
+
+    def _code_operands(self, cells):
+        """GEMM operands ``(a, a2, folded)``: with ``folded`` the columns are pre-divided by their
+        ADC step, so the products come out in code units and the ADC needs no division pass.
+        Folding needs every conversion of a column kind to share one step (true unless a narrower
+        top DAC digit or a calibration gives cycles different steps); unit steps need nothing."""
+        a, a2 = cells if cells is not None else (self._a, self._a2)
+        ranges = self.ranges
+        step = ranges.step
+        if np.all(step == 1) or np.any(step != step[:1]):
+            return a, a2, False
+        if cells is None and self._fold_cache is not None and self._fold_cache[0] is ranges:
+            return self._fold_cache[1], self._fold_cache[2], True
+        R, rows, J, M = self._dims
+        scale = np.repeat(1.0 / step[0], M)  # (J*M,), column order j-major
+
+        def times(pair, factor):
+            if pair is None:
+                return None
+            full, last = pair
+            return (None if full is None else (full * factor).astype(self._dtype),
+                    (last * factor).astype(self._dtype))
+
+        folded = (times(a, scale), times(a2, scale * scale))
+        if cells is None:
+            self._fold_cache = (ranges,) + folded
+        return folded + (True,)
+
+    def _quantize_folded(self, values: np.ndarray, count_clipped: bool) -> Optional[int]:
+        """ADC codes in place for values already in code units (see :meth:`_code_operands`)."""
+        ranges = self.ranges
+        shift = ranges.lo / ranges.step  # (G, J)
+        if np.any(shift != 0):
+            np.subtract(values, shift[:, :, None].astype(values.dtype), out=values)
+        np.rint(values, out=values)
+        clipped = None
+        top = ranges.top
+        if count_clipped:
+            clipped = int(np.count_nonzero(values < 0)) + int(np.count_nonzero(values > top[:, :, None]))
+        if np.all(top == top.flat[0]):
+            np.clip(values, 0, float(top.flat[0]), out=values)
+        else:
+            np.maximum(values, 0, out=values)
+            np.minimum(values, top[:, :, None].astype(values.dtype), out=values)
+        return clipped
 
     def mvm(self, inputs, rng: Seed = None, *, stats: bool = False):
         """The crossbar's estimate of ``inputs @ weights``.
@@ -319,28 +425,126 @@ class ProgrammedMatrix:
         MvmStats)``. Ideal devices and an ADC of at least ``spec.exact_adc_bits`` bits on the
         full-scale range give exactly the integer product.
         """
-        if self.ranges is None:
+        if self.ranges is None and self.spec.adc_range != "dynamic":
             raise ValueError("adc_range is 'calibrated' but this matrix has no ADC ranges yet: "
                              "call .calibrate(inputs) or program(..., calibration=inputs)")
         x, single = self._check_inputs(inputs)
-        noise_rng = self._read_rng if rng is None else make_rng(rng)
-        out = np.empty((x.shape[0], self.shape[1]), dtype=np.float64)
-        clipped = zero_planes = active = 0
-        for part in self._chunks(x.shape[0]):
-            digits = self._digits(x[part])
-            values = self._analog(digits, noise_rng)
-            count = quantize_to_codes(values, self.ranges, count_clipped=stats)
-            if stats:
-                clipped += count
-                for tile in digits:
-                    if tile is not None:
-                        zero_planes += int(np.count_nonzero(~tile.any(axis=3)))
-                        active += int(np.count_nonzero(tile))
-            out[part] = self._shift_add(values, x[part])
-        result = out[0] if single else out
+        result = self._mvm(x, rng, stats)
         if not stats:
-            return result
-        return result, self._stats(x.shape[0], clipped, zero_planes, active)
+            return result[0] if single else result
+        return (result[0][0] if single else result[0]), result[1]
+
+    def _mvm(self, x: np.ndarray, rng: Seed = None, stats: bool = False):
+        """:meth:`mvm` of inputs (N, K) already known to be integers in range (any integer dtype)."""
+        noise_rng = self._read_rng if rng is None else make_rng(rng)
+        cells = self._draw_cycle_cells(noise_rng) if self._cycle_variation else None
+        if self.spec.adc_range == "dynamic":
+            out, clipped, zero_planes, active = self._mvm_dynamic(x, noise_rng, cells, stats)
+        else:
+            out = np.empty((x.shape[0], self.shape[1]), dtype=np.float64)
+            clipped = zero_planes = active = 0
+            a, a2, folded = self._code_operands(cells)
+            for part in self._chunks(x.shape[0]):
+                digits = self._digits(x[part])
+                values = self._analog(digits, noise_rng, (a, a2))
+                if folded:
+                    count = self._quantize_folded(values, count_clipped=stats)
+                else:
+                    count = quantize_to_codes(values, self.ranges, count_clipped=stats)
+                if stats:
+                    clipped += count
+                    zero_planes, active = self._count_digits(digits, zero_planes, active)
+                out[part] = self._shift_add(values, x[part])
+        if not stats:
+            return out
+        return out, self._stats(x.shape[0], clipped, zero_planes, active)
+
+    @staticmethod
+    def _count_digits(digits, zero_planes: int, active: int) -> Tuple[int, int]:
+        for tile in digits:
+            if tile is not None:
+                zero_planes += int(np.count_nonzero(~tile.any(axis=3)))
+                active += int(np.count_nonzero(tile))
+        return zero_planes, active
+
+    def _row_sums(self, digits) -> np.ndarray:
+        """Sum of the digits each row tile's rows receive, (R, n, G) (cycles weighted and summed
+        when digitizing after accumulation)."""
+        full, last = digits
+        parts = ([full.sum(axis=3, dtype=np.float64)] if full is not None else []) + [last.sum(axis=3, dtype=np.float64)]
+        sums = np.concatenate(parts, axis=0)  # (R, n, T)
+        if self.spec.adc_position == "after_accumulation":
+            sums = (sums @ digit_weights(self.spec).astype(np.float64))[:, :, None]
+        return sums
+
+    def _mvm_dynamic(self, x: np.ndarray, rng: np.random.Generator, cells, stats: bool):
+        """The mvm with NeuroSim's dynamic ADC range: the range of every (row tile, conversion
+        kind) is the min..max of this call's values, so all values are known before any is
+        digitized. They are kept between the two passes up to ``_DYNAMIC_KEEP_BYTES``, else
+        recomputed (read noise then replays from per-chunk seeds drawn once per call)."""
+        R, rows, J, M = self._dims
+        G = self.spec.conversions_per_read_group
+        parts = list(self._chunks(x.shape[0]))
+        call_seed = int(rng.integers(1 << 63)) if self._a2 is not None or (cells and cells[1] is not None) else 0
+        keep = x.shape[0] * R * G * J * M * np.dtype(self._dtype).itemsize <= _DYNAMIC_KEEP_BYTES
+        zero_planes = active = 0
+
+        def analog(index: int, part: slice, count: bool):
+            nonlocal zero_planes, active
+            digits = self._digits(x[part])
+            values = self._analog(digits, np.random.default_rng([call_seed, index]), cells)
+            dummy = None
+            if self._midscale is not None:  # raw columns: the off-state current is not cancelled
+                sums = self._row_sums(digits)  # (R, n, G)
+                values += (self._cells.g_off * sums).astype(values.dtype)[:, :, :, None, None]
+                dummy = sums[:, :, :, None] * self._midscale[None, None, None, :]  # (R, n, G, J)
+            if count and stats:
+                zero_planes, active = self._count_digits(digits, zero_planes, active)
+            return values, dummy
+
+        lo = np.full((R, G, J), np.inf)
+        hi = np.full((R, G, J), -np.inf)
+        dlo, dhi = lo.copy(), hi.copy()
+        held = []
+        for index, part in enumerate(parts):
+            values, dummy = analog(index, part, True)
+            np.minimum(lo, values.min(axis=(1, 4)), out=lo)
+            np.maximum(hi, values.max(axis=(1, 4)), out=hi)
+            if dummy is not None:
+                np.minimum(dlo, dummy.min(axis=1), out=dlo)
+                np.maximum(dhi, dummy.max(axis=1), out=dhi)
+            if keep:
+                held.append((values, dummy))
+        out = np.empty((x.shape[0], self.shape[1]), dtype=np.float64)
+        for index, part in enumerate(parts):
+            values, dummy = held[index] if keep else analog(index, part, False)
+            if keep:
+                held[index] = None
+            quantize_dynamic(values, lo[:, None, :, :, None], hi[:, None, :, :, None], self.spec.adc_bits)
+            if dummy is not None:
+                quantize_dynamic(dummy, dlo[:, None], dhi[:, None], self.spec.adc_bits)
+            out[part] = self._shift_add_values(values, dummy, x[part])
+        return out, 0, zero_planes, active
+
+    def _shift_add_values(self, values: np.ndarray, dummy: Optional[np.ndarray], x: np.ndarray) -> np.ndarray:
+        """Digital result (n, M) from digitized values (R, n, G, J, M) (and dummy columns (R, n, G, J))."""
+        R, rows, J, M = self._dims
+        n, G = values.shape[1:3]
+        if self._sign is not None:
+            values *= self._sign[:, None, None, :, :].astype(values.dtype)
+        total = values.sum(axis=0, dtype=np.float64)  # (n, G, J, M)
+        weights = (self._w_g[:, None] * self._w_j[None, :]).ravel()  # (G*J,)
+        y = np.matmul(weights, total.reshape(n, G * J, M))
+        offset = float(1 << (self.spec.weight_bits - 1))
+        if dummy is not None:
+            y -= (dummy.sum(axis=0).reshape(n, G * J) @ weights)[:, None]
+            offset -= ((1 << self.spec.weight_bits) - 1) / 2.0  # the dummy already removed (2**B - 1) / 2
+        if self._flip_corr is not None:
+            tile_sums = np.pad(x, ((0, 0), (0, R * rows - x.shape[1]))).reshape(n, R, rows).sum(axis=2)
+            y += tile_sums.astype(np.float64) @ self._flip_corr
+        if self.spec.weight_mapping == "offset":
+            y -= offset * x.sum(axis=1, dtype=np.int64)[:, None].astype(np.float64)
+        return y
 
     def _stats(self, n: int, clipped: int, zero_planes: int, active: int) -> MvmStats:
         t, T = self.tiling, self.spec.input_cycles
@@ -362,11 +566,14 @@ class ProgrammedMatrix:
         p = self.spec.adc_percentile if percentile is None else float(percentile)
         if not 50 < p <= 100:
             raise ValueError(f"percentile: expected a number in (50, 100], got {percentile!r}")
+        if self.spec.adc_range == "dynamic":
+            raise ValueError("calibrate: adc_range is 'dynamic' (set per call from the data); nothing to calibrate")
         x, _ = self._check_inputs(inputs)
         noise_rng = self._read_rng if rng is None else make_rng(rng)
+        cells = self._draw_cycle_cells(noise_rng) if self._cycle_variation else None
         lows, highs, samples = [], [], []
         for part in self._chunks(x.shape[0]):
-            values = self._analog(self._digits(x[part]), noise_rng)  # (R, n, G, J, M)
+            values = self._analog(self._digits(x[part]), noise_rng, cells)  # (R, n, G, J, M)
             G, J = values.shape[2:4]
             flat = values.transpose(2, 3, 0, 1, 4).reshape(G, J, -1)
             if p == 100:
@@ -420,7 +627,7 @@ def program(weights, spec: CrossbarSpec, rng: Seed = None, *, calibration=None) 
         ranges = full_scale_ranges(spec, slice_max)
     elif spec.adc_range == "explicit":
         ranges = explicit_ranges(spec, slice_max)
-    else:
+    else:  # calibrated (set by calibrate) or dynamic (set per call)
         ranges = None
     matrix = ProgrammedMatrix(spec=spec, shape=(K, M), tiling=tiling, stored_levels=levels,
                               flipped=flipped, cells=cells, read_rng=read_rng, ranges=ranges)

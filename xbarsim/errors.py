@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence, Union
 
-__all__ = ["XbarsimError", "ConfigError", "MappingError", "TraceError", "ReplayError", "format_path"]
+__all__ = ["XbarsimError", "ConfigError", "MappingError", "TraceError", "ReplayError", "DataError", "format_path"]
 
 PathPart = Union[str, int]
 
@@ -84,3 +84,7 @@ class TraceError(XbarsimError, OSError):
 
 class ReplayError(XbarsimError, ValueError):
     """A replay was asked to change what a trace cannot be replayed with (e.g. the mapping)."""
+
+
+class DataError(XbarsimError, FileNotFoundError):
+    """A study dataset is not installed or its files are unreadable."""

@@ -22,7 +22,7 @@ def test_datasets_work_offline():
     signals = load_dataset("mnist1d")
     assert signals.x_train.shape == (4000, 1, 1, 40) and signals.x_test.shape == (1000, 1, 1, 40)
     assert abs(signals.x_train.mean()) < 1e-6 and abs(signals.x_train.std() - 1) < 1e-6
-    with pytest.raises(ValueError, match="dataset: expected one of digits, mnist1d"):
+    with pytest.raises(ValueError, match="dataset: expected one of fashion-mnist, digits, mnist1d"):
         load_dataset("cifar10")
 
 

@@ -1,18 +1,19 @@
 """The study model families: small ResNets in the spirit of the CIFAR ResNets (He et al., 2016).
 
-A model is a k x k stem convolution of width w (1 x k for 1-D signals), ``stages`` stages of n
-basic blocks (widths w, 2w, 4w; every stage after the first halves the resolution with a
+A model is a k x k stem convolution of width w (1 x k for 1-D signals; stride ``stem_stride``),
+``stages`` stages of n basic blocks (widths w, 2w, 4w; every stage after the first halves the resolution with a
 strided block and a 1x1 projection), global average pooling and a 10-way classifier:
 ``2 * stages * n + 2`` weight layers (projections not counted, as He et al. count them). Batch
 norm follows every conv during training and is folded in on export. The multi-exit variant
 (BranchyNet, Teerapittayanon et al., 2016) adds a classifier (average pooling and a linear
 layer) after every stage but the last.
 
-* ``fashion-mnist`` (28x28x1): three stages as the CIFAR ResNets; depth n = 1..4 (ResNet-8, 14,
-  20, 26), width w = 8, 16, 32 (the NeuroSim study's 8/16/32 at the first stage), kernel
-  k = 3, 5, 7, each trained with three seeds (0, 1, 2). The base model is ResNet-14, w = 16,
-  k = 3 (the reference study's base is ResNet-20; ResNet-14 keeps the width-32 and kernel-7
-  models trainable and sweepable on two CPU cores, see ``docs/accuracy-studies.md``).
+* ``fashion-mnist`` (28x28x1): three stages as the CIFAR ResNets, after a stem of stride 2, so
+  the stages run at 14x14, 7x7 and 4x4 (a quarter of the work of a stride-1 stem, which two
+  shared CPU cores could not sweep); depth n = 1..4 (ResNet-8, 14, 20, 26), width w = 8, 16, 32
+  (the NeuroSim study's 8/16/32 at the first stage), kernel k = 3, 5, 7, each trained with
+  three seeds (0, 1, 2). The base model is ResNet-14, w = 16, k = 3 (the reference study's
+  base is ResNet-20; see ``docs/accuracy-studies.md`` for the compute budget).
 * ``digits`` (8x8) and ``mnist1d`` (40 samples): two stages, depth n = 1..4 (6, 10, 14, 18
   layers), width 8/16/32, kernel 1/3/5, one seed. Kept for continuity with earlier studies.
 """
@@ -46,6 +47,8 @@ class StudyModel:
     """Stages of blocks (widths w, 2w, 4w, ...)."""
     seed: int = 0
     """Training seed."""
+    stem_stride: int = 1
+    """Stride of the stem convolution."""
     seeded_name: bool = False
     """Whether the name carries the seed (``-s0``): datasets trained with several seeds."""
 
@@ -78,9 +81,11 @@ class DatasetFamilies:
     base: Dict[str, int]
     families: Dict[str, Tuple[dict, ...]]
     seeds: Tuple[int, ...]
+    stem_stride: int = 1
 
     def models(self, dataset: str, name: str) -> List[StudyModel]:
-        base = StudyModel(dataset=dataset, stages=self.stages, seeded_name=len(self.seeds) > 1, **self.base)
+        base = StudyModel(dataset=dataset, stages=self.stages, seeded_name=len(self.seeds) > 1,
+                          stem_stride=self.stem_stride, **self.base)
         return [replace(base, seed=seed, **changes) for changes in self.families[name] for seed in self.seeds]
 
 
@@ -93,7 +98,7 @@ _TWO_STAGE = DatasetFamilies(
 
 DATASET_FAMILIES: Dict[str, DatasetFamilies] = {
     "fashion-mnist": DatasetFamilies(
-        stages=3, base={"blocks": 2, "width": 16, "kernel": 3}, seeds=(0, 1, 2),
+        stages=3, base={"blocks": 2, "width": 16, "kernel": 3}, seeds=(0, 1, 2), stem_stride=2,
         families={"depth": tuple({"blocks": n} for n in (1, 2, 3, 4)),
                   "width": tuple({"width": w} for w in (8, 16, 32)),
                   "kernel": tuple({"kernel": k} for k in (3, 5, 7)),
@@ -148,4 +153,5 @@ def parse_name(name: str):
         return None
     return StudyModel(dataset=match.group(1), blocks=(int(match.group(2)) - 2) // (2 * spec.stages),
                       width=int(match.group(3)), kernel=int(match.group(4)), exits=bool(match.group(5)),
-                      stages=spec.stages, seed=int(match.group(6) or 0), seeded_name=seeded)
+                      stages=spec.stages, seed=int(match.group(6) or 0), seeded_name=seeded,
+                      stem_stride=spec.stem_stride)

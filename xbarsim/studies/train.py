@@ -53,7 +53,7 @@ class Training:
 
 TRAINING = {
     # one epoch over the first 40,000 training images: the 27 Fashion-MNIST models (9 architectures
-    # x 3 seeds) train in about 2 hours on 2 cores shared with other work
+    # x 3 seeds) train in about 3 hours on 2 cores shared with other work (load average 7-10)
     "fashion-mnist": Training(epochs=1, batch=128, learning_rate=2e-3, weights_dtype="float16", train_images=40000,
                               check_images=1000),
     "digits": Training(epochs=60, batch=64, learning_rate=2e-3),
@@ -105,7 +105,7 @@ def build(spec: StudyModel, in_channels: int):
         def __init__(self):
             super().__init__()
             w = spec.width
-            self.stem = Conv(in_channels, w, k, padding=k // 2, bias=False)
+            self.stem = Conv(in_channels, w, k, stride=spec.stem_stride, padding=k // 2, bias=False)
             self.bn = Norm(w)
             self.relu = nn.ReLU()
             stages, cin = [], w
@@ -190,8 +190,8 @@ def train(spec: StudyModel, out_dir: Path, settings: Training = None, log=print)
     path = out_dir / f"{spec.name}.npz"
     meta = {"name": spec.name, "architecture": spec.architecture, "dataset": spec.dataset, "stages": spec.stages,
             "blocks": spec.blocks, "width": spec.width, "kernel": spec.kernel, "exits": spec.exits,
-            "depth": spec.depth, "seed": spec.seed, "epochs": settings.epochs, "batch": settings.batch,
-            "learning_rate": settings.learning_rate, "train_images": int(len(x_train)),
+            "depth": spec.depth, "stem_stride": spec.stem_stride, "seed": spec.seed, "epochs": settings.epochs,
+            "batch": settings.batch, "learning_rate": settings.learning_rate, "train_images": int(len(x_train)),
             "torch_test_accuracy": torch_accuracy[-1], "torch_test_accuracy_per_output": torch_accuracy,
             "torch_version": torch.__version__, "torch_threads": torch.get_num_threads(),
             "train_seconds": round(seconds, 1), "test_images": int(len(data.y_test)),
@@ -233,16 +233,16 @@ def main(argv=None) -> int:
             settings = dataclasses.replace(settings, epochs=args.epochs)
         seeds = (tuple(int(s) for s in args.seeds.split(",")) if args.seeds
                  else DATASET_FAMILIES[dataset].seeds)
-        models = [m for m in all_models(dataset) if m.seed in seeds]
-        for seed in seeds:  # every architecture once before any second seed
-            for spec in (m for m in models if m.seed == seed):
-                if args.only and args.only not in (spec.name, spec.architecture):
-                    continue
-                if args.skip_existing and (Path(args.out) / f"{spec.name}.npz").is_file():
-                    continue
-                meta = train(spec, Path(args.out), settings)
-                print(json.dumps({k: meta[k] for k in ("name", "float_test_accuracy", "torch_test_accuracy",
-                                                       "weights", "train_seconds", "torch_threads")}), flush=True)
+        # family by family, every seed of an architecture in turn: a family's studies can start
+        # as soon as its models are there
+        for spec in (m for m in all_models(dataset) if m.seed in seeds):
+            if args.only and args.only not in (spec.name, spec.architecture):
+                continue
+            if args.skip_existing and (Path(args.out) / f"{spec.name}.npz").is_file():
+                continue
+            meta = train(spec, Path(args.out), settings)
+            print(json.dumps({k: meta[k] for k in ("name", "float_test_accuracy", "torch_test_accuracy",
+                                                   "weights", "train_seconds", "torch_threads")}), flush=True)
     return 0
 
 

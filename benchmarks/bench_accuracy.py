@@ -8,6 +8,10 @@ programming variation), programming excluded:
 * **engine**: ``ProgrammedModel.forward`` on ``--images`` images;
 * **floor**: for every weight layer, T x S float32 GEMMs (vectors, K) @ (K, M) of that layer's
   shapes (the bit-serial, bit-sliced products and nothing else: no im2col, ADC, shift-and-add);
+* **tile floor**: the same, but one GEMM per row tile of the crossbar, (vectors, rows) @ (rows,
+  M): each row tile's partial sums are digitized on their own, so a layer of K = 144 rows on
+  128-row arrays writes twice the outputs the layer floor does. What the crossbar computes can
+  not cost less than this;
 * **baseline** (``--baseline DIR``): the engine of another checkout (e.g. ``git archive da952a1 |
   tar -x -C DIR``), run in a subprocess on the same images and model.
 
@@ -57,17 +61,20 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 
 
-def floor_seconds(model, crossbar, images: int) -> float:
-    """Time of T x S float32 GEMMs per weight layer (and group), at that layer's shapes."""
+def floor_seconds(model, crossbar, images: int, tiles: bool = False) -> float:
+    """Time of T x S float32 GEMMs per weight layer (and group), at that layer's shapes (with
+    ``tiles``, per row tile of ``crossbar.rows`` rows)."""
     rng = np.random.default_rng(0)
     products = crossbar.input_cycles * crossbar.slices
     operands = []
     for layer in model.network.weight_layers:
         k = layer.C // layer.groups * layer.R * layer.S
         vectors = images * layer.E * layer.F
+        parts = [min(crossbar.rows, k - start) for start in range(0, k, crossbar.rows)] if tiles else [k]
         for _ in range(layer.groups):
-            operands.append((rng.random((vectors, k), dtype=np.float32),
-                             rng.random((k, layer.M // layer.groups), dtype=np.float32)))
+            for rows in parts:
+                operands.append((rng.random((vectors, rows), dtype=np.float32),
+                                 rng.random((rows, layer.M // layer.groups), dtype=np.float32)))
     start = time.perf_counter()
     for a, b in operands:
         for _ in range(products):
@@ -100,12 +107,13 @@ def main() -> None:
             model, _ = load_model(path)
             chip = model.program(crossbar, calibration, rng=0)
             chip.forward(x[:4], batch=batch)
-            times = {"engine": [], "floor": [], "baseline": []}
+            times = {"engine": [], "floor": [], "tile floor": [], "baseline": []}
             for _ in range(args.repeats):
                 start = time.perf_counter()
                 chip.forward(x, batch=batch)
                 times["engine"].append(time.perf_counter() - start)
                 times["floor"].append(floor_seconds(model, crossbar, args.images))
+                times["tile floor"].append(floor_seconds(model, crossbar, args.images, tiles=True))
                 if args.baseline:
                     env = dict(os.environ, PYTHONPATH=str(Path(args.baseline).resolve()))
                     run = subprocess.run([sys.executable, "-c", _BASELINE, str(path), str(inputs)], env=env,
@@ -120,7 +128,9 @@ def main() -> None:
             print(f"\n{name}: {model.network.weights:,} weights")
             print(f"  engine   {spread(per_image)} images/s (min / median / max)")
             print(f"  floor    {spread([args.images / t for t in times['floor']])} images/s")
+            print(f"  tile floor {spread([args.images / t for t in times['tile floor']])} images/s")
             print(f"  engine / floor time  {spread(ratio)}")
+            print(f"  engine / tile floor time  {spread([e / f for e, f in zip(times['engine'], times['tile floor'])])}")
             if args.baseline:
                 before = [args.images / t for t in times["baseline"]]
                 speedup = [b / e for b, e in zip(times["baseline"], times["engine"])]

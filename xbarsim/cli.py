@@ -408,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     acc.add_argument("--row-values", type=_values, default=None,
                      help="with --rows: comma-separated values of the row parameter (default: per parameter)")
     acc.add_argument("--draws", type=_positive, default=None,
-                     help="independent programmings per training seed and cell (default: 3 for fashion-mnist, "
+                     help="independent programmings per training seed and cell (default: 2 for fashion-mnist, "
                           "else 5)")
     acc.add_argument("--semantics", choices=("chip", "neurosim"), default="chip",
                      help="chip: the arch's crossbar as configured (study: variation drawn once per programming, "
@@ -426,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     acc.add_argument("--threshold", type=float, default=0.5,
                      help="multi-exit models: exit when softmax entropy (nats) is below this (default: 0.5)")
     acc.add_argument("--test-limit", type=int, default=None,
-                     help="use the first N test examples (default: 1000 for fashion-mnist, all otherwise; 0: all)")
+                     help="use the first N test examples (default: 300 for fashion-mnist, all otherwise; 0: all)")
     acc.add_argument("--out", default=None, metavar="DIR", help="output folder (default: accuracy-...)")
     acc.add_argument("--quiet", action="store_true", help="no progress lines")
     acc.set_defaults(func=cmd_accuracy)

@@ -23,8 +23,8 @@ import xbarsim  # noqa: E402
 from xbarsim.studies.accuracy import Semantics, family_settings, parameter_settings, run_study, write_study  # noqa: E402
 
 SIGMAS = (0.0, 0.05, 0.1, 0.15, 0.2)
-SWEEPS = (("family", "depth"), ("family", "width"), ("family", "kernel"), ("rows", "weight-bits"),
-          ("rows", "adc-bits"), ("family", "exits"))
+SWEEPS = (("family", "depth"), ("rows", "weight-bits"), ("rows", "adc-bits"), ("family", "exits"),
+          ("family", "width"), ("family", "kernel"))
 ROWS = {"weight-bits": (3, 4, 5, 6, 8), "adc-bits": (5, 6, 7, 8, 10)}
 
 

@@ -68,3 +68,26 @@ def test_pairing_removes_what_the_two_share():
     assert found.p_draws < 1e-6 and found.difference.low > 0
     with pytest.raises(ValueError, match="compare: expected two arrays of one shape"):
         compare(shared, shared[:, :5])
+
+
+def test_findings_compare_losses_and_find_a_ranking_change():
+    from xbarsim.studies.accuracy import StudyResult
+    from xbarsim.studies.findings import ranking, report, robustness
+
+    def cells(*values):
+        return [[list(v) for v in seeds] for seeds in values]
+
+    result = StudyResult(
+        title="t", dataset="d", column_label="sigma", columns=(0.0, 0.1), rows=["A", "B"],
+        accuracies={"A": cells([[0.9, 0.9]] * 3, [[0.5, 0.6], [0.55, 0.55], [0.5, 0.6]]),
+                    "B": cells([[0.8, 0.8]] * 3, [[0.7, 0.72], [0.7, 0.68], [0.71, 0.69]])},
+        float_accuracy={"A": [0.91, 0.92, 0.90], "B": [0.81, 0.80, 0.82]},
+        draws=2, seeds=3, test_images=100, semantics="s", seconds=1.0)
+    (kept,) = robustness(result, "B", "A")
+    assert kept.comparison.difference.mean == pytest.approx((0.70 - 0.80) - (0.55 - 0.90))
+    assert kept.comparison.p_draws < 1e-4 and kept.comparison.seeds_agreeing == 3
+    (change,) = ranking(result)
+    assert (change.float_leader, change.leader, change.column) == ("A", "B", 0.1)
+    assert change.at_column.difference.mean == pytest.approx(0.70 - 0.55)
+    assert change.in_float.difference.mean == pytest.approx(0.91 - 0.81)
+    assert "B against A" in report(result)

@@ -68,8 +68,10 @@ def input_digits(inputs: np.ndarray, spec: CrossbarSpec) -> np.ndarray:
     return planes[0]
 
 
-def input_planes(inputs: np.ndarray, spec: CrossbarSpec, row_tiles: int, rows: int, dtype) -> np.ndarray:
-    """DAC digits laid out for the array reads: (R, N, T, rows) of ``dtype``, zero beyond K.
+def input_planes(inputs: np.ndarray, spec: CrossbarSpec, row_tiles: int, rows: int, dtype,
+                 cycle_major: bool = False) -> np.ndarray:
+    """DAC digits laid out for the array reads: (R, N, T, rows) of ``dtype``, zero beyond K
+    ((R, T, N, rows) with ``cycle_major``, for a different matrix per cycle).
 
     Row tile r holds inputs ``r*rows .. (r+1)*rows - 1``. The two's-complement bit patterns
     are gathered once as 8- or 16-bit unsigned integers in row-tile order (inputs have at most
@@ -94,16 +96,20 @@ def input_planes(inputs: np.ndarray, spec: CrossbarSpec, row_tiles: int, rows: i
     if rest:
         bits[whole, :, :rest] = pattern[:, whole * rows:]
     widths = digit_widths(spec)
-    out = np.empty((row_tiles, n, len(widths), rows), dtype=dtype)
+    if cycle_major:
+        out = np.empty((row_tiles, len(widths), n, rows), dtype=dtype)
+        planes = out.transpose(0, 2, 1, 3)  # the same memory seen as (R, N, T, rows)
+    else:
+        out = planes = np.empty((row_tiles, n, len(widths), rows), dtype=dtype)
     digit = np.empty_like(bits)
     for t, width in enumerate(widths):
         np.right_shift(bits, small.type(t * spec.dac_bits), out=digit)
         np.bitwise_and(digit, small.type((1 << width) - 1), out=digit)
         if spec.signed_inputs and t == len(widths) - 1:  # the top digit is a two's-complement digit
             half = 1 << (width - 1)
-            out[:, :, t, :] = digit.astype(np.int32) - (digit >= half) * (2 * half)
+            planes[:, :, t, :] = digit.astype(np.int32) - (digit >= half) * (2 * half)
         else:
-            out[:, :, t, :] = digit
+            planes[:, :, t, :] = digit
     return out
 
 
@@ -229,15 +235,15 @@ def explicit_ranges(spec: CrossbarSpec, slice_max: np.ndarray) -> AdcRanges:
 
 
 def quantize_to_codes(values: np.ndarray, ranges: AdcRanges, count_clipped: bool = False) -> Optional[int]:
-    """Replace analog values (..., G, J, M) by their ADC codes, in place.
+    """Replace analog values (..., G, n, J, M) (conversion-major) by their ADC codes, in place.
 
     Returns the number of conversions that clipped (their value lay beyond half a step
     outside the range) when ``count_clipped``, else None.
     """
     dtype = values.dtype
-    lo = ranges.lo[:, :, None].astype(dtype)
-    step = ranges.step[:, :, None].astype(dtype)
-    top = ranges.top[:, :, None].astype(dtype)
+    lo = ranges.lo[:, None, :, None].astype(dtype)
+    step = ranges.step[:, None, :, None].astype(dtype)
+    top = ranges.top[:, None, :, None].astype(dtype)
     if np.any(lo != 0):
         np.subtract(values, lo, out=values)
     if np.any(step != 1):
@@ -251,22 +257,21 @@ def quantize_to_codes(values: np.ndarray, ranges: AdcRanges, count_clipped: bool
     return clipped
 
 
-def quantize_dynamic(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, bits: int) -> None:
-    """Digitize ``values`` in place with NeuroSim's dynamic range and read them back.
+def quantize_dynamic(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, bits: int) -> np.ndarray:
+    """Replace ``values`` in place by NeuroSim's dynamic-range ADC codes; returns the step.
 
     ``lo`` and ``hi`` broadcast against ``values`` (the min and max of each conversion kind's
     values in the call). Mirrors ``LinearQuantizeOut`` (DNN_NeuroSim V1.4,
     ``Inference_pytorch/utee/wage_quantizer.py``): ``step = (hi - lo) / 2**bits``, ``index =
-    clamp(floor((x - lo) / step), 0, 2**bits - 1)``, ``y = index * step + lo``; a kind whose
-    values are all equal is left as is (NeuroSim's ``if delta > 0``).
+    clamp(floor((x - lo) / step), 0, 2**bits - 1)``; the value read back is ``lo + index * step``.
+    A kind whose values are all equal reads back unchanged (NeuroSim's ``if delta > 0``): its
+    step is 0 and its codes 0, and ``lo`` is that value.
     """
     dtype = values.dtype
     step = (np.asarray(hi, dtype=np.float64) - lo) / float(1 << bits)
-    lo = np.asarray(lo, dtype=dtype)
-    step = np.where(step > 0, step, 1.0).astype(dtype)  # all equal: (v - lo) / 1 = 0 -> v back exactly
-    np.subtract(values, lo, out=values)
-    np.divide(values, step, out=values)
+    divisor = np.where(step > 0, step, 1.0).astype(dtype)  # all equal: (v - lo) / 1 = 0
+    np.subtract(values, np.asarray(lo, dtype=dtype), out=values)
+    np.divide(values, divisor, out=values)
     np.floor(values, out=values)
     np.clip(values, 0, (1 << bits) - 1, out=values)
-    np.multiply(values, step, out=values)
-    np.add(values, lo, out=values)
+    return step

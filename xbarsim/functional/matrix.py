@@ -45,7 +45,7 @@ __all__ = ["program", "mvm", "ProgrammedMatrix", "MvmStats", "Seed", "make_rng"]
 Seed = Union[None, int, np.random.SeedSequence, np.random.Generator]
 
 _EXACT_FLOAT32 = 1 << 24  # integers below this are exact in float32
-_CHUNK_BYTES = 16 << 20  # partial sums held at once: small enough to stay in L3 between ADC passes
+_CHUNK_BYTES = 4 << 20  # partial sums held at once: small enough to stay in cache between ADC passes
 _CALIBRATION_SAMPLES = 1 << 16  # values kept per conversion kind and chunk for percentiles
 _DYNAMIC_KEEP_BYTES = 256 << 20  # dynamic ADC: partial sums of a call kept between its two passes up to this size
 
@@ -255,36 +255,44 @@ class ProgrammedMatrix:
         return full, np.ascontiguousarray(matrix[R - 1, : self._rows_last], dtype=self._dtype)
 
     def _digits(self, x: np.ndarray):
-        """DAC digits of a chunk of validated inputs in read layout: (full tiles (R-1, n, T, rows) or
-        None, last tile (1, n, T, rows_last)), GEMM dtype."""
+        """DAC digits of a chunk of validated inputs in read layout, cycle-major: (full tiles
+        (R-1, T, n, rows) or None, last tile (1, T, n, rows_last)), GEMM dtype. Cycle-major, each
+        cycle's digits are written as contiguous blocks (measured 4-10x faster than interleaving
+        the cycles per vector) and a matrix per cycle reads them in place."""
         R, rows, _, _ = self._dims
         cut = (R - 1) * rows
-        full = input_planes(x[:, :cut], self.spec, R - 1, rows, self._dtype) if R > 1 else None
-        return full, input_planes(x[:, cut:], self.spec, 1, self._rows_last, self._dtype)
+        full = input_planes(x[:, :cut], self.spec, R - 1, rows, self._dtype, True) if R > 1 else None
+        return full, input_planes(x[:, cut:], self.spec, 1, self._rows_last, self._dtype, True)
+
+    @staticmethod
+    def _vectors_cycles(digits) -> Tuple[int, int]:
+        """(n, T) of a chunk's digits."""
+        T, n = digits[1].shape[1:3]
+        return n, T
 
     def _product(self, digits, matrices, square: bool = False) -> np.ndarray:
-        """Column sums of every row tile, (R, n*T, J*M): full tiles batched, the last on its own.
+        """Column sums of every row tile, (R, T*n, J*M): full tiles batched, the last on its own;
+        with a matrix per input cycle (variation drawn per cycle), one product per cycle.
 
         ``square`` multiplies squared digits (for read-noise variances).
         """
         full, last = digits
-        n, T = last.shape[1:3]
+        n, T = self._vectors_cycles(digits)
         R = self._dims[0]
-        out = np.empty((R, n * T, matrices[1].shape[-1]), dtype=self._dtype)
-        if matrices[1].ndim == 3:  # a matrix per input cycle (variation drawn per cycle)
-            cycles = out.reshape(R, n, T, -1)
+        out = np.empty((R, T * n, matrices[1].shape[-1]), dtype=self._dtype)
+        if matrices[1].ndim == 3:
+            cycles = out.reshape(R, T, n, -1)
             if full is not None:
-                v = full * full if square else full  # (R-1, n, T, rows)
+                v = full * full if square else full  # (R-1, T, n, rows)
                 for t in range(T):
-                    np.matmul(v[:, :, t, :], matrices[0][t], out=cycles[:R - 1, :, t, :])
-            v = last[0] * last[0] if square else last[0]  # (n, T, rows_last)
-            for t in range(T):
-                np.matmul(v[:, t, :], matrices[1][t], out=cycles[R - 1, :, t, :])
+                    np.matmul(v[:, t], matrices[0][t], out=cycles[:R - 1, t])
+            v = last[0] * last[0] if square else last[0]  # (T, n, rows_last)
+            np.matmul(v, matrices[1], out=cycles[R - 1])
             return out
         if full is not None:
-            v = full.reshape(R - 1, n * T, -1)
+            v = full.reshape(R - 1, T * n, -1)
             np.matmul(v * v if square else v, matrices[0], out=out[:R - 1])
-        v = last.reshape(n * T, -1)
+        v = last.reshape(T * n, -1)
         np.matmul(v * v if square else v, matrices[1], out=out[R - 1])
         return out
 
@@ -304,48 +312,54 @@ class ProgrammedMatrix:
         return split(signal), a2
 
     def _analog(self, digits, rng: np.random.Generator, cells=None) -> np.ndarray:
-        """Analog values reaching the ADC, (R, n, G, J, M), for the digits of :meth:`_digits`.
-
-        ``cells``: per-call conductances from :meth:`_draw_cycle_cells` (variation per cycle).
-        """
+        """Analog values reaching the ADC, (R, G, n, J, M) (conversion-major), for the digits of
+        :meth:`_digits`. ``cells``: per-call conductances from :meth:`_draw_cycle_cells`."""
         R, rows, J, M = self._dims
-        n, T = digits[1].shape[1:3]
+        n, T = self._vectors_cycles(digits)
         a, a2 = cells if cells is not None else (self._a, self._a2)
-        sums = self._product(digits, a).reshape(R, n, T, J, M)
+        sums = self._product(digits, a).reshape(R, T, n, J, M)
         noise = None
         if a2 is not None:  # variance of each column sum: a second product, no per-cell draw
-            noise = self._product(digits, a2, square=self._square_digits).reshape(R, n, T, J, M)
+            noise = self._product(digits, a2, square=self._square_digits).reshape(R, T, n, J, M)
         if self.spec.adc_position == "after_accumulation":
             w = digit_weights(self.spec).astype(self._dtype)
-            sums = np.einsum("rntjm,t->rnjm", sums, w)[:, :, None]
+            sums = np.einsum("rtnjm,t->rnjm", sums, w)[:, None]
             if noise is not None:
-                noise = np.einsum("rntjm,t->rnjm", noise, w * w)[:, :, None]
+                noise = np.einsum("rtnjm,t->rnjm", noise, w * w)[:, None]
         if noise is not None:
             np.sqrt(noise, out=noise)
             noise *= standard_normal(rng, noise.shape, self._dtype)
             sums += noise
         return sums
 
-    def _shift_add(self, codes: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Digital result (n, M) float64 from ADC codes (R, n, G, J, M) and the chunk's inputs.
+    def _contract(self, total: np.ndarray, weights: np.ndarray, dtype) -> np.ndarray:
+        """``y[n, m] = sum_gj weights[g, j] * total[g, n, j, m]`` as float64 (n, M): one broadcast
+        vector-matrix product per conversion kind (measured 20x faster than a GEMM with a
+        block-diagonal weight matrix)."""
+        y = None
+        for g in range(total.shape[0]):
+            part = np.matmul(weights[g].astype(dtype), total[g].astype(dtype, copy=False))  # (n, M)
+            y = part.astype(np.float64) if y is None else y + part
+        return y
 
-        The row tiles are summed in place (codes are small integers: exact), then one broadcast
-        product with the shift-and-add weights of the (cycle, column kind) pairs (measured 20x
-        faster than a GEMM with a block-diagonal weight matrix).
+    def _shift_add(self, codes: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Digital result (n, M) float64 from ADC codes (R, G, n, J, M) and the chunk's inputs.
+
+        The row tiles are summed in place (codes are small integers: exact), then weighed by the
+        shift-and-add weights of the (cycle, column kind) pairs and summed.
         """
         R, rows, J, M = self._dims
         ranges = self.ranges
-        n, G = codes.shape[1:3]
+        G, n = codes.shape[1:3]
         if self._sign is not None:
             codes *= self._sign[:, None, None, :, :].astype(codes.dtype)
         total = codes[0]
         for r in range(1, R):
             total += codes[r]
-        weights = (self._w_g[:, None] * self._w_j[None, :] * ranges.step).reshape(1, G * J)
+        weights = self._w_g[:, None] * self._w_j[None, :] * ranges.step  # (G, J)
         bound = R * float(ranges.top.max()) * float(np.abs(weights).sum())
         dtype = np.float64 if (ranges.exact and bound >= _EXACT_FLOAT32) else total.dtype
-        flat = total.reshape(n, G * J, M).astype(dtype, copy=False)
-        y = np.matmul(weights.astype(dtype), flat)[:, 0, :].astype(np.float64)
+        y = self._contract(total, weights, dtype)
         # code-independent parts: the ADC offsets (lo), flipped columns, the mapping bias
         lo_w = (self._w_g[:, None] * ranges.lo).sum(axis=0) * self._w_j  # (J,)
         if self._sign is not None:
@@ -388,19 +402,19 @@ class ProgrammedMatrix:
     def _quantize_folded(self, values: np.ndarray, count_clipped: bool) -> Optional[int]:
         """ADC codes in place for values already in code units (see :meth:`_code_operands`)."""
         ranges = self.ranges
-        shift = ranges.lo / ranges.step  # (G, J)
+        shift = ranges.lo / ranges.step  # (G, J), broadcast over (R, G, n, J, M) as (G, 1, J, 1)
         if np.any(shift != 0):
-            np.subtract(values, shift[:, :, None].astype(values.dtype), out=values)
+            np.subtract(values, shift[:, None, :, None].astype(values.dtype), out=values)
         np.rint(values, out=values)
         clipped = None
         top = ranges.top
         if count_clipped:
-            clipped = int(np.count_nonzero(values < 0)) + int(np.count_nonzero(values > top[:, :, None]))
+            clipped = int(np.count_nonzero(values < 0)) + int(np.count_nonzero(values > top[:, None, :, None]))
         if np.all(top == top.flat[0]):
             np.clip(values, 0, float(top.flat[0]), out=values)
         else:
             np.maximum(values, 0, out=values)
-            np.minimum(values, top[:, :, None].astype(values.dtype), out=values)
+            np.minimum(values, top[:, None, :, None].astype(values.dtype), out=values)
         return clipped
 
     def mvm(self, inputs, rng: Seed = None, *, stats: bool = False):
@@ -454,13 +468,13 @@ class ProgrammedMatrix:
         return zero_planes, active
 
     def _row_sums(self, digits) -> np.ndarray:
-        """Sum of the digits each row tile's rows receive, (R, n, G) (cycles weighted and summed
+        """Sum of the digits each row tile's rows receive, (R, G, n) (cycles weighted and summed
         when digitizing after accumulation)."""
         full, last = digits
-        parts = ([full.sum(axis=3, dtype=np.float64)] if full is not None else []) + [last.sum(axis=3, dtype=np.float64)]
-        sums = np.concatenate(parts, axis=0)  # (R, n, T)
+        parts = ([full.sum(axis=3)] if full is not None else []) + [last.sum(axis=3)]  # integers: exact
+        sums = np.concatenate(parts, axis=0).astype(np.float64)  # (R, T, n)
         if self.spec.adc_position == "after_accumulation":
-            sums = (sums @ digit_weights(self.spec).astype(np.float64))[:, :, None]
+            sums = np.einsum("rtn,t->rn", sums, digit_weights(self.spec).astype(np.float64))[:, None]
         return sums
 
     def _mvm_dynamic(self, x: np.ndarray, rng: np.random.Generator, cells, stats: bool):
@@ -478,12 +492,12 @@ class ProgrammedMatrix:
         def analog(index: int, part: slice, count: bool):
             nonlocal zero_planes, active
             digits = self._digits(x[part])
-            values = self._analog(digits, np.random.default_rng([call_seed, index]), cells)
+            values = self._analog(digits, np.random.default_rng([call_seed, index]), cells)  # (R, G, n, J, M)
             dummy = None
             if self._midscale is not None:  # raw columns: the off-state current is not cancelled
-                sums = self._row_sums(digits)  # (R, n, G)
-                values += (self._cells.g_off * sums).astype(values.dtype)[:, :, :, None, None]
-                dummy = sums[:, :, :, None] * self._midscale[None, None, None, :]  # (R, n, G, J)
+                sums = self._row_sums(digits)  # (R, G, n)
+                values += (self._cells.g_off * sums).astype(values.dtype)[..., None, None]
+                dummy = sums[..., None] * self._midscale  # (R, G, n, J)
             if count and stats:
                 zero_planes, active = self._count_digits(digits, zero_planes, active)
             return values, dummy
@@ -494,11 +508,9 @@ class ProgrammedMatrix:
         held = []
         for index, part in enumerate(parts):
             values, dummy = analog(index, part, True)
-            np.minimum(lo, values.min(axis=(1, 4)), out=lo)
-            np.maximum(hi, values.max(axis=(1, 4)), out=hi)
+            _extremes(values, lo, hi)
             if dummy is not None:
-                np.minimum(dlo, dummy.min(axis=1), out=dlo)
-                np.maximum(dhi, dummy.max(axis=1), out=dhi)
+                _extremes(dummy[..., None], dlo, dhi)
             if keep:
                 held.append((values, dummy))
         out = np.empty((x.shape[0], self.shape[1]), dtype=np.float64)
@@ -506,24 +518,40 @@ class ProgrammedMatrix:
             values, dummy = held[index] if keep else analog(index, part, False)
             if keep:
                 held[index] = None
-            quantize_dynamic(values, lo[:, None, :, :, None], hi[:, None, :, :, None], self.spec.adc_bits)
+            step = quantize_dynamic(values, lo[:, :, None, :, None], hi[:, :, None, :, None], self.spec.adc_bits)
+            dummy_step = None
             if dummy is not None:
-                quantize_dynamic(dummy, dlo[:, None], dhi[:, None], self.spec.adc_bits)
-            out[part] = self._shift_add_values(values, dummy, x[part])
+                dummy_step = quantize_dynamic(dummy, dlo[:, :, None], dhi[:, :, None], self.spec.adc_bits)
+            out[part] = self._shift_add_values(values, step[:, :, 0, :, 0], lo, dummy,
+                                               None if dummy is None else dummy_step[:, :, 0], dlo, x[part])
         return out, 0, zero_planes, active
 
-    def _shift_add_values(self, values: np.ndarray, dummy: Optional[np.ndarray], x: np.ndarray) -> np.ndarray:
-        """Digital result (n, M) from digitized values (R, n, G, J, M) (and dummy columns (R, n, G, J))."""
+    def _shift_add_values(self, codes: np.ndarray, step: np.ndarray, lo: np.ndarray, dummy: Optional[np.ndarray],
+                          dummy_step: Optional[np.ndarray], dummy_lo: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Digital result (n, M) from dynamic-range codes (R, G, n, J, M) read back as ``lo + code *
+        step`` ((R, G, J) each), and dummy-column codes (R, G, n, J) likewise.
+
+        The steps scale the codes in place, the row tiles are summed in place, and the offsets
+        ``lo`` (the same for every vector) are added once: no pass reads the values back.
+        """
         R, rows, J, M = self._dims
-        n, G = values.shape[1:3]
+        n = x.shape[0]
+        codes *= step[:, :, None, :, None].astype(codes.dtype)
         if self._sign is not None:
-            values *= self._sign[:, None, None, :, :].astype(values.dtype)
-        total = values.sum(axis=0, dtype=np.float64)  # (n, G, J, M)
-        weights = (self._w_g[:, None] * self._w_j[None, :]).ravel()  # (G*J,)
-        y = np.matmul(weights, total.reshape(n, G * J, M))
+            codes *= self._sign[:, None, None, :, :].astype(codes.dtype)
+        total = codes[0]
+        for r in range(1, R):
+            total += codes[r]
+        weights = self._w_g[:, None] * self._w_j[None, :]  # (G, J)
+        y = self._contract(total, weights, np.float64)
+        if self._sign is not None:
+            y += np.einsum("rgj,gj,rjm->m", lo, weights, self._sign)[None, :]
+        else:
+            y += float(np.einsum("rgj,gj->", lo, weights))
         offset = float(1 << (self.spec.weight_bits - 1))
         if dummy is not None:
-            y -= (dummy.sum(axis=0).reshape(n, G * J) @ weights)[:, None]
+            read = np.einsum("rgnj,rgj->gnj", dummy, dummy_step) + dummy_lo.sum(axis=0)[:, None, :]
+            y -= np.einsum("gnj,gj->n", read, weights)[:, None]
             offset -= ((1 << self.spec.weight_bits) - 1) / 2.0  # the dummy already removed (2**B - 1) / 2
         if self._flip_corr is not None:
             tile_sums = np.pad(x, ((0, 0), (0, R * rows - x.shape[1]))).reshape(n, R, rows).sum(axis=2)
@@ -559,9 +587,9 @@ class ProgrammedMatrix:
         cells = self._draw_cycle_cells(noise_rng) if self._cycle_variation else None
         lows, highs, samples = [], [], []
         for part in self._chunks(x.shape[0]):
-            values = self._analog(self._digits(x[part]), noise_rng, cells)  # (R, n, G, J, M)
-            G, J = values.shape[2:4]
-            flat = values.transpose(2, 3, 0, 1, 4).reshape(G, J, -1)
+            values = self._analog(self._digits(x[part]), noise_rng, cells)  # (R, G, n, J, M)
+            G, J = values.shape[1], values.shape[3]
+            flat = values.transpose(1, 3, 0, 2, 4).reshape(G, J, -1)
             if p == 100:
                 lows.append(flat.min(axis=2))
                 highs.append(flat.max(axis=2))
@@ -579,6 +607,19 @@ class ProgrammedMatrix:
         clone.__dict__.update(self.__dict__)
         clone.ranges = ranges_from_limits(lo, hi, self.spec.adc_bits)
         return clone
+
+
+def _extremes(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Fold the min and max of ``values`` (R, G, n, J, M) over (n, M) into ``lo`` and ``hi`` (R, G, J).
+
+    One column kind at a time, gathered into a contiguous block and reduced along it: measured
+    9x faster than numpy's reduction over the two strided axes.
+    """
+    R, G, n, J, M = values.shape
+    for j in range(J):
+        block = values[:, :, :, j, :].reshape(R, G, n * M)  # a copy when J > 1
+        np.minimum(lo[:, :, j], block.min(axis=2), out=lo[:, :, j])
+        np.maximum(hi[:, :, j], block.max(axis=2), out=hi[:, :, j])
 
 
 def program(weights, spec: CrossbarSpec, rng: Seed = None, *, calibration=None) -> ProgrammedMatrix:

@@ -127,10 +127,38 @@ def report(result: StudyResult) -> str:
     return "\n".join(parts)
 
 
+def model_table(dataset: str) -> str:
+    """Markdown: every architecture of ``dataset`` with its weights, float test accuracy over its
+    seeds (mean and range) and training time per model (mean and range)."""
+    from .accuracy import load_study_model
+    from .families import all_models
+
+    groups = {}
+    for spec in all_models(dataset):
+        groups.setdefault(spec.architecture, []).append((spec, load_study_model(spec)[1]))
+    lines = ["| architecture | layers | width | kernel | weights | seeds | float test accuracy, mean (min-max) "
+             "| training time per model, s (min-max) |", "|---|---|---|---|---|---|---|---|"]
+    for architecture, members in groups.items():
+        spec, meta = members[0]
+        accs = [100 * m["float_test_accuracy"] for _, m in members]
+        times = [m["train_seconds"] for _, m in members]
+        exits = ""
+        if spec.exits:
+            per_output = np.mean([m["float_test_accuracy_per_output"] for _, m in members], axis=0)
+            exits = " (exits " + ", ".join(f"{100 * a:.1f}" for a in per_output) + ")"
+        lines.append(f"| {architecture} | {spec.depth} | {spec.width} | {spec.kernel} | {meta['weights']:,} | "
+                     f"{len(members)} | {np.mean(accs):.1f} ({min(accs):.1f}-{max(accs):.1f}){exits} | "
+                     f"{np.mean(times):.0f} ({min(times):.0f}-{max(times):.0f}) |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Paired tests of the study findings on study JSON files.")
-    parser.add_argument("studies", nargs="+", help="JSON files written by xbarsim accuracy")
+    parser.add_argument("studies", nargs="*", help="JSON files written by xbarsim accuracy")
+    parser.add_argument("--models", metavar="DATASET", default=None, help="print the model table of a dataset")
     args = parser.parse_args(argv)
+    if args.models:
+        print(model_table(args.models))
     for path in args.studies:
         print(report(load_study(path)))
     return 0

@@ -47,7 +47,6 @@ Seed = Union[None, int, np.random.SeedSequence, np.random.Generator]
 _EXACT_FLOAT32 = 1 << 24  # integers below this are exact in float32
 _CHUNK_BYTES = 4 << 20  # partial sums held at once: small enough to stay in cache between ADC passes
 _CALIBRATION_SAMPLES = 1 << 16  # values kept per conversion kind and chunk for percentiles
-_DYNAMIC_KEEP_BYTES = 256 << 20  # dynamic ADC: partial sums of a call kept between its two passes up to this size
 
 
 def make_rng(seed: Seed) -> np.random.Generator:
@@ -467,98 +466,98 @@ class ProgrammedMatrix:
                 active += int(np.count_nonzero(tile))
         return zero_planes, active
 
-    def _row_sums(self, digits) -> np.ndarray:
-        """Sum of the digits each row tile's rows receive, (R, G, n) (cycles weighted and summed
-        when digitizing after accumulation)."""
-        full, last = digits
-        parts = ([full.sum(axis=3)] if full is not None else []) + [last.sum(axis=3)]  # integers: exact
-        sums = np.concatenate(parts, axis=0).astype(np.float64)  # (R, T, n)
-        if self.spec.adc_position == "after_accumulation":
-            sums = np.einsum("rtn,t->rn", sums, digit_weights(self.spec).astype(np.float64))[:, None]
-        return sums
-
     def _mvm_dynamic(self, x: np.ndarray, rng: np.random.Generator, cells, stats: bool):
-        """The mvm with NeuroSim's dynamic ADC range: the range of every (row tile, conversion
-        kind) is the min..max of this call's values, so all values are known before any is
-        digitized. They are kept between the two passes up to ``_DYNAMIC_KEEP_BYTES``, else
-        recomputed (read noise then replays from per-chunk seeds drawn once per call)."""
-        R, rows, J, M = self._dims
-        G = self.spec.conversions_per_read_group
-        parts = list(self._chunks(x.shape[0]))
-        call_seed = int(rng.integers(1 << 63)) if self._a2 is not None or (cells and cells[1] is not None) else 0
-        keep = x.shape[0] * R * G * J * M * np.dtype(self._dtype).itemsize <= _DYNAMIC_KEEP_BYTES
-        zero_planes = active = 0
+        """The mvm with NeuroSim's dynamic ADC range, one (row tile, input cycle) block at a time.
 
-        def analog(index: int, part: slice, count: bool):
-            nonlocal zero_planes, active
-            digits = self._digits(x[part])
-            values = self._analog(digits, np.random.default_rng([call_seed, index]), cells)  # (R, G, n, J, M)
-            dummy = None
-            if self._midscale is not None:  # raw columns: the off-state current is not cancelled
-                sums = self._row_sums(digits)  # (R, G, n)
-                values += (self._cells.g_off * sums).astype(values.dtype)[..., None, None]
-                dummy = sums[..., None] * self._midscale  # (R, G, n, J)
-            if count and stats:
-                zero_planes, active = self._count_digits(digits, zero_planes, active)
-            return values, dummy
-
-        lo = np.full((R, G, J), np.inf)
-        hi = np.full((R, G, J), -np.inf)
-        dlo, dhi = lo.copy(), hi.copy()
-        held = []
-        for index, part in enumerate(parts):
-            values, dummy = analog(index, part, True)
-            _extremes(values, lo, hi)
-            if dummy is not None:
-                _extremes(dummy[..., None], dlo, dhi)
-            if keep:
-                held.append((values, dummy))
-        out = np.empty((x.shape[0], self.shape[1]), dtype=np.float64)
-        for index, part in enumerate(parts):
-            values, dummy = held[index] if keep else analog(index, part, False)
-            if keep:
-                held[index] = None
-            step = quantize_dynamic(values, lo[:, :, None, :, None], hi[:, :, None, :, None], self.spec.adc_bits)
-            dummy_step = None
-            if dummy is not None:
-                dummy_step = quantize_dynamic(dummy, dlo[:, :, None], dhi[:, :, None], self.spec.adc_bits)
-            out[part] = self._shift_add_values(values, step[:, :, 0, :, 0], lo, dummy,
-                                               None if dummy is None else dummy_step[:, :, 0], dlo, x[part])
-        return out, 0, zero_planes, active
-
-    def _shift_add_values(self, codes: np.ndarray, step: np.ndarray, lo: np.ndarray, dummy: Optional[np.ndarray],
-                          dummy_step: Optional[np.ndarray], dummy_lo: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Digital result (n, M) from dynamic-range codes (R, G, n, J, M) read back as ``lo + code *
-        step`` ((R, G, J) each), and dummy-column codes (R, G, n, J) likewise.
-
-        The steps scale the codes in place, the row tiles are summed in place, and the offsets
-        ``lo`` (the same for every vector) are added once: no pass reads the values back.
+        The range of a conversion kind is the min..max of the whole call's values, so a block
+        holds every vector of the call: its digits, its partial sums (vectors x columns), their
+        extremes per column kind, their codes and their share of the shift-and-add are computed
+        while the block is in cache, and nothing else is kept (measured 2x faster than keeping
+        all partial sums of the call between two passes). Accumulated conversions
+        (``after_accumulation``) add a tile's cycles first and digitize once.
         """
+        spec = self.spec
         R, rows, J, M = self._dims
         n = x.shape[0]
-        codes *= step[:, :, None, :, None].astype(codes.dtype)
-        if self._sign is not None:
-            codes *= self._sign[:, None, None, :, :].astype(codes.dtype)
-        total = codes[0]
-        for r in range(1, R):
-            total += codes[r]
-        weights = self._w_g[:, None] * self._w_j[None, :]  # (G, J)
-        y = self._contract(total, weights, np.float64)
-        if self._sign is not None:
-            y += np.einsum("rgj,gj,rjm->m", lo, weights, self._sign)[None, :]
-        else:
-            y += float(np.einsum("rgj,gj->", lo, weights))
-        offset = float(1 << (self.spec.weight_bits - 1))
-        if dummy is not None:
-            read = np.einsum("rgnj,rgj->gnj", dummy, dummy_step) + dummy_lo.sum(axis=0)[:, None, :]
-            y -= np.einsum("gnj,gj->n", read, weights)[:, None]
-            offset -= ((1 << self.spec.weight_bits) - 1) / 2.0  # the dummy already removed (2**B - 1) / 2
+        per_cycle = spec.adc_position == "per_cycle"
+        a, a2 = cells if cells is not None else (self._a, self._a2)
+        weights_t = digit_weights(spec).astype(np.float64)
+        y = np.zeros((n, M))
+        zero_planes = active = 0
+        small = np.int16 if spec.signed_inputs else np.uint8 if spec.input_bits <= 8 else np.uint16
+        for r in range(R):
+            width = rows if r < R - 1 else self._rows_last
+            tile = input_planes(x[:, r * rows: r * rows + width], spec, 1, width, small, True)[0]  # (T, n, width)
+            values = sums = None
+            for t in range(spec.input_cycles):
+                digits = tile[t].astype(self._dtype)
+                if stats:
+                    nonzero = digits.any(axis=1)
+                    zero_planes += int(n - np.count_nonzero(nonzero))
+                    active += int(np.count_nonzero(digits))
+                block = digits @ self._tile_matrix(a, r, t)  # (n, J*M)
+                if a2 is not None:  # read noise: variance by a second product, one sample per conversion
+                    square = digits * digits if self._square_digits else digits
+                    noise = square @ self._tile_matrix(a2, r, t)
+                    np.sqrt(noise, out=noise)
+                    noise *= standard_normal(rng, noise.shape, self._dtype)
+                    block += noise
+                row_sum = digits.sum(axis=1, dtype=np.float64) if self._midscale is not None else None
+                if per_cycle:
+                    y += weights_t[t] * self._digitize_block(block, row_sum, r)
+                else:
+                    values = block * weights_t[t] if values is None else values + block * weights_t[t]
+                    if row_sum is not None:
+                        sums = row_sum * weights_t[t] if sums is None else sums + row_sum * weights_t[t]
+            if not per_cycle:
+                y += self._digitize_block(values, sums, r)
         if self._flip_corr is not None:
             tile_sums = np.pad(x, ((0, 0), (0, R * rows - x.shape[1]))).reshape(n, R, rows).sum(axis=2)
             y += tile_sums.astype(np.float64) @ self._flip_corr
-        if self.spec.weight_mapping == "offset":
+        if spec.weight_mapping == "offset":
+            offset = float(1 << (spec.weight_bits - 1))
+            if self._midscale is not None:
+                offset -= ((1 << spec.weight_bits) - 1) / 2.0  # the dummy already removed (2**B - 1) / 2
             y -= offset * x.sum(axis=1, dtype=np.int64)[:, None].astype(np.float64)
-        return y
+        return y, 0, zero_planes, active
+
+    def _tile_matrix(self, matrices, r: int, t: int) -> np.ndarray:
+        """The conductance (or variance) matrix of row tile ``r`` in cycle ``t``, (rows, J*M)."""
+        full, last = matrices
+        per_cycle = last.ndim == 3
+        if r < self._dims[0] - 1:
+            return full[t, r] if per_cycle else full[r]
+        return last[t] if per_cycle else last
+
+    def _digitize_block(self, block: np.ndarray, row_sum: Optional[np.ndarray], r: int) -> np.ndarray:
+        """The shift-and-added value (n, M) of one conversion of every vector and column of row
+        tile ``r``: NeuroSim's dynamic range per column kind, floor codes read back, weighted by
+        the column kinds (and, with the mid-scale reference, minus the digitized dummy column)."""
+        R, rows, J, M = self._dims
+        n = block.shape[0]
+        bits = self.spec.adc_bits
+        if self._midscale is not None:  # the data columns keep their off-state current
+            block += (self._cells.g_off * row_sum).astype(block.dtype)[:, None]
+        kinds = block.reshape(n, J, M).transpose(1, 0, 2)
+        if J > 1:
+            kinds = np.ascontiguousarray(kinds)  # each column kind contiguous: fast extremes
+        lo = np.array([kinds[j].min() for j in range(J)], dtype=np.float64)
+        hi = np.array([kinds[j].max() for j in range(J)], dtype=np.float64)
+        step = quantize_dynamic(kinds, lo[:, None, None], hi[:, None, None], bits)  # codes in place
+        w = self._w_j * step.ravel()  # (J,)
+        if self._sign is not None:
+            kinds *= self._sign[r][:, None, :].astype(kinds.dtype)
+            value = np.einsum("jnm,j->nm", kinds, w) + np.einsum("j,jm->m", self._w_j * lo, self._sign[r])[None, :]
+        else:
+            value = np.matmul(w.astype(kinds.dtype), kinds.transpose(1, 0, 2)).astype(np.float64)
+            value += float(np.dot(self._w_j, lo))
+        if self._midscale is not None:
+            dummy = row_sum[None, :] * self._midscale[:, None]  # (J, n)
+            dlo, dhi = dummy.min(axis=1), dummy.max(axis=1)
+            dstep = quantize_dynamic(dummy, dlo[:, None], dhi[:, None], bits)
+            read = dummy * dstep.reshape(J, 1) + dlo[:, None]
+            value -= (self._w_j @ read)[:, None]
+        return value
 
     def _stats(self, n: int, clipped: int, zero_planes: int, active: int) -> MvmStats:
         t, T = self.tiling, self.spec.input_cycles
@@ -607,19 +606,6 @@ class ProgrammedMatrix:
         clone.__dict__.update(self.__dict__)
         clone.ranges = ranges_from_limits(lo, hi, self.spec.adc_bits)
         return clone
-
-
-def _extremes(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-    """Fold the min and max of ``values`` (R, G, n, J, M) over (n, M) into ``lo`` and ``hi`` (R, G, J).
-
-    One column kind at a time, gathered into a contiguous block and reduced along it: measured
-    9x faster than numpy's reduction over the two strided axes.
-    """
-    R, G, n, J, M = values.shape
-    for j in range(J):
-        block = values[:, :, :, j, :].reshape(R, G, n * M)  # a copy when J > 1
-        np.minimum(lo[:, :, j], block.min(axis=2), out=lo[:, :, j])
-        np.maximum(hi[:, :, j], block.max(axis=2), out=hi[:, :, j])
 
 
 def program(weights, spec: CrossbarSpec, rng: Seed = None, *, calibration=None) -> ProgrammedMatrix:

@@ -234,7 +234,7 @@ def cmd_accuracy(args) -> int:
     result = run_study(settings, args.dataset, args.sweep, values=args.values, draws=args.draws,
                        title=f"{args.dataset}: {what} x {args.sweep} on {arch.name}", progress=say,
                        test_limit=limit, semantics=semantics, early_exit_threshold=args.threshold if exits else None)
-    suffix = "" if args.semantics == "chip" and not overrides else f"-{args.semantics}"
+    suffix = ("" if args.semantics == "chip" else f"-{args.semantics}") + ("-custom" if overrides else "")
     out = Path(args.out or f"accuracy-{args.dataset}-{what}-{args.sweep}{suffix}")
     name = f"{args.dataset}-{what}-{args.sweep}{suffix}"
     files = write_study(result, out, name)

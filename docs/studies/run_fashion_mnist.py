@@ -33,7 +33,7 @@ def main() -> int:
     parser.add_argument("--semantics", choices=("chip", "neurosim"), required=True)
     parser.add_argument("--test-images", type=int, default=None, help="default: the study default")
     parser.add_argument("--draws", type=int, default=None, help="default: the study default")
-    parser.add_argument("--only", default=None, help="run only this sweep (depth, width, ...)")
+    parser.add_argument("--only", default=None, help="run only these sweeps (comma-separated: depth, width, ...)")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "fashion-mnist"))
     args = parser.parse_args()
     arch = xbarsim.load_arch("study")
@@ -41,7 +41,7 @@ def main() -> int:
     out = Path(args.out) / args.semantics
     cache: dict = {}
     for kind, what in SWEEPS:
-        if args.only and what != args.only:
+        if args.only and what not in args.only.split(","):
             continue
         if kind == "family":
             settings = family_settings(what, "fashion-mnist", arch)

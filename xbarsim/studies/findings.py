@@ -8,7 +8,7 @@ study results with paired comparisons (:mod:`xbarsim.studies.statistics`).
   the float leader and the leader at a noise level, compared at that level (seeds x draws) and
   in float (seeds).
 
-    python -m xbarsim.studies.findings docs/studies/fashion-mnist-depth-variation.json [...]
+    python -m xbarsim.studies.findings docs/studies/fashion-mnist/chip/depth-variation.json [...]
 """
 
 from __future__ import annotations

@@ -81,6 +81,8 @@ def estimate(values, confidence: float = CONFIDENCE) -> Estimate:
     cells = _as_cells(values)
     seeds, draws = cells.shape
     mean = float(cells.mean())
+    if np.all(cells == cells.flat[0]):  # nothing varied: a point, not an interval of rounding noise
+        return Estimate(float(cells.flat[0]), float(cells.flat[0]), float(cells.flat[0]), seeds, draws, "none")
     if seeds >= 2:
         low, high, none = _interval(mean, cells.mean(axis=1), seeds, confidence)
         basis = none or "seeds"

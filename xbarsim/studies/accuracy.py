@@ -232,7 +232,7 @@ class StudyResult:
             errors = np.array([[100 * (e.mean - e.low) for e in found], [100 * (e.high - e.mean) for e in found]])
             ax.errorbar(self.columns, means, yerr=errors, marker="o", capsize=3, label=row)
         ax.set_xlabel(self.column_label)
-        ax.set_ylabel(f"test accuracy (%), mean and 95% CI")
+        ax.set_ylabel("test accuracy (%), mean and 95% CI")
         ax.set_title(self.title, fontsize=9)
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)

@@ -192,7 +192,8 @@ class StudyResult:
 
     def header(self) -> str:
         seeds = f"{self.seeds} training seeds x {self.draws} draws" if self.seeds > 1 else f"1 training seed x {self.draws} draws"
-        basis = "over seed means" if self.seeds > 1 else "over draws (one seed: training variance not included)"
+        basis = ("over seed means" if self.seeds > 1 else "over draws (one seed: training variance not included)")
+        basis += ", clipped to [0, 100]"
         return (f"{self.title}. {self.column_label}; accuracy in % on the first {self.test_images:,} "
                 f"{self.dataset} test images, mean over {seeds} per cell [95% CI {basis}]; a setting with nothing "
                 f"random is evaluated once per seed. {self.semantics[0].upper() + self.semantics[1:]}.")
@@ -248,9 +249,10 @@ def _fmt(value) -> str:
 
 
 def _cell(e: Estimate) -> str:
+    """'mean [low, high]' in percent; the interval is clipped to [0, 100], where accuracy lives."""
     if e.basis == "none" or e.high == e.low:
         return f"{100 * e.mean:.1f}"
-    return f"{100 * e.mean:.1f} [{100 * e.low:.1f}, {100 * e.high:.1f}]"
+    return f"{100 * e.mean:.1f} [{100 * max(e.low, 0.0):.1f}, {100 * min(e.high, 1.0):.1f}]"
 
 
 def _random(spec: CrossbarSpec, noise: Optional[ActivationNoise]) -> bool:

@@ -154,6 +154,8 @@ class Setting:
     crossbar: CrossbarSpec
     noise: Optional[ActivationNoise] = None
     output: Optional[str] = None
+    seeds: Tuple[int, ...] = ()
+    """Training seed of each model (empty: not recorded)."""
 
 
 @dataclass
@@ -194,9 +196,16 @@ class StudyResult:
         seeds = f"{self.seeds} training seeds x {self.draws} draws" if self.seeds > 1 else f"1 training seed x {self.draws} draws"
         basis = ("over seed means" if self.seeds > 1 else "over draws (one seed: training variance not included)")
         basis += ", clipped to [0, 100]"
+        row_seeds = self.extra.get("row_seeds", {})
+        fewer = [f"{row} (seeds {', '.join(map(str, row_seeds[row]))})" for row in self.rows
+                 if row in row_seeds and len(row_seeds[row]) < self.seeds]
+        partial = (f" Rows trained with fewer seeds (the others were not trained in time): {'; '.join(fewer)}."
+                   if fewer else "")
+        if self.extra.get("untrained"):
+            partial += f" Not trained, so not in this table: {', '.join(self.extra['untrained'])}."
         return (f"{self.title}. {self.column_label}; accuracy in % on the first {self.test_images:,} "
                 f"{self.dataset} test images, mean over {seeds} per cell [95% CI {basis}]; a setting with nothing "
-                f"random is evaluated once per seed. {self.semantics[0].upper() + self.semantics[1:]}.")
+                f"random is evaluated once per seed.{partial} {self.semantics[0].upper() + self.semantics[1:]}.")
 
     def table(self) -> str:
         """Markdown table: rows x columns of 'mean [low, high]' accuracy in percent."""
@@ -295,6 +304,8 @@ def run_study(settings: Sequence[Setting], dataset: str, sweep: str, values: Opt
     accuracies: Dict[str, List[List[List[float]]]] = {s.label: [] for s in settings}
     floats: Dict[str, List[float]] = {}
     extra: Dict[str, object] = {}
+    if any(s.seeds for s in settings):
+        extra["row_seeds"] = {s.label: list(s.seeds) for s in settings}
     described = None
     groups: Dict[tuple, List[Setting]] = {}
     for setting in settings:
@@ -388,17 +399,26 @@ def _by_architecture(specs: Sequence[StudyModel]) -> Dict[str, List[StudyModel]]
     return groups
 
 
-def family_settings(name: str, dataset: str, arch: Arch) -> List[Setting]:
-    """One row per architecture of a family (every seed in it); the multi-exit family gives one row per exit."""
+def family_settings(name: str, dataset: str, arch: Arch, trained_only: bool = False) -> List[Setting]:
+    """One row per architecture of a family (every seed in it); the multi-exit family gives one row per exit.
+
+    ``trained_only``: use the seeds whose weights exist and leave out architectures with none
+    (the table header then names what is missing) instead of failing on the first missing file.
+    """
     settings = []
     for architecture, specs in _by_architecture(family(name, dataset)).items():
+        if trained_only:
+            specs = [spec for spec in specs if spec.path.is_file()]
+            if not specs:
+                continue
         models, metas = _load(specs)
+        seeds = tuple(spec.seed for spec in specs)
         if specs[0].exits:
             for i, output in enumerate(models[0].outputs):
                 label = f"{architecture} exit {i + 1}" if i < len(models[0].outputs) - 1 else f"{architecture} final"
-                settings.append(Setting(label, models, metas, arch.crossbar, output=output))
+                settings.append(Setting(label, models, metas, arch.crossbar, output=output, seeds=seeds))
         else:
-            settings.append(Setting(architecture, models, metas, arch.crossbar))
+            settings.append(Setting(architecture, models, metas, arch.crossbar, seeds=seeds))
     return settings
 
 

@@ -54,10 +54,23 @@ class Ranking:
     """float leader - leader, float accuracy (seeds only)."""
 
 
+def common_seeds(result: StudyResult, a: str, b: str):
+    """Row indices (into each row's seeds) of the training seeds both rows have: a paired test
+    compares the same seeds under the same draws (rows trained with fewer seeds pair on the rest)."""
+    row_seeds = result.extra.get("row_seeds") or {}
+    if a not in row_seeds or b not in row_seeds or row_seeds[a] == row_seeds[b]:
+        return slice(None), slice(None)
+    shared = [seed for seed in row_seeds[a] if seed in row_seeds[b]]
+    if not shared:
+        raise ValueError(f"rows {a!r} and {b!r} share no training seed: no paired test")
+    return [row_seeds[a].index(s) for s in shared], [row_seeds[b].index(s) for s in shared]
+
+
 def robustness(result: StudyResult, robust: str, fragile: str) -> List[Robustness]:
     """Whether ``robust`` loses less accuracy than ``fragile``, at every noisy column."""
+    ia, ib = common_seeds(result, robust, fragile)
     return [Robustness(result.columns[c], robust, fragile,
-                       compare(loss(result, robust, c), loss(result, fragile, c)))
+                       compare(loss(result, robust, c)[ia], loss(result, fragile, c)[ib]))
             for c in range(1, len(result.columns))]
 
 
@@ -70,10 +83,11 @@ def ranking(result: StudyResult) -> List[Ranking]:
         leader = max(result.rows, key=lambda row: result.cell(row, c).mean())
         if leader == float_leader:
             continue
+        il, ifl = common_seeds(result, leader, float_leader)
         found.append(Ranking(result.columns[c], float_leader, leader,
-                             compare(result.cell(leader, c), result.cell(float_leader, c)),
-                             compare(np.asarray(result.float_accuracy[float_leader])[:, None],
-                                     np.asarray(result.float_accuracy[leader])[:, None])))
+                             compare(result.cell(leader, c)[il], result.cell(float_leader, c)[ifl]),
+                             compare(np.asarray(result.float_accuracy[float_leader])[ifl, None],
+                                     np.asarray(result.float_accuracy[leader])[il, None])))
     return found
 
 

@@ -44,7 +44,7 @@ from xbarsim.nn import load_model  # noqa: E402
 from xbarsim.studies.data import load_dataset  # noqa: E402
 from xbarsim.studies.families import parse_name  # noqa: E402
 
-MODELS = ("fashion-mnist-d20-w16-k3-s0", "fashion-mnist-d14-w32-k3-s0", "fashion-mnist-d14-w16-k7-s0")
+MODELS = ("fashion-mnist-d20-w16-k3-s0", "fashion-mnist-d14-w32-k3-s0", "fashion-mnist-d14-w16-k7-s2")
 
 _BASELINE = r"""
 import sys, time, json, numpy as np

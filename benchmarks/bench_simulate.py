@@ -1,59 +1,156 @@
-"""Architecture-model speed: ResNet-18 (batch 1 and 16) and VGG-8 on the isaac preset, both schedules.
+"""Architecture-model speed and memory, against a baseline version of xbarsim in the same run.
 
-Prints, per case, the median wall time of ``xbarsim.simulate`` (mapping, operation stream,
-event model, counting and pricing), the simpy events processed, and events per simulated
-array MVM (one MVM operation = one burst of vectors on one layer copy's arrays). Also the
-ratio of batch-16 to batch-1 wall time (target: no worse than linear, i.e. <= 16).
-Target: ResNet-18 batch 1 under 5 s on a 2-core machine. For scale, NeuroSim's C++ estimator
-takes about 3 minutes for VGG-8 on such a machine (REFERENCE_DATA.md).
+    python benchmarks/bench_simulate.py [--repeats 3] [--baseline REV]
+    python benchmarks/bench_simulate.py --sensitivity
 
-    python benchmarks/bench_simulate.py [--repeats 5]
+Every measurement runs ``xbarsim.simulate`` on the ``isaac`` preset in a fresh subprocess
+(so peak memory is its own), alternating between this checkout and the baseline (a detached
+git worktree of ``--baseline``, by default the commit before the architecture core was
+rebuilt), case after case, repeat after repeat, so machine load hits both alike. Printed per
+case and version: wall time (min / median / max), operations, microseconds per operation,
+peak resident memory growth per operation; and the ratios baseline / this. Operations are
+each version's own: the rebuilt stream models more (a transfer per route, feeds, gathers,
+finer steps), so it has more, cheaper operations.
+
+Also, for this checkout only: ResNet-50 batch 64 pipelined (target: under 5 s on a 2-core
+machine) and ResNet-18 batch 16 pipelined in steady state against the array-time bound.
+``--sensitivity`` measures only that steady state, on isaac and with faster links and larger
+tile buffers (what bounds it).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import json
 import statistics
+import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, installed or not
-import xbarsim  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "da952a1"  # main before the rebuild of the architecture core
+
+CASE = r"""
+import gc, json, resource, sys, time
+sys.path.insert(0, {root!r})
+import xbarsim
+
+def rss():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+gc.collect()
+before = rss()
+start = time.perf_counter()
+result = xbarsim.simulate({arch!r}, {workload!r}, batch={batch}, schedule={schedule!r})
+wall = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+ops = result.stream.operations
+out = dict(wall=wall, ops=ops, grown=max(0, peak - before), latency=result.latency_s)
+if {steady}:
+    import numpy as np
+    from xbarsim.hardware.arrays import mvm_period
+    st, tl, arch = result.stream, result.timeline, result.arch
+    last = st.op_layer == len(st.layer_names) - 1
+    ends = np.zeros({batch}, dtype=np.int64)
+    np.maximum.at(ends, st.step_image[st.op_step[last]], tl.end[last])
+    a, b = {batch} // 4, {batch} - 1
+    out["steady_ips"] = (b - a) / ((ends[b] - ends[a]) / arch.chip.clock)
+    pes = {{(int(c["layer"]), int(c["part"])): int(c["pes"]) for c in st.copies}}
+    pe_cycles = sum(result.network.layers[int(p["layer"])].vectors
+                    * mvm_period(arch, int(p["input_cycles"]), int(p["active_columns"]), bool(p["accumulate"]))
+                    * pes[(int(p["layer"]), int(p["part"]))] for p in st.parts)
+    out["bound_ips"] = arch.pes / (pe_cycles / arch.chip.clock)
+    from xbarsim.timing.durations import resource_capacities
+    busy = tl.busy / (tl.cycles * resource_capacities(st, arch))  # fraction of the servers' time
+    top = np.argsort(-busy)[:3]
+    out["busiest"] = [(st.resource_name(int(i)), round(float(busy[i]), 2)) for i in top]
+print(json.dumps(out))
+"""
+
+COMPARED = [("resnet18", 16, "pipeline"), ("resnet18", 16, "layer"), ("resnet50", 16, "pipeline"),
+            ("vgg8", 64, "pipeline")]
 
 
-CASES = [(w, b, s) for w, b in (("resnet18", 1), ("resnet18", 16), ("vgg8", 1)) for s in ("layer", "pipeline")]
+def baseline_root(rev: str) -> Path:
+    """A detached worktree of ``rev`` (made once, in the temporary folder)."""
+    path = Path(tempfile.gettempdir()) / f"xbarsim-baseline-{rev}"
+    if not (path / "xbarsim").exists():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), rev], check=True,
+                       capture_output=True)
+    return path
+
+
+#: Steady-state sensitivity (``--sensitivity``): ResNet-18 batch 16 pipelined on isaac with
+#: larger tile buffers, faster links, and both.
+SENSITIVITY = (
+    ("isaac", "isaac"),
+    ("tile buffers 1 MiB", {"version": 1, "base": "isaac", "tile": {"buffer": {"size": "1MiB"}}}),
+    ("links x10 (48 GB/s)", {"version": 1, "base": "isaac", "interconnect": {"bandwidth": "48GB/s"}}),
+    ("links x100 (480 GB/s)", {"version": 1, "base": "isaac", "interconnect": {"bandwidth": "480GB/s"}}),
+    ("links x100, tile buffers 1 MiB", {"version": 1, "base": "isaac", "interconnect": {"bandwidth": "480GB/s"},
+                                        "tile": {"buffer": {"size": "1MiB"}}}),
+)
+
+
+def measure(root: Path, workload: str, batch: int, schedule: str, steady: bool = False, arch="isaac") -> dict:
+    code = CASE.format(root=str(root), workload=workload, batch=batch, schedule=schedule, steady=steady, arch=arch)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{workload} b{batch} {schedule} at {root}: {done.stderr.strip().splitlines()[-1]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def spread(values):
+    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline", default=BASELINE, help=f"git revision to compare with (default {BASELINE})")
+    parser.add_argument("--sensitivity", action="store_true",
+                        help="only the steady-state sensitivity of ResNet-18 batch 16 (pipeline) to links and buffers")
     args = parser.parse_args()
-    times = {case: [] for case in CASES}
-    figures = {}
-    for _ in range(args.repeats):  # interleaved, so that machine load hits every case alike
-        for case in CASES:
-            workload, batch, schedule = case
-            gc.collect()  # start each run from the same heap; keep no earlier result alive
-            start = time.perf_counter()
-            result = xbarsim.simulate("isaac", workload, batch=batch, schedule=schedule)
-            times[case].append(time.perf_counter() - start)
-            mvms = sum(1 for step in result.stream.steps for op in step.ops if op.kind == "mvm")
-            figures[case] = (result.timeline.events, mvms, result.latency_s)
-            del result
-    print(f"{'case':34s} {'wall':>8s} {'events':>10s} {'MVM ops':>8s} {'events/MVM':>10s} {'simulated':>12s}")
-    walls = {}
-    for case in CASES:
-        workload, batch, schedule = case
-        events, mvms, latency = figures[case]
-        wall = walls[case] = statistics.median(times[case])
-        print(f"{workload} batch {batch:<3d} {schedule:9s}          {wall:7.2f}s {events:10,d} {mvms:8,d} "
-              f"{events / mvms:10.1f} {latency * 1e3:9.2f} ms")
-    for schedule in ("layer", "pipeline"):
-        ratio = walls[("resnet18", 16, schedule)] / walls[("resnet18", 1, schedule)]
-        events = figures[("resnet18", 16, schedule)][0] / figures[("resnet18", 1, schedule)][0]
-        print(f"resnet18 {schedule}: batch 16 / batch 1 wall time = {ratio:.1f} (events {events:.1f}x)")
+    if args.sensitivity:
+        for label, arch in SENSITIVITY:
+            out = measure(ROOT, "resnet18", 16, "pipeline", steady=True, arch=arch)
+            print(f"{label:32s} steady state {out['steady_ips']:7,.0f} images/s of the array-time bound "
+                  f"{out['bound_ips']:,.0f} ({out['steady_ips'] / out['bound_ips']:.0%}); busiest {out['busiest']}",
+                  flush=True)
+        return
+    roots = {"baseline": baseline_root(args.baseline), "this": ROOT}
+    runs = {(case, version): [] for case in COMPARED for version in roots}
+    for _ in range(args.repeats):
+        for case in COMPARED:
+            for version, root in roots.items():
+                runs[(case, version)].append(measure(root, *case))
+    print(f"{'case':26s} {'version':9s} {'wall s (min/med/max)':>22s} {'ops':>10s} {'us/op':>7s} {'B/op':>7s}")
+    for case in COMPARED:
+        per = {}
+        for version in roots:
+            samples = runs[(case, version)]
+            walls = [s["wall"] for s in samples]
+            ops = samples[0]["ops"]
+            us = statistics.median(walls) / ops * 1e6
+            bpo = statistics.median(s["grown"] for s in samples) / ops
+            per[version] = (us, bpo)
+            print(f"{case[0]} b{case[1]} {case[2]:9s}      {version:9s} {spread(walls):>22s} {ops:10,d} "
+                  f"{us:7.2f} {bpo:7.0f}")
+        print(f"{'':26s} ratio     baseline/this: {per['baseline'][0] / per['this'][0]:.1f}x us/op, "
+              f"{per['baseline'][1] / max(per['this'][1], 1e-9):.1f}x bytes/op")
+    big = [measure(ROOT, "resnet50", 64, "pipeline") for _ in range(args.repeats)]
+    print(f"\nresnet50 b64 pipeline (this): wall {spread([b['wall'] for b in big])} s, "
+          f"{big[0]['ops']:,} operations, {statistics.median(b['wall'] for b in big) / big[0]['ops'] * 1e6:.2f} us/op, "
+          f"peak growth {statistics.median(b['grown'] for b in big) / 2**20:.0f} MiB")
+    steady = [measure(ROOT, "resnet18", 16, "pipeline", steady=True) for _ in range(1)][0]
+    print(f"resnet18 b16 pipeline (this): steady state {steady['steady_ips']:,.0f} images/s, array-time bound "
+          f"{steady['bound_ips']:,.0f} images/s ({steady['steady_ips'] / steady['bound_ips']:.0%}); busiest "
+          f"resources {steady['busiest']}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""What a simulation returns: latency, throughput, energy and its breakdown, area, utilization."""
+"""What a simulation returns: latency, throughput, energy and its breakdown, area, utilization.
+
+Everything here is derived from the run's own record (the operation stream with its recorded
+mapping, the timeline, the counts), never by mapping the network again, so a replayed run and
+a fresh one are described alike.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +17,12 @@ from .config.arch import Arch
 from .counting import ActionCounts
 from .energy.pricing import EnergyBreakdown
 from .energy.table import EnergyTable
-from .mapping.placement import Mapping
-from .timing.engine import Timeline
-from .timing.schedule import OpStream
+from .hardware import GROUPS, REGISTRY
+from .timing.timeline import Timeline
+from .timing.stream import LOCATIONS, OpStream
 from .workload.network import Network
 
-__all__ = ["LayerReport", "SimulationResult"]
+__all__ = ["LayerReport", "SimulationResult", "layer_reports"]
 
 
 @dataclass(frozen=True)
@@ -39,13 +44,26 @@ class LayerReport:
     macs: int
     """MACs for the whole batch."""
     start_cycle: int
+    """Start of its first operation."""
     end_cycle: int
+    """End of its last operation."""
     energy_pj: float
+    critical_cycles: int = 0
+    """Its exclusive contribution to the run's critical path: the cycles of the makespan during
+    which one of its operations was the one that everything after it waited for. Summed over
+    layers, the makespan."""
 
     @property
     def cycles(self) -> int:
-        """Cycles from its first operation's start to its last operation's end."""
+        """Its span: cycles from its first operation's start to its last operation's end. Spans of
+        layers that overlap (pipelines, or a residual add waiting for its inputs) overlap too."""
         return self.end_cycle - self.start_cycle
+
+
+def _per_layer(stream: OpStream, column: str, copies: bool = True) -> np.ndarray:
+    parts = stream.parts
+    values = parts[column] * (parts["copies"] if copies else 1)
+    return np.bincount(parts["layer"], weights=values.astype(np.float64), minlength=len(stream.layer_names))
 
 
 @dataclass
@@ -58,9 +76,13 @@ class SimulationResult:
     schedule: str
     batch: int
     seed: int
-    mapping: Mapping
+    mapping: Optional[object]
+    """The :class:`~xbarsim.mapping.Mapping` of a fresh run (None for a replay, which uses the
+    mapping recorded in its stream)."""
     stream: OpStream
     timeline: Timeline
+    durations: np.ndarray
+    """Cycles of every operation."""
     actions: ActionCounts
     """Counts keyed by (layer, component, action)."""
     energy: EnergyBreakdown
@@ -77,6 +99,8 @@ class SimulationResult:
     """Where the run's trace was written, if it was."""
     replayed_from: Optional[object] = None
     """The trace this result was replayed from, if it was."""
+    decode: Optional[object] = None
+    """A decoder's decode steps (:class:`xbarsim.generation.DecodeReport`), after this prefill."""
 
     # -- headline numbers --------------------------------------------------------------------
 
@@ -125,6 +149,13 @@ class SimulationResult:
         return self.ops / (self.energy_pj * 1e-12) / 1e12 if self.energy_pj else 0.0
 
     @property
+    def peak_tops_per_w(self) -> float:
+        """Best-case efficiency of the chip (:func:`xbarsim.energy.pricing.peak_tops_per_w`): an
+        upper bound of :attr:`tops_per_w` for runs with structural counts."""
+        from .energy.pricing import peak_tops_per_w
+        return peak_tops_per_w(self.energy_table, self.arch)
+
+    @property
     def dram_bytes(self) -> int:
         """Bytes read from and written to DRAM (activations, and weights when reprogramming)."""
         return self.actions.count("dram.read_bytes") + self.actions.count("dram.write_bytes")
@@ -143,10 +174,56 @@ class SimulationResult:
         """Cell utilization of each weight layer: used cells / cells of the arrays it occupies."""
         return {r.name: r.utilization for r in self.layers if r.arrays}
 
+    # -- the recorded mapping ----------------------------------------------------------------
+
+    @property
+    def rounds(self) -> int:
+        """Programming rounds (1: every weight resident for the whole run)."""
+        return int(self.stream.layers["round"].max()) + 1 if len(self.stream.layers) else 1
+
+    @property
+    def arrays_used(self) -> int:
+        """Arrays occupied, summed over rounds."""
+        return int(_per_layer(self.stream, "arrays").sum())
+
+    @property
+    def cell_utilization(self) -> float:
+        """Used cells / cells of all occupied arrays (over all rounds)."""
+        available = _per_layer(self.stream, "cells_available").sum()
+        return float(_per_layer(self.stream, "cells_used").sum() / available) if available else 0.0
+
+    @property
+    def pes_used(self) -> int:
+        """PEs occupied in the fullest round."""
+        copies = self.stream.copies
+        if not len(copies):
+            return 0
+        return int(np.bincount(copies["round"], weights=copies["pes"]).max())
+
+    def layer_location(self, name: str) -> str:
+        """Where a layer's output goes: ``tile`` (pushed to its readers' tiles), ``glb`` or ``dram``."""
+        return LOCATIONS[int(self.stream.layers["location"][self.stream.layer_names.index(name)])]
+
+    # -- resources ---------------------------------------------------------------------------
+
     @property
     def busy(self) -> Dict[str, int]:
-        """Busy server-cycles of each resource."""
-        return dict(self.timeline.busy)
+        """Busy server-cycles of each resource, by name."""
+        return {self.stream.resource_name(r): int(c) for r, c in enumerate(self.timeline.busy)}
+
+    def time_by_group(self) -> Dict[str, Dict[str, int]]:
+        """Per layer, busy cycles of its operations by report group (arrays, data movement, ...)."""
+        stream = self.stream
+        group_of_kind = np.array([GROUPS.index(REGISTRY.ops[k].group) for k in stream.op_names])
+        groups = group_of_kind[stream.op_kind] if stream.operations else np.zeros(0, dtype=np.int64)
+        layer = stream.op_layer
+        out: Dict[str, Dict[str, int]] = {}
+        for g, name in enumerate(GROUPS):
+            sums = np.bincount(layer[groups == g] + 1, weights=self.durations[groups == g],
+                               minlength=len(stream.layer_names) + 1)
+            for i, value in enumerate(sums[1:]):
+                out.setdefault(stream.layer_names[i], {})[name] = int(value)
+        return out
 
     # -- presentation ---------------------------------------------------------------------------
 
@@ -154,24 +231,32 @@ class SimulationResult:
         return "\n".join(self.summary_lines())
 
     def summary_lines(self) -> List[str]:
-        a, m = self.arch, self.mapping
+        a = self.arch
         xb = a.crossbar
-        pes_used = max(m.pes_used(r) for r in range(m.rounds))
+        rounds = self.rounds
         lines = [
             f"xbarsim {__version__}: {self.network.name} on {a.name} "
-            f"(schedule {self.schedule}, batch {self.batch}, energy table {self.energy_table.name})",
+            f"(schedule {self.schedule}{' (the arch default)' if self.schedule == a.schedule else ''}, "
+            f"batch {self.batch}, energy table {self.energy_table.name})",
             f"  chip      {a.chip.tiles} tiles x {a.tile.pes} PEs x {a.pe.arrays} arrays of {xb.rows}x{xb.cols} "
             f"({a.arrays:,} arrays), {self.area_mm2:.1f} mm2; peak {self.peak_tops:.2f} TOPS at "
             f"{self.peak_power_w:.2f} W ({self.peak_tops * 1e3 / self.area_mm2:.1f} GOPS/s/mm2, "
             f"{self.peak_tops * 1e3 / self.peak_power_w:.1f} GOPS/W)",
-            f"  mapping   {m.arrays_used:,} arrays in up to {pes_used:,} of {a.pes:,} PEs, cell utilization "
-            f"{m.utilization:.1%}, {m.rounds} programming round{'s' if m.rounds > 1 else ''}",
+            f"  mapping   {self.arrays_used:,} arrays in up to {self.pes_used:,} of {a.pes:,} PEs, cell utilization "
+            f"{self.cell_utilization:.1%}, {rounds} programming round{'s' if rounds > 1 else ''}",
             f"  latency   {_time(self.latency_s)} ({self.cycles:,} cycles at {a.chip.clock / 1e9:g} GHz), "
             f"throughput {self.throughput_ips:,.1f} inferences/s",
             f"  energy    {_energy(self.energy_pj)} per batch, {_energy(self.energy_per_inference_pj)} per inference; "
             f"average power {self.power_w:.3g} W",
-            f"  achieved  {self.tops:.3g} TOPS, {self.tops_per_w:.3g} TOPS/W; DRAM traffic {_bytes(self.dram_bytes)}",
+            f"            dynamic {_energy(self.energy.dynamic_pj)} ({self.energy.dynamic_pj / (self.energy_pj or 1):.1%}), "
+            f"static {_energy(self.energy.leakage_pj)} ({self.energy.leakage_pj / (self.energy_pj or 1):.1%}: "
+            f"leakage over {_time(self.latency_s)})",
+            f"  achieved  {self.tops:.3g} TOPS, {self.tops_per_w:.3g} TOPS/W (best case {self.peak_tops_per_w:.3g}: "
+            f"full arrays, no data movement); DRAM traffic {_bytes(self.dram_bytes)}",
         ]
+        from .generation import sequence_lines  # prefill, decode, products, endurance (transformers)
+
+        lines += sequence_lines(self)
         for note in self.notes:
             lines.append(f"  note      {note}")
         lines.append("")
@@ -182,23 +267,26 @@ class SimulationResult:
                 lines.append(f"    {name:16s} {_energy(value):>12s} {value / total:7.1%}")
         lines.append("")
         lines.append(f"  {'layer':24s} {'type':5s} {'copies':>6s} {'arrays':>7s} {'util':>6s} {'vectors':>8s} "
-                     f"{'latency':>10s} {'energy':>11s}")
+                     f"{'span':>10s} {'critical':>10s} {'energy':>11s}")
         for r in self.layers:
             util = f"{r.utilization:.0%}" if r.arrays else "-"
             lines.append(f"  {r.name[:24]:24s} {r.type:5s} {r.copies:6d} {r.arrays:7,d} {util:>6s} {r.vectors:8,d} "
-                         f"{_time(r.cycles / a.chip.clock):>10s} {_energy(r.energy_pj):>11s}")
+                         f"{_time(r.cycles / a.chip.clock):>10s} {_time(r.critical_cycles / a.chip.clock):>10s} "
+                         f"{_energy(r.energy_pj):>11s}")
+        lines.append("  (span: first operation's start to last operation's end; critical: its exclusive share of "
+                     "the critical path, which sums to the latency)")
         return lines
 
 
 def _time(seconds: float) -> str:
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
         if seconds >= scale or unit == "ns":
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds} s"  # pragma: no cover
 
 
 def _energy(pj: float) -> str:
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3), ("pJ", 1)):
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3), ("pJ", 1)):
         if pj >= scale or unit == "pJ":
             return f"{pj / scale:.3g} {unit}"
     return f"{pj} pJ"  # pragma: no cover
@@ -211,21 +299,35 @@ def _bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def layer_reports(mapping: Mapping, stream: OpStream, timeline: Timeline, energy: EnergyBreakdown,
-                  batch: int, spans: Optional[Dict[str, Tuple[int, int]]] = None) -> Tuple[LayerReport, ...]:
-    """Per-layer spans and energy from a run (``spans`` overrides the timeline's)."""
-    step_layer = np.array([s.layer for s in stream.steps], dtype=np.int64)
-    op_layer = step_layer[timeline.step_of_op] if len(timeline.step_of_op) else np.zeros(0, dtype=np.int64)
+def layer_reports(network: Network, stream: OpStream, timeline: Timeline, energy: EnergyBreakdown,
+                  credit: Optional[np.ndarray], spans: Optional[Dict[str, Tuple[int, int]]] = None,
+                  critical: Optional[Dict[str, int]] = None) -> Tuple[LayerReport, ...]:
+    """Per-layer figures from the run's record (``spans``/``critical`` override what the timeline gives)."""
+    n_layers = len(network.layers)
+    op_layer = stream.op_layer.astype(np.int64)
+    arrays = _per_layer(stream, "arrays")
+    used = _per_layer(stream, "cells_used")
+    available = _per_layer(stream, "cells_available")
+    if spans is None:
+        first = np.full(n_layers, np.iinfo(np.int64).max)
+        last = np.zeros(n_layers, dtype=np.int64)
+        mine = op_layer >= 0
+        np.minimum.at(first, op_layer[mine], timeline.start[mine])
+        np.maximum.at(last, op_layer[mine], timeline.end[mine])
+        first[first == np.iinfo(np.int64).max] = 0
+    if critical is None:
+        crit = np.bincount(op_layer[op_layer >= 0], weights=credit[op_layer >= 0], minlength=n_layers) \
+            if credit is not None and len(credit) else np.zeros(n_layers)
     reports = []
-    for m in mapping.layers:
-        if spans is not None:
-            start, end = spans[m.layer.name]
-        else:
-            mask = op_layer == m.layer.index
-            start = int(timeline.start[mask].min()) if mask.any() else 0
-            end = int(timeline.end[mask].max()) if mask.any() else 0
+    for layer in network.layers:
+        i = layer.index
+        row = stream.layers[i]
+        start, end = spans[layer.name] if spans is not None else (int(first[i]), int(last[i]))
         reports.append(LayerReport(
-            name=m.layer.name, type=m.layer.type, round=m.round, copies=m.copies, arrays=m.arrays,
-            cells_used=m.cells_used, utilization=m.utilization, vectors=m.vectors, macs=m.layer.macs * batch, start_cycle=start,
-            end_cycle=end, energy_pj=energy.by_layer.get(m.layer.name, 0.0)))
+            name=layer.name, type=layer.type, round=int(row["round"]), copies=int(row["copies"]),
+            arrays=int(arrays[i]), cells_used=int(used[i]),
+            utilization=float(used[i] / available[i]) if available[i] else 0.0,
+            vectors=layer.vectors if layer.has_weights else 0, macs=layer.macs * stream.batch,
+            start_cycle=start, end_cycle=end, energy_pj=energy.by_layer.get(layer.name, 0.0),
+            critical_cycles=int(critical[layer.name]) if critical is not None else int(crit[i])))
     return tuple(reports)

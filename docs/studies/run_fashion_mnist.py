@@ -70,7 +70,7 @@ def main() -> int:
                                                 if not any(s.architecture == spec.architecture and s.path.is_file()
                                                            for s in family(what, "fashion-mnist"))})
         result.extra["wall_seconds"] = time.perf_counter() - start
-        files = write_study(result, out, f"{what}-variation")
+        files = write_study(result, out, f"{what}-variation", overwrite=True)
         print(f"{what}: {result.extra['wall_seconds']:.0f} s wall -> {files['table']}", flush=True)
     return 0
 

@@ -18,7 +18,8 @@ def test_conv_lowering_and_utilization_on_isaac():
     conv1 = m.layers[0]
     low = conv1.lowered
     # K = 3*7*7 = 147 rows -> 2 row tiles; 64 filters x 8 slices = 512 columns -> 4 column tiles
-    assert (low.tiling.in_features, low.tiling.row_tiles, low.tiling.col_tiles, conv1.arrays) == (147, 2, 4, 8)
+    assert (low.tiling.in_features, low.tiling.row_tiles, low.tiling.col_tiles, low.arrays) == (147, 2, 4, 8)
+    assert conv1.arrays == 8 * conv1.copies
     assert conv1.utilization == pytest.approx(147 * 512 / (8 * 128 * 128))
     assert conv1.vectors == 112 * 112
 
@@ -38,9 +39,10 @@ def test_layer_larger_than_the_chip_is_split_into_rounds():
     assert len(fc6.parts) == 2 and fc6.parts[0].round != fc6.parts[1].round
     assert sum(p.lowered.out_channels for p in fc6.parts) == 4096
     assert m.rounds == 3 and m.reprograms
-    result = xbarsim.simulate("isaac", "alexnet")
-    assert result.count("xbar.write") == sum(x.cells_used for x in result.mapping.layers)
-    assert any("reprogrammed" in note for note in result.notes)
+    for schedule in ("layer", "pipeline"):
+        result = xbarsim.simulate("isaac", "alexnet", schedule=schedule)
+        assert result.count("xbar.write") == sum(x.cells_used for x in result.mapping.layers)
+        assert any("reprogrammed" in note for note in result.notes)
 
 
 def test_no_legal_mapping_is_a_mapping_error():
@@ -55,13 +57,34 @@ def test_no_legal_mapping_is_a_mapping_error():
         map_network(no_pool, net({"name": "p", "type": "pool", "R": 2, "stride": 2}))
 
 
-def test_pipeline_replicates_the_slowest_stage():
+def test_pipeline_replicates_the_slowest_stage_and_layer_fills_free_pes():
+    from xbarsim.timing.durations import stage_cost
     arch = xbarsim.load_arch("isaac")
-    m = map_network(arch, load_workload("vgg8"), "pipeline")
-    copies = [x.copies for x in m.layers if x.parts]
-    assert copies[0] > 1 and copies[0] >= copies[-1]
-    assert m.pes_used(0) <= arch.pes
-    assert map_network(arch, load_workload("vgg8"), "layer").layers[0].copies == 1
+    cost = stage_cost(arch)
+    m = map_network(arch, load_workload("vgg8"), "pipeline", cost)
+    weight = [x for x in m.layers if x.parts]
+    stage = [x.vectors * cost(x.lowered) / x.copies for x in weight]
+    slowest = max(range(len(stage)), key=stage.__getitem__)
+    # the pipeline stops when its slowest stage cannot grow: one copy per vector, or no PEs left
+    pes = -(-weight[slowest].lowered.arrays // arch.pe.arrays)
+    assert weight[slowest].copies == weight[slowest].vectors or m.pes_used(0) + pes > arch.pes
+    assert weight[0].copies > 1 and m.pes_used(0) <= arch.pes
+    # layer by layer: every layer's time shrinks with the free PEs, none gets more copies than vectors
+    layered = map_network(arch, load_workload("vgg8"), "layer", cost)
+    assert all(x.copies <= x.vectors and (x.copies > 1 or x.vectors == 1) for x in layered.layers if x.parts)
+    assert layered.pes_used(0) <= arch.pes
+    assert arch.pes - layered.pes_used(0) < max(-(-x.lowered.arrays // arch.pe.arrays) for x in layered.layers
+                                                 if x.parts)
+
+
+def test_the_mapper_imports_no_timing():
+    import ast
+    from pathlib import Path
+    import xbarsim.mapping as mapping
+    for path in Path(mapping.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert "timing" not in (node.module or "") and "hardware" not in (node.module or ""), path.name
 
 
 def test_layer_precision_changes_slices_and_cycles():

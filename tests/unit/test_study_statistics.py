@@ -91,3 +91,28 @@ def test_findings_compare_losses_and_find_a_ranking_change():
     assert change.at_column.difference.mean == pytest.approx(0.70 - 0.55)
     assert change.in_float.difference.mean == pytest.approx(0.91 - 0.81)
     assert "B against A" in report(result)
+
+
+def test_rows_with_fewer_trained_seeds_pair_on_the_seeds_they_share():
+    from xbarsim.studies.accuracy import StudyResult
+    from xbarsim.studies.findings import ranking, robustness
+
+    # A has seeds 0, 1, 2; B only seeds 1 and 2 (seed 0 not trained): B's rows are seeds 1, 2
+    result = StudyResult(
+        title="t", dataset="d", column_label="sigma", columns=(0.0, 0.1), rows=["A", "B"],
+        accuracies={"A": [[[0.9, 0.9]] * 3, [[0.1, 0.1], [0.5, 0.6], [0.55, 0.55]]],
+                    "B": [[[0.8, 0.8]] * 2, [[0.7, 0.72], [0.7, 0.68]]]},
+        float_accuracy={"A": [0.99, 0.92, 0.90], "B": [0.81, 0.80]},
+        draws=2, seeds=3, test_images=100, semantics="s", seconds=1.0,
+        extra={"row_seeds": {"A": [0, 1, 2], "B": [1, 2]}, "untrained": ["C"]})
+    (kept,) = robustness(result, "B", "A")
+    # losses: B -0.10, -0.08, -0.12, -0.10 (seeds 1, 2); A on seeds 1, 2 only: -0.4, -0.3, -0.35, -0.35
+    assert kept.comparison.difference.mean == pytest.approx(np.mean([-0.1, -0.08, -0.12, -0.1])
+                                                            - np.mean([-0.4, -0.3, -0.35, -0.35]))
+    assert kept.comparison.difference.seeds == 2
+    (change,) = ranking(result)  # float leader A (seeds 1, 2 shared: 0.92, 0.90 against 0.81, 0.80)
+    assert change.in_float.difference.mean == pytest.approx((0.92 + 0.90 - 0.81 - 0.80) / 2)
+    header = result.header()
+    assert "B (seeds 1, 2)" in header and "Not trained, so not in this table: C" in header
+    with pytest.raises(ValueError, match="share no training seed"):
+        robustness(StudyResult(**{**result.__dict__, "extra": {"row_seeds": {"A": [0], "B": [1, 2]}}}), "B", "A")

@@ -64,3 +64,52 @@ def test_mobilenet_v2_uses_depthwise_convs():
     net = load_workload("mobilenet_v2")
     depthwise = [layer for layer in net.layers if layer.groups > 1]
     assert len(depthwise) == 17 and all(layer.groups == layer.C == layer.M for layer in depthwise)
+
+
+# -- transformers: parameters exactly as the released checkpoints count them, MACs against
+# published figures and the scaling-law formula ---------------------------------------------
+
+@pytest.mark.parametrize("name, params, source", [
+    ("gpt2-small", 124_439_808, "GPT-2 small, 124 M: the released checkpoint's count (output layer tied to wte)"),
+    ("bert-base", 109_482_240, "BERT-base, 110 M (Devlin et al. 2019): the released checkpoint with its pooler"),
+    ("vit-b16", 86_567_656, "ViT-B/16, 86 M (Dosovitskiy et al. 2021): the released ImageNet-1k checkpoint"),
+])
+def test_transformer_parameters(name, params, source):
+    assert load_workload(name).params == params, source
+
+
+def test_bert_base_macs_at_sequence_128():
+    """MobileBERT (Sun et al., ACL 2020), Table 4: BERT-base 22.5 GFLOPs (2 per MAC) at sequence 128."""
+    net = load_workload("bert-base")
+    assert net.prompt_tokens == 128
+    assert abs(2 * net.macs / 22.5e9 - 1) < 0.01
+
+
+def test_vit_b16_macs_at_224():
+    """Swin Transformer (Liu et al., ICCV 2021), Table 1: DeiT-B (the ViT-B/16 architecture) at
+    224x224: 17.5 G FLOPs (multiply-adds), 86 M parameters."""
+    net = load_workload("vit-b16")
+    assert abs(net.macs / 17.5e9 - 1) < 0.01
+    assert max(layer.keys for layer in net.layers) == 197  # 14 x 14 patches + the class token
+
+
+def test_gpt2_small_per_token_macs_follow_kaplan():
+    """Kaplan et al. 2020 (Scaling laws), Table 1: N = 2 d n_layer (2 d_attn + d_ff) non-embedding
+    parameters (12 d^2 n_layer), forward cost 2 N + 2 n_layer n_ctx d_attn FLOPs per token (its
+    attention term counts Q K^T; attention x V adds as much again), plus 2 d n_vocab for the
+    de-embedding. One decode step is one token against n_ctx = L + t + 1 keys."""
+    net = load_workload("gpt2-small")
+    d, n_layer, vocab, L = 768, 12, 50257, 128
+    N = 2 * d * n_layer * (2 * d + 4 * d)
+    assert N == 12 * d * d * n_layer
+    assert sum(layer.weights for layer in net.layers if layer.name != "lm_head") == N
+    for t in (0, 50, 127):
+        n_ctx = L + t + 1
+        assert net.decode_step(t).macs == N + 2 * n_layer * n_ctx * d + d * vocab
+    # the prefill: every token through the blocks, the output layer on the last one only
+    assert net.macs == L * N + 2 * n_layer * L * L * d + d * vocab
+
+
+def test_tiny_decoder_is_small():
+    net = load_workload("tiny-decoder")
+    assert net.decode_steps == 4 and net.prompt_tokens == 8 and net.params < 10_000

@@ -51,24 +51,25 @@ class CrossbarSpec(Spec):
     cols: int = param(Integer(1, 65536), 128, "bit lines per array: physical columns, each with its own analog sum")
     cell_bits: int = param(Integer(1, 8), 2, "bits stored per cell (2**cell_bits conductance levels)")
     g_on: float = param(Quantity("conductance", 0, lo_open=True), f"{NEUROSIM_G_ON_S!r}S",
-                        "on-state (highest) conductance; NeuroSim default 1/240kOhm")
+                        "on-state (highest) conductance; NeuroSim default 1/240kOhm", affects=("function",))
     on_off_ratio: float = param(Real(1, None, lo_open=True, allow_inf=True), NEUROSIM_ON_OFF_RATIO,
                                 "G_on / G_off (NeuroSim default 100); .inf for an ideal off state; "
-                                "a spec may give g_off instead")
+                                "a spec may give g_off instead", affects=("function",))
     weight_bits: int = param(Integer(1, 16), 8, "signed two's-complement weight precision")
     input_bits: int = param(Integer(1, 16), 8, "input precision (unsigned, or two's complement if signed_inputs)")
-    signed_inputs: bool = param(Boolean(), False, "inputs are two's-complement signed (else unsigned, post-ReLU)")
+    signed_inputs: bool = param(Boolean(), False, "inputs are two's-complement signed (else unsigned, post-ReLU)", affects=("function",))
     dac_bits: int = param(Integer(1, 8), 1, "input bits converted per input cycle")
-    adc_bits: int = param(Integer(1, 16), 9, "ADC resolution per conversion")
+    adc_bits: int = param(Integer(1, 16), 9, "ADC resolution per conversion", affects=("function", "price"))
     adc_range: str = param(Choice("full_scale", "calibrated", "explicit", "dynamic"), "full_scale",
                            "ADC input range: the largest partial sum the encoding allows, calibrated from data, "
                            "given by adc_full_scale, or 'dynamic' (NeuroSim V1.4): the min..max of each mvm "
-                           "call's partial sums per conversion kind and row tile, 2**adc_bits steps, floor rounding")
+                           "call's partial sums per conversion kind and row tile, 2**adc_bits steps, floor rounding",
+                           affects=("function",))
     adc_full_scale: float = param(Maybe(Real(0, None, lo_open=True)), None,
                                   "explicit range: partial sum (in level x DAC-step units) at the top "
-                                  "ADC code of an unsigned per-cycle conversion; other conversions scale alike")
+                                  "ADC code of an unsigned per-cycle conversion; other conversions scale alike", affects=("function",))
     adc_percentile: float = param(Real(50, 100, lo_open=True), 100.0,
-                                  "calibrated range: percentile of observed partial sums mapped to the top code")
+                                  "calibrated range: percentile of observed partial sums mapped to the top code", affects=("function",))
     adc_position: str = param(Choice("per_cycle", "after_accumulation"), "per_cycle",
                               "digitize every input cycle (ISAAC) or once after analog accumulation")
     weight_mapping: str = param(Choice("offset", "differential"), "offset",
@@ -76,21 +77,23 @@ class CrossbarSpec(Spec):
     reference_column: str = param(Choice("g_off", "midscale"), "g_off",
                                   "offset mapping's reference: G_off cells cancel the off-state current before "
                                   "the ADC, or (NeuroSim V1.4) a dummy column of mid-scale cells is digitized like "
-                                  "the data columns and subtracted digitally (needs adc_range: dynamic)")
+                                  "the data columns and subtracted digitally (needs adc_range: dynamic)",
+                                  affects=("function",))
     column_encoding: str = param(Choice("plain", "flip"), "plain",
                                  "'flip' stores complemented levels in columns whose level sum exceeds half "
-                                 "the maximum, halving the ADC range (ISAAC's encoding)")
+                                 "the maximum, halving the ADC range (ISAAC's encoding)", affects=("function",))
     variation_sigma: float = param(Real(0, 10), 0.0,
-                                   "conductance variation: relative sigma of each cell's conductance (G_off included)")
+                                   "conductance variation: relative sigma of each cell's conductance (G_off included)",
+                                   affects=("function",))
     variation_draw: str = param(Choice("programming", "cycle"), "programming",
                                 "when variation is drawn: once when the weights are programmed (a fixed chip), "
                                 "or afresh for every input cycle of every mvm call, shared by that call's vectors "
-                                "(NeuroSim V1.4's vari)")
+                                "(NeuroSim V1.4's vari)", affects=("function",))
     variation_model: str = param(Choice("gaussian", "lognormal"), "gaussian",
-                                 "distribution of the programming variation (mean 1, relative sigma as set)")
-    read_noise_sigma: float = param(Real(0, 10), 0.0, "read noise: relative sigma of each cell's conductance, drawn per read")
-    stuck_at_on: float = param(Real(0, 1), 0.0, "probability that a cell is stuck at G_on")
-    stuck_at_off: float = param(Real(0, 1), 0.0, "probability that a cell is stuck at G_off")
+                                 "distribution of the programming variation (mean 1, relative sigma as set)", affects=("function",))
+    read_noise_sigma: float = param(Real(0, 10), 0.0, "read noise: relative sigma of each cell's conductance, drawn per read", affects=("function",))
+    stuck_at_on: float = param(Real(0, 1), 0.0, "probability that a cell is stuck at G_on", affects=("function",))
+    stuck_at_off: float = param(Real(0, 1), 0.0, "probability that a cell is stuck at G_off", affects=("function",))
 
     @classmethod
     def _normalize(cls, data: Dict[str, Any]) -> Dict[str, Any]:

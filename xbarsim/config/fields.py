@@ -24,7 +24,7 @@ from ..errors import ConfigError, described
 __all__ = [
     "FieldType", "Integer", "Real", "Boolean", "Text", "Choice", "Quantity", "Maybe", "Section", "Items",
     "MappingOf", "FrozenDict", "IntPair",
-    "param", "Spec", "evolve",
+    "param", "Spec", "evolve", "EFFECTS", "field_effects",
 ]
 
 S = TypeVar("S", bound="Spec")
@@ -181,14 +181,16 @@ class Quantity(FieldType):
         self.kind, self.lo, self.hi, self.lo_open = kind, lo, hi, lo_open
         example = units.KINDS[kind].example
         bounds = _bounds_text(lo, hi, lo_open, fmt=lambda v: units.format(v, kind))
-        self.expected = f"a {kind} {bounds} such as '{example}'".replace("  ", " ")
+        article = "an" if kind[0] in "aeiou" else "a"
+        self.expected = f"{article} {kind} {bounds} such as '{example}'".replace("  ", " ")
 
     def convert(self, value):
         try:
             number = units.parse(value, self.kind)
         except units.UnitError as exc:
             text = str(exc)
-            hint = text if "ambiguous" in text else ("a bare number has no unit" if "bare number" in text else "")
+            hint = text if "ambiguous" in text else ("a bare number has no unit" if "bare number" in text else
+                                                     "out of range" if "out of range" in text else "")
             raise self.fail(value, hint) from None
         if not math.isfinite(number):
             raise self.fail(value)
@@ -267,6 +269,9 @@ class FrozenDict(dict):
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(tuple(sorted(self.items(), key=lambda item: repr(item[0]))))
 
+    def __reduce__(self):  # pickle rebuilds it whole, never item by item through the refused __setitem__
+        return (FrozenDict, (dict(self),))
+
 
 class MappingOf(FieldType):
     """A mapping from names (optionally from a known set) to values of one type."""
@@ -299,13 +304,29 @@ class MappingOf(FieldType):
         return {k: self.value.dump(v) for k, v in value.items()}
 
 
-def param(kind: FieldType, default: Any = dataclasses.MISSING, doc: str = "", *, factory=None, required=False):
-    """Declare a spec field: its type, default and one line of documentation.
+#: What a change of a field can alter, from the most to the least structural:
+#: ``mapping`` (lowering, placement or the operation stream), ``timing`` (operation durations,
+#: server counts and buffer capacities), ``counts`` (action counts derived from the stream),
+#: ``function`` (what the functional model computes) and ``price`` (energy, power, area or
+#: names only). A recorded trace can be replayed with changes to ``timing``, ``counts`` and
+#: ``price`` fields (and ``function`` fields when its counts did not come from real data).
+EFFECTS = ("mapping", "timing", "counts", "function", "price")
+
+
+def param(kind: FieldType, default: Any = dataclasses.MISSING, doc: str = "", *, factory=None, required=False,
+          affects: Sequence[str] = ("mapping",)):
+    """Declare a spec field: its type, default, one line of documentation and what it affects.
 
     ``required`` fields have a default for Python construction but must appear in a dict
-    or YAML spec (``version``).
+    or YAML spec (``version``). ``affects`` names the parts of a run a change of the field can
+    alter (:data:`EFFECTS`); it decides what a replay may change and is printed in
+    ``docs/config.md``. Unannotated fields are taken to alter the mapping (the safe side).
     """
-    metadata = {"type": kind, "doc": doc, "required": required}
+    effects = (affects,) if isinstance(affects, str) else tuple(affects)
+    unknown = [e for e in effects if e not in EFFECTS]
+    if unknown or not effects:
+        raise TypeError(f"affects: expected some of {EFFECTS}, got {effects!r}")
+    metadata = {"type": kind, "doc": doc, "required": required, "affects": frozenset(effects)}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -365,8 +386,13 @@ class Spec:
         return {f.name: f.metadata["type"].dump(getattr(self, f.name)) for f in self._fields()}
 
     @classmethod
-    def describe(cls) -> Tuple[Tuple[str, str, str, str], ...]:
-        """(name, expected, default, doc) for every field: the reference table of this section."""
+    def effects(cls) -> Dict[str, frozenset]:
+        """What each field affects, by dotted path (nested sections flattened)."""
+        return field_effects(cls)
+
+    @classmethod
+    def describe(cls) -> Tuple[Tuple[str, str, str, str, str], ...]:
+        """(name, expected, default, doc, affects) for every field: the reference table of this section."""
         rows = []
         for f in cls._fields():
             kind = f.metadata["type"]
@@ -376,8 +402,21 @@ class Spec:
                 default = "(section)"
             else:
                 default = "(required)"
-            rows.append((f.name, kind.expected, repr(default), f.metadata["doc"]))
+            effects = "" if isinstance(kind, Section) else ", ".join(e for e in EFFECTS if e in f.metadata["affects"])
+            rows.append((f.name, kind.expected, repr(default), f.metadata["doc"], effects))
         return tuple(rows)
+
+
+def field_effects(cls: Type["Spec"], prefix: str = "") -> Dict[str, frozenset]:
+    """``{dotted path: effects}`` of every leaf field of a spec class (see :func:`param`)."""
+    out: Dict[str, frozenset] = {}
+    for f in cls._fields():
+        kind = f.metadata["type"]
+        if isinstance(kind, Section):
+            out.update(field_effects(kind.cls, f"{prefix}{f.name}."))
+        else:
+            out[f"{prefix}{f.name}"] = f.metadata["affects"]
+    return out
 
 
 def evolve(spec: S, changes: Mapping[str, Any]) -> S:

@@ -31,17 +31,45 @@ def markdown() -> str:
         "take a unit (`100ns`, `1.28GHz`, `64KiB`); a spec starts with `version: 1` and may extend a",
         "preset or file with `base:`.",
         "",
+        "The last column says what a change of the field can alter: `mapping` (lowering, placement,",
+        "the operation stream), `timing` (operation durations, server counts, buffer capacities),",
+        "`counts` (action counts derived from the stream), `function` (what the functional model",
+        "computes) or `price` (energy, power, area, names). `xbarsim replay --arch` accepts changes to",
+        "`timing`, `counts` and `price` fields, and to `function` fields unless the trace's counts came",
+        "from real data; anything touching `mapping` needs a new simulation.",
+        "",
     ]
-    for path, cls in _sections(Arch):
-        lines += [f"## `{path.rstrip('.')}`: {cls.section_doc}", "",
-                  "| field | expected | default | meaning |", "|---|---|---|---|"]
-        for name, expected, default, doc in cls.describe():
-            lines.append(f"| `{name}` | {expected} | `{default}` | {doc} |")
+    lines += _tables(_sections(Arch))
+    from ..workload.network import NetworkSpec  # imported late: the workload imports the config
+
+    lines += [
+        "# Workload reference",
+        "",
+        "A workload spec (`xbarsim.load_workload`, YAML or dict) describes a network: its input, default",
+        "precisions, its layers in order and, for sequence models, how it is run (`sequence`). Layer",
+        "kinds and their semantics: `docs/architecture-model.md` (Workloads) and `docs/transformers.md`.",
+        "Every workload field alters the mapping.",
+        "",
+    ]
+    from ..workload.network import LayerSpec
+
+    lines += _tables(_sections(NetworkSpec) + [("layers[i]", LayerSpec)], effects=False)
+    return "\n".join(lines)
+
+
+def _tables(sections, effects: bool = True) -> List[str]:
+    lines: List[str] = []
+    for path, cls in sections:
+        head = "| field | expected | default | meaning |" + (" affects |" if effects else "")
+        lines += [f"## `{path.rstrip('.')}`: {cls.section_doc}", "", head,
+                  "|---|---|---|---|" + ("---|" if effects else "")]
+        for name, expected, default, doc, affected in cls.describe():
+            lines.append(f"| `{name}` | {expected} | `{default}` | {doc} |" + (f" {affected} |" if effects else ""))
         aliases = getattr(cls, "aliases", {})
         for alias, target in aliases.items():
-            lines.append(f"| `{alias}` | alias | | may be given instead of `{target}` |")
+            lines.append(f"| `{alias}` | alias | | may be given instead of `{target}` |" + (" |" if effects else ""))
         lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,7 +27,6 @@ from .slicing import slice_widths
 
 __all__ = [
     "digit_widths", "digit_bounds", "digit_weights", "input_bounds", "input_digits", "input_planes",
-    "DigitStatistics", "digit_statistics",
     "column_level_bounds", "AdcRanges", "full_scale_ranges", "explicit_ranges", "ranges_from_limits",
     "quantize_to_codes", "quantize_dynamic",
 ]
@@ -111,55 +110,6 @@ def input_planes(inputs: np.ndarray, spec: CrossbarSpec, row_tiles: int, rows: i
         else:
             planes[:, :, t, :] = digit
     return out
-
-
-@dataclass(frozen=True)
-class DigitStatistics:
-    """What the DACs see for a batch of input vectors (N, groups, K) of one layer.
-
-    Arrays of a layer copy read in lockstep, so an input cycle of a vector can be skipped only
-    when every digit of the vector in that cycle is zero (``cycles``); energy is saved per
-    array, when the digits of its row tile are zero (``planes``).
-    """
-
-    cycles: np.ndarray
-    """Per vector: input cycles with some non-zero digit, (N,) int64 (vectors with any, when
-    digitizing after accumulation)."""
-    planes: np.ndarray
-    """Per row tile: (vector, cycle, group) planes with some non-zero digit, (R,) int64."""
-    vectors: np.ndarray
-    """Per row tile: (vector, group) pairs with some non-zero digit, (R,) int64."""
-    active: int
-    """Non-zero digits (rows actually driven), all vectors, cycles and groups."""
-
-    def merged(self, later: "DigitStatistics") -> "DigitStatistics":
-        """The statistics of this batch of vectors followed by ``later``'s, as if seen in one pass."""
-        return DigitStatistics(cycles=np.concatenate([self.cycles, later.cycles]), planes=self.planes + later.planes,
-                               vectors=self.vectors + later.vectors, active=self.active + later.active)
-
-
-def digit_statistics(inputs: np.ndarray, spec: CrossbarSpec, rows: int, chunk: int = 8192) -> DigitStatistics:
-    """:class:`DigitStatistics` of integer inputs (N, groups, K) fed to arrays of ``rows`` rows."""
-    x = np.asarray(inputs)
-    n, groups, k = x.shape
-    tiles = -(-k // rows)
-    cycles = np.zeros(n, dtype=np.int64)
-    planes = np.zeros(tiles, dtype=np.int64)
-    vectors = np.zeros(tiles, dtype=np.int64)
-    active = 0
-    for start in range(0, n, chunk):
-        part = x[start:start + chunk].reshape(-1, k)  # (n' * groups, K)
-        digits = input_planes(part, spec, tiles, rows, np.int16)  # (R, n' * groups, T, rows)
-        nonzero = digits.any(axis=3)  # (R, n' * groups, T)
-        active += int(np.count_nonzero(digits))
-        planes += nonzero.sum(axis=(1, 2))
-        vectors += nonzero.any(axis=2).sum(axis=1)
-        per_vector = nonzero.any(axis=0).reshape(-1, groups, nonzero.shape[2]).any(axis=1)  # (n', T)
-        if spec.adc_position == "per_cycle":
-            cycles[start:start + chunk] = per_vector.sum(axis=1)
-        else:
-            cycles[start:start + chunk] = per_vector.any(axis=1)
-    return DigitStatistics(cycles=cycles, planes=planes, vectors=vectors, active=active)
 
 
 def column_level_bounds(spec: CrossbarSpec, slice_max: np.ndarray) -> np.ndarray:

@@ -51,6 +51,7 @@ import dataclasses
 from typing import Any, Dict
 
 from ..config.crossbar import CrossbarSpec
+from ..errors import ArgumentError
 
 __all__ = ["PROFILES", "NEUROSIM_BATCH", "apply_profile"]
 
@@ -71,5 +72,5 @@ NEUROSIM_BATCH = 200
 def apply_profile(spec: CrossbarSpec, name: str) -> CrossbarSpec:
     """``spec`` with the fields of profile ``name`` set."""
     if name not in PROFILES:
-        raise ValueError(f"profile: expected one of {', '.join(PROFILES)}, got {name!r}")
+        raise ArgumentError(f"profile: expected one of {', '.join(PROFILES)}, got {name!r}")
     return dataclasses.replace(spec, **PROFILES[name]) if PROFILES[name] else spec

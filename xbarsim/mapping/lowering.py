@@ -8,6 +8,12 @@ group))`` groups per array, each driven by its own rows and read on its own colu
 
 A layer too large for the chip is split into *parts* by output channels (or by groups, for
 grouped convs); each part is lowered on its own and programmed in its own round.
+
+A product of two activations (``matmul``) whose arch puts it on crossbars
+(:func:`product_unit`) is lowered like a grouped layer with one group per head: operand b'
+(``K x N`` per head: K^T for Q K^T, V for attention x V) is written into the arrays for every
+input, and a's rows are the input vectors. It is sized for its longest operand
+(:func:`longest`: a KV cache at the end of decoding).
 """
 
 from __future__ import annotations
@@ -16,12 +22,52 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Tuple
 
+import numpy as np
+
 from ..config.crossbar import CrossbarSpec
 from ..errors import ConfigError, MappingError
 from ..workload.network import Layer
 from .tiling import ArrayTiling
 
-__all__ = ["LoweredLayer", "lower", "layer_crossbar"]
+__all__ = ["LoweredLayer", "lower", "layer_crossbar", "layer_bits", "matrix_shape", "product_unit", "on_crossbars",
+           "longest"]
+
+
+def product_unit(arch, layer: Layer) -> str:
+    """Where a matmul layer runs: ``digital`` (the tile's matrix unit) or ``crossbar``
+    (``products.qk`` for products with transpose_b, ``products.av`` for the others)."""
+    return arch.products.qk if layer.transpose_b else arch.products.av
+
+
+def on_crossbars(arch, layer: Layer) -> bool:
+    """Weight layers, and products the arch writes into crossbar arrays."""
+    return layer.has_weights or (layer.type == "matmul" and product_unit(arch, layer) == "crossbar")
+
+
+def matrix_shape(layer: Layer) -> Tuple[int, int, int]:
+    """(groups, K, N) of the matrices a layer multiplies by: a conv's ``groups``, ``(C / groups) R S``
+    rows and ``M / groups`` columns; a product's heads, contraction and head columns."""
+    if layer.type == "matmul":
+        return layer.heads, layer.contraction, layer.head_columns
+    return layer.groups, layer.rows_per_group, layer.cols_per_group
+
+
+def longest(layer: Layer, decode_steps: int) -> Layer:
+    """A cached product as it is at the last of ``decode_steps`` decode steps (its keys grown by
+    one per step; the layer itself otherwise): what its arrays must be sized for."""
+    if layer.type != "matmul" or not layer.cache or not decode_steps:
+        return layer
+    keys = layer.keys + decode_steps
+    if layer.transpose_b:  # K^T grows by columns
+        return dataclasses.replace(layer, keys=keys, M=layer.heads * keys)
+    return dataclasses.replace(layer, keys=keys, contraction=keys)  # V grows by rows
+
+
+def layer_bits(layer: Layer, arch) -> Tuple[int, int]:
+    """(input bits, output bits) of a layer, defaults resolved against the arch."""
+    inp = layer.input_bits if layer.input_bits is not None else arch.crossbar.input_bits
+    out = layer.output_bits if layer.output_bits is not None else inp
+    return inp, out
 
 
 def layer_crossbar(layer: Layer, crossbar: CrossbarSpec) -> CrossbarSpec:
@@ -121,9 +167,50 @@ class LoweredLayer:
         """Cells holding one weight: slices x polarities."""
         return self.crossbar.columns_per_weight
 
+    @property
+    def program_rows(self) -> int:
+        """Rows written when a copy is programmed (arrays are written in parallel)."""
+        return min(self.crossbar.rows, self.tiling.in_features * max(1, self.groups_per_array))
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of this part's weights as stored off-chip (one byte per 8 bits, per weight)."""
+        return self.groups * self.tiling.in_features * self.tiling.out_features * -(-self.crossbar.weight_bits // 8)
+
+    def array_row_groups(self) -> np.ndarray:
+        """For every array of a copy (layout order), which slice of the input vector it reads: arrays
+        with equal ids read the same rows (the column tiles of one row tile of one group)."""
+        t = self.tiling
+        if self.groups_per_array:
+            return np.arange(self.arrays, dtype=np.int64)
+        return np.repeat(np.arange(self.groups * t.row_tiles, dtype=np.int64), t.col_tiles)
+
+    def array_loads(self) -> Tuple[np.ndarray, np.ndarray]:
+        """(input rows, output values) of every array of a copy, in layout order (int64 arrays).
+
+        Layout order: packed arrays one after another; otherwise group by group, row tile by
+        row tile, column tiles innermost, so that consecutive arrays (and hence a PE or a tile)
+        hold whole outputs of a slice of the input vector. An array's output values are the
+        weight columns it holds (physical columns / cells per weight, rounded up).
+        """
+        t, per_weight = self.tiling, self.crossbar.columns_per_weight
+        if self.groups_per_array:
+            counts = np.full(self.arrays, self.groups_per_array, dtype=np.int64)
+            counts[-1] = self.groups - self.groups_per_array * (self.arrays - 1)
+            return counts * t.in_features, counts * t.out_features
+        rows = np.repeat(np.array(t.rows_per_tile, dtype=np.int64), t.col_tiles)
+        cols = np.tile(-(-np.array(t.cols_per_tile, dtype=np.int64) // per_weight), t.row_tiles)
+        return np.tile(rows, self.groups), np.tile(cols, self.groups)
+
+    def pe_working_set(self, arrays_per_pe: int) -> Tuple[int, int]:
+        """(input rows, output values) of one vector in the busiest PE of a copy (registers check)."""
+        rows, outputs = self.array_loads()
+        starts = np.arange(0, len(rows), arrays_per_pe)
+        return int(np.add.reduceat(rows, starts).max()), int(np.add.reduceat(outputs, starts).max())
+
 
 def _lower_part(layer: Layer, spec: CrossbarSpec, groups: int, out_per_group: int, part: int, parts: int):
-    tiling = ArrayTiling(layer.rows_per_group, out_per_group, spec.rows, spec.cols, spec.slices, spec.polarities)
+    tiling = ArrayTiling(matrix_shape(layer)[1], out_per_group, spec.rows, spec.cols, spec.slices, spec.polarities)
     packed = 0
     if groups > 1 and tiling.row_tiles == 1 and tiling.col_tiles == 1:
         packed = min(spec.rows // tiling.in_features, spec.cols // tiling.physical_columns)
@@ -133,18 +220,19 @@ def _lower_part(layer: Layer, spec: CrossbarSpec, groups: int, out_per_group: in
 
 
 def lower(layer: Layer, crossbar: CrossbarSpec, parts: int = 1) -> Tuple[LoweredLayer, ...]:
-    """Lower a conv or fc layer onto arrays of ``crossbar``, split into ``parts`` (default whole).
+    """Lower a weight layer (or a product) onto arrays of ``crossbar``, split into ``parts`` (default whole).
 
     Ungrouped layers split by output channels, grouped ones by groups, as evenly as possible;
     asking for more parts than there are channels (or groups) gives one part per channel.
     """
-    if not layer.has_weights:
+    if not layer.has_weights and layer.type != "matmul":
         raise ValueError(f"layer {layer.name!r} ({layer.type}) has no weights to lower")
     spec = layer_crossbar(layer, crossbar)
-    if layer.groups > 1:
-        units, per_group = layer.groups, layer.cols_per_group
+    groups, _, columns = matrix_shape(layer)
+    if groups > 1:
+        units, per_group = groups, columns
     else:
-        units, per_group = layer.M, None
+        units, per_group = columns, None
     parts = max(1, min(parts, units))
     size = -(-units // parts)
     parts = -(-units // size)

@@ -32,11 +32,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..config.arch import Arch
 from ..config.crossbar import CrossbarSpec
-from ..functional.converters import DigitStatistics, digit_statistics
 from ..functional.matrix import MvmStats, Seed, make_rng, program
 from ..functional.reference import exact_mvm
 from ..mapping.lowering import layer_crossbar
 from ..workload.network import Layer, Network
+from ..errors import ArgumentError
 
 __all__ = ["ActivationNoise", "Model", "ProgrammedModel", "LayerQuantization", "accuracy", "softmax",
            "FLOAT_BATCH", "CROSSBAR_BATCH"]
@@ -59,9 +59,9 @@ class ActivationNoise:
 
     def __post_init__(self):
         if not np.isfinite(self.sigma) or self.sigma < 0:
-            raise ValueError(f"sigma: expected a number >= 0, got {self.sigma!r}")
+            raise ArgumentError(f"sigma: expected a number >= 0, got {self.sigma!r}")
         if self.mode not in ("fixed", "rescaled"):
-            raise ValueError(f"mode: expected 'fixed' or 'rescaled', got {self.mode!r}")
+            raise ArgumentError(f"mode: expected 'fixed' or 'rescaled', got {self.mode!r}")
 
     def apply(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.sigma == 0:
@@ -124,19 +124,19 @@ def _check_weights(network: Network, weights: Weights) -> Weights:
     checked = {}
     for layer in network.weight_layers:
         if layer.name not in weights or "weight" not in weights[layer.name]:
-            raise ValueError(f"weights: expected an entry for layer {layer.name!r} with a 'weight' array, got none")
+            raise ArgumentError(f"weights: expected an entry for layer {layer.name!r} with a 'weight' array, got none")
         w = np.asarray(weights[layer.name]["weight"], dtype=np.float64)
         expected = (layer.M, layer.C // layer.groups, layer.R, layer.S) if layer.type == "conv" else (layer.M, layer.C)
         if w.shape != expected:
-            raise ValueError(f"weights[{layer.name!r}]['weight']: expected shape {expected}, got {w.shape}")
+            raise ArgumentError(f"weights[{layer.name!r}]['weight']: expected shape {expected}, got {w.shape}")
         b = weights[layer.name].get("bias")
         b = np.zeros(layer.M) if b is None else np.asarray(b, dtype=np.float64)
         if b.shape != (layer.M,):
-            raise ValueError(f"weights[{layer.name!r}]['bias']: expected shape ({layer.M},), got {b.shape}")
+            raise ArgumentError(f"weights[{layer.name!r}]['bias']: expected shape ({layer.M},), got {b.shape}")
         checked[layer.name] = {"weight": w, "bias": b}
     unknown = set(weights) - {layer.name for layer in network.weight_layers}
     if unknown:
-        raise ValueError(f"weights: expected only weight layers of {network.name}, got {sorted(unknown)}")
+        raise ArgumentError(f"weights: expected only weight layers of {network.name}, got {sorted(unknown)}")
     return checked
 
 
@@ -151,7 +151,7 @@ class _Runner:
         if x.ndim == 3 and spec.H == 1:  # a batch of 1-D signals (N, C, L)
             x = x[:, :, None, :]
         if x.ndim != 4 or x.shape[1:] != (spec.C, spec.H, spec.W):
-            raise ValueError(f"inputs: expected shape (N, {spec.C}, {spec.H}, {spec.W}) (N, C, H, W)"
+            raise ArgumentError(f"inputs: expected shape (N, {spec.C}, {spec.H}, {spec.W}) (N, C, H, W)"
                              + (f" or (N, {spec.C}, {spec.W})" if spec.H == 1 else "") + f", got {x.shape}")
         return x
 
@@ -165,7 +165,7 @@ class _Runner:
              **kw) -> Dict[str, np.ndarray]:
         x = self._check_input(x)
         if not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1:
-            raise ValueError(f"batch: expected a positive integer (images per batch), got {batch!r}")
+            raise ArgumentError(f"batch: expected a positive integer (images per batch), got {batch!r}")
         noise_rng = make_rng(rng) if noise is not None else None
         parts = [self._run_batch(x[start:start + batch], noise, noise_rng, outputs, **kw)
                  for start in range(0, len(x), batch)]
@@ -337,12 +337,11 @@ class ProgrammedModel(_Runner):
         return _im2col(scaled.astype(dtype), layer)
 
     def _weight_layer(self, layer: Layer, x: np.ndarray, exact: bool = False, read_rng=None, stats=None,
-                      digits=None) -> np.ndarray:
+                      observe=None) -> np.ndarray:
         q = self.quantization[layer.name]
         cols = self._integers(layer, x, q)
-        if digits is not None:  # per batch; batches concatenate to the statistics of one pass
-            seen = digit_statistics(cols, q.crossbar, q.crossbar.rows)
-            digits[layer.name] = digits[layer.name].merged(seen) if layer.name in digits else seen
+        if observe is not None:
+            observe(layer, cols, q.crossbar)
         n = cols.shape[0]
         y = np.empty((n, layer.groups, layer.M // layer.groups), dtype=np.float64)
         for g, matrix in enumerate(self.matrices[layer.name]):
@@ -357,13 +356,18 @@ class ProgrammedModel(_Runner):
         y *= q.weight_scale * q.input_scale
         return _to_nchw(y, layer, x.shape[0])
 
-    def digit_statistics(self, x, rng: Seed = None) -> Tuple[np.ndarray, Dict[str, DigitStatistics]]:
-        """The outputs for ``x`` and, per weight layer, what its DACs saw (for data-aware energy)."""
+    def observe(self, x, callback, rng: Seed = None):
+        """Run ``x`` through the crossbars, calling ``callback(layer, inputs, crossbar)`` for every
+        weight layer with the integer vectors its DACs see, (N*E*F, groups, K) in (image, row,
+        column) order, and the crossbar spec at its precision; returns the outputs.
+
+        Data-aware energy (``xbarsim.simulate(inputs=..., weights=...)``) uses it to compute the
+        arrays' activity in the mapper's layout (:mod:`xbarsim.mapping.activity`).
+        """
         generator = None if rng is None else make_rng(rng)
-        seen: Dict[str, DigitStatistics] = {}
         names = self.outputs
-        result = self._run(x, None, generator, names, CROSSBAR_BATCH, read_rng=generator, digits=seen)
-        return (result[names[0]] if len(names) == 1 else result), seen
+        result = self._run(x, None, generator, names, CROSSBAR_BATCH, read_rng=generator, observe=callback)
+        return result[names[0]] if len(names) == 1 else result
 
     def forward(self, x, noise: Optional[ActivationNoise] = None, rng: Seed = None, *, exact: bool = False,
                 stats: bool = False, outputs: Optional[Sequence[str]] = None, batch: int = CROSSBAR_BATCH):

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..workload.loader import load_workload
 from .engine import Model
+from ..errors import ArgumentError
 
 __all__ = ["from_torch"]
 
@@ -39,7 +40,7 @@ class _Import:
         self.one_d = example.dim() == 3
 
     def fail(self, node, what: str):
-        return ValueError(f"from_torch: cannot import node {node.name!r} ({node.op} {node.target}): {what}")
+        return ArgumentError(f"from_torch: cannot import node {node.name!r} ({node.op} {node.target}): {what}")
 
     def source(self, node, arg) -> str:
         try:
@@ -56,7 +57,7 @@ class _Import:
         return layer["name"]
 
     def _input_error(self):
-        raise ValueError("from_torch: a layer other than the first reads the network input directly; "
+        raise ArgumentError("from_torch: a layer other than the first reads the network input directly; "
                          "xbarsim workloads read the input only through their first layer")
 
     def layer(self, name: str) -> Dict:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,8 @@ from ..config.crossbar import CrossbarSpec
 from ..functional.profiles import NEUROSIM_BATCH, PROFILES, apply_profile
 from ..nn.engine import CROSSBAR_BATCH, ActivationNoise, Model, accuracy, softmax
 from ..nn.weights import load_model
+from ..errors import ArgumentError, DataError
+from ..outputs import Output
 from .data import load_dataset
 from .families import StudyModel, base_model, family
 from .statistics import Estimate, estimate
@@ -41,10 +42,12 @@ from .statistics import Estimate, estimate
 __all__ = ["PARAMETERS", "Semantics", "Setting", "StudyResult", "run_study", "load_study_model", "early_exit",
            "family_settings", "parameter_settings", "write_study", "DEFAULT_TEST_IMAGES", "DEFAULT_DRAWS"]
 
-DEFAULT_TEST_IMAGES = {"fashion-mnist": 300, "digits": None, "mnist1d": None}
+DEFAULT_TEST_IMAGES = {"fashion-mnist": 100, "digits": None, "mnist1d": None}
 """Test images a study uses by default (None: the whole test set): the first N of the test set.
-For Fashion-MNIST, 300 images keep one sweep of a family (3 seeds x 2 draws x 4 noisy columns
-+ 1) under 20 minutes on one core of the shared 2-core machine, busy with other work."""
+For Fashion-MNIST, 100 images: the depth family (3 architectures x 3 seeds x (1 + 4 noisy
+columns x 2 draws)) took 446 s (chip) and 759 s (neurosim) on a 2-core machine shared
+with other jobs (load average 10-13); 300 images took 2,524 s for the weight-bits rows, over the
+20 minutes a sweep should take there."""
 DEFAULT_DRAWS = {"fashion-mnist": 2, "digits": 5, "mnist1d": 5}
 """Variation draws per seed and cell by default (x 3 seeds for Fashion-MNIST, x 1 for the others)."""
 
@@ -104,7 +107,7 @@ class Semantics:
 
     def __post_init__(self):
         if self.profile not in PROFILES:
-            raise ValueError(f"semantics: expected one of {', '.join(PROFILES)}, got {self.profile!r}")
+            raise ArgumentError(f"semantics: expected one of {', '.join(PROFILES)}, got {self.profile!r}")
 
     @property
     def images_per_batch(self) -> int:
@@ -137,7 +140,7 @@ class Semantics:
 def load_study_model(spec: StudyModel) -> Tuple[Model, dict]:
     """The shipped trained model and its metadata (float test accuracy, training time, ...)."""
     if not spec.path.is_file():
-        raise FileNotFoundError(f"no trained weights for {spec.name} at {spec.path}; "
+        raise DataError(f"no trained weights for {spec.name} at {spec.path}; "
                                 "train them with python -m xbarsim.studies.train (needs PyTorch)")
     with spec.path.open("rb") as handle:
         return load_model(handle)
@@ -446,22 +449,26 @@ def early_exit(setting: Setting, dataset: str, threshold: float, sigmas: Sequenc
     return result.extra["early_exit"]
 
 
-def write_study(result: StudyResult, out: Path, name: str) -> Dict[str, Path]:
-    """``<name>.md`` (table), ``<name>.json`` (raw accuracies) and ``<name>.png`` (plot) in ``out``.
+def study_files(name: str) -> Dict[str, str]:
+    """The files a study named ``name`` writes: table, raw accuracies and plot."""
+    return {"table": f"{name}.md", "json": f"{name}.json", "plot": f"{name}.png"}
 
-    Each file is written to a temporary name and renamed when complete.
+
+def write_study(result: StudyResult, out: Path, name: str, *, overwrite: bool = False) -> Dict[str, Path]:
+    """``<name>.md`` (table), ``<name>.json`` (raw accuracies) and ``<name>.png`` (plot) in the folder ``out``.
+
+    The folder may hold other studies. The three files are written to a temporary folder and
+    moved into place when all are complete (:class:`xbarsim.outputs.Output`); existing ones are
+    replaced only with ``overwrite``.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"table": out / f"{name}.md", "json": out / f"{name}.json", "plot": out / f"{name}.png"}
-    texts = {"table": result.table() + "\n", "json": json.dumps(result.to_json(), indent=1)}
-    for key, text in texts.items():
-        tmp = files[key].with_name(f".{files[key].name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, files[key])
-    tmp = files["plot"].with_name(f".{name}.tmp.png")
-    result.plot(tmp)
-    os.replace(tmp, files["plot"])
-    return files
+    names = study_files(name)
+    with Output(out, what="study results", members=list(names.values()), overwrite=overwrite) as output:
+        temp = output.temp
+        (temp / names["table"]).write_text(result.table() + "\n", encoding="utf-8")
+        (temp / names["json"]).write_text(json.dumps(result.to_json(), indent=1), encoding="utf-8")
+        result.plot(temp / names["plot"])
+        final = output.commit()
+    return {key: final / file for key, file in names.items()}
 
 
 def load_study(path) -> StudyResult:

@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from ..errors import ArgumentError
 
 from ..errors import DataError
 
@@ -127,4 +128,4 @@ def load_dataset(name: str) -> Dataset:
         return _digits()
     if name == "mnist1d":
         return _mnist1d()
-    raise ValueError(f"dataset: expected one of {', '.join(DATASETS)}, got {name!r}")
+    raise ArgumentError(f"dataset: expected one of {', '.join(DATASETS)}, got {name!r}")

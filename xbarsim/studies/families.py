@@ -24,6 +24,8 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Dict, List, Tuple
 
+from ..errors import ArgumentError
+
 __all__ = ["StudyModel", "DatasetFamilies", "DATASET_FAMILIES", "FAMILIES", "family", "all_models",
            "base_model", "parse_name", "MODEL_PACKAGE"]
 
@@ -113,14 +115,14 @@ FAMILIES = ("depth", "width", "kernel", "exits")
 
 def _families(dataset: str) -> DatasetFamilies:
     if dataset not in DATASET_FAMILIES:
-        raise ValueError(f"dataset: expected one of {', '.join(DATASET_FAMILIES)}, got {dataset!r}")
+        raise ArgumentError(f"dataset: expected one of {', '.join(DATASET_FAMILIES)}, got {dataset!r}")
     return DATASET_FAMILIES[dataset]
 
 
 def family(name: str, dataset: str) -> List[StudyModel]:
     """The models of one family on one dataset, every training seed of each architecture in turn."""
     if name not in FAMILIES:
-        raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {name!r}")
+        raise ArgumentError(f"family: expected one of {', '.join(FAMILIES)}, got {name!r}")
     return _families(dataset).models(dataset, name)
 
 

@@ -20,6 +20,7 @@ from typing import List, Sequence
 
 import numpy as np
 
+from ..errors import ArgumentError
 from .accuracy import StudyResult, load_study
 from .statistics import Comparison, compare
 
@@ -62,7 +63,7 @@ def common_seeds(result: StudyResult, a: str, b: str):
         return slice(None), slice(None)
     shared = [seed for seed in row_seeds[a] if seed in row_seeds[b]]
     if not shared:
-        raise ValueError(f"rows {a!r} and {b!r} share no training seed: no paired test")
+        raise ArgumentError(f"rows {a!r} and {b!r} share no training seed: no paired test")
     return [row_seeds[a].index(s) for s in shared], [row_seeds[b].index(s) for s in shared]
 
 
@@ -142,14 +143,18 @@ def report(result: StudyResult) -> str:
 
 
 def model_table(dataset: str) -> str:
-    """Markdown: every architecture of ``dataset`` with its weights, float test accuracy over its
-    seeds (mean and range) and training time per model (mean and range)."""
+    """Markdown: every trained architecture of ``dataset`` with its weights, float test accuracy
+    over its seeds (mean and range) and training time per model (mean and range); the models
+    not trained are listed after the table."""
     from .accuracy import load_study_model
     from .families import all_models
 
-    groups = {}
+    groups, untrained = {}, []
     for spec in all_models(dataset):
-        groups.setdefault(spec.architecture, []).append((spec, load_study_model(spec)[1]))
+        if spec.path.is_file():
+            groups.setdefault(spec.architecture, []).append((spec, load_study_model(spec)[1]))
+        else:
+            untrained.append(spec.name)
     lines = ["| architecture | layers | width | kernel | weights | seeds | float test accuracy, mean (min-max) "
              "| training time per model, s (min-max) |", "|---|---|---|---|---|---|---|---|"]
     for architecture, members in groups.items():
@@ -163,6 +168,8 @@ def model_table(dataset: str) -> str:
         lines.append(f"| {architecture} | {spec.depth} | {spec.width} | {spec.kernel} | {meta['weights']:,} | "
                      f"{len(members)} | {np.mean(accs):.1f} ({min(accs):.1f}-{max(accs):.1f}){exits} | "
                      f"{np.mean(times):.0f} ({min(times):.0f}-{max(times):.0f}) |")
+    if untrained:
+        lines += ["", f"Not trained: {', '.join(untrained)}."]
     return "\n".join(lines)
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from ..errors import ArgumentError
+
 __all__ = ["Estimate", "Comparison", "estimate", "compare", "CONFIDENCE"]
 
 CONFIDENCE = 0.95
@@ -64,7 +66,7 @@ def _as_cells(values) -> np.ndarray:
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2 or array.size == 0:
-        raise ValueError(f"values: expected a non-empty (seeds, draws) array, got shape {array.shape}")
+        raise ArgumentError(f"values: expected a non-empty (seeds, draws) array, got shape {array.shape}")
     return array
 
 
@@ -104,7 +106,7 @@ def compare(a, b, confidence: float = CONFIDENCE) -> Comparison:
     """Paired comparison of ``a`` and ``b`` (same shape (seeds, draws), same draws)."""
     a, b = _as_cells(a), _as_cells(b)
     if a.shape != b.shape:
-        raise ValueError(f"compare: expected two arrays of one shape, got {a.shape} and {b.shape}")
+        raise ArgumentError(f"compare: expected two arrays of one shape, got {a.shape} and {b.shape}")
     differences = a - b
     difference = estimate(differences, confidence)
     per_seed = differences.mean(axis=1)

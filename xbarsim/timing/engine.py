@@ -1,46 +1,61 @@
 """The discrete-event model: simpy executes an operation stream on contended resources.
 
-Semantics (mirrored by the cycle-stepped reference in ``tests/naive_timing.py``):
+Semantics (mirrored, cycle by cycle, by the reference in ``tests/naive_timing.py``):
 
 * time is an integer number of clock cycles; every operation lasts at least one cycle;
-* a step starts when all the steps it depends on have finished; it then runs its operations
-  in order, each holding one server of its resource for the operation's duration;
-* a resource has ``capacity`` servers and serves requests first come, first served; requests
-  made in the same cycle are served in step-index order. To make that exact, a resource
-  decides whom to serve only after everything else that happens in the current cycle (an
-  arbitration event with a priority below simpy's NORMAL and URGENT).
+* a step starts when all the steps it depends on have finished; its operations then run as
+  its DAG says: an operation *requests* its resources once its predecessors have ended; a step
+  finishes when all its operations have;
+* an operation that writes into a tile-buffer region first waits until the region admits it.
+  A region's writes have an order (``op_seq``: the order in which its readers need the data);
+  write q is admitted as soon as the bytes of writes 0..q, minus those already freed, fit the
+  region's capacity, so room is always kept for every earlier write (whichever arrives first)
+  and the bytes held never exceed the capacity. Bytes leave when every step that uses them has
+  released them (at its end);
+* a resource has ``capacity`` servers and a queue ordered first come, first served, ties
+  (requests made in the same cycle) going to the lower step index, then the lower operation.
+  An operation starts once it heads the queue of *every* resource it holds and each has a free
+  server (a transfer holds all the links of its route at once); the order is the same in
+  every queue, so the earliest waiting operation is never blocked by a later one (no
+  deadlock), but a later one may wait behind an earlier one that waits elsewhere (head-of-line
+  blocking, as in a wormhole network);
+* everything that ends in a cycle is processed first; then the cycle's *arbitration* admits
+  what regions can take and grants operations, until nothing changes. Its outcome does not
+  depend on the order in which it visits regions and resources.
 
-One simpy event per operation plus a handful per step: never one per cycle or per cell.
+Simpy is the calendar: one event per cycle in which something ends or becomes ready, never one
+per cycle of waiting; all per-operation state lives in integer arrays. The engine also records,
+for every operation, what made it start when it did (``cause``): the operation whose end
+enabled it, freed a resource it waited for, or freed the region space it waited for.
+Following causes back from the last operation gives a critical path that covers the run
+exactly.
 """
 
 from __future__ import annotations
 
 import gc
+import bisect
 import heapq
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Optional
 
 import numpy as np
 import simpy
-from simpy.events import Event
+from simpy.events import NORMAL, Event
 
-from .schedule import OpStream
+from ..errors import MappingError
+from .timeline import Timeline, critical_path  # noqa: F401  (re-exported)
 
-__all__ = ["Timeline", "run_stream", "paused_gc"]
-
-_ARBITRATE = 2  # after simpy's URGENT (0) and NORMAL (1) events of the same cycle
+__all__ = ["Timeline", "run_stream", "paused_gc", "critical_path"]  # Timeline, critical_path: see .timeline
 
 
 @contextmanager
 def paused_gc():
     """Pause Python's cyclic garbage collector (restoring its state after).
 
-    Building and running a stream allocates hundreds of thousands of long-lived objects
-    (steps, operations, generators, events); with the collector on, its full passes rescan all
-    of them again and again, which made batch-16 runs 19-21x slower than batch 1 for 16x the
-    work (measured). Cycles made meanwhile (simpy processes and their generators) are collected
-    once it resumes. Also usable as a decorator: ``@paused_gc()``.
+    A run allocates many long-lived objects; with the collector on, its full passes rescan them
+    again and again (measured: batch-16 runs 19-21x slower than batch 1 for 16x the work). Also
+    usable as a decorator: ``@paused_gc()``.
     """
     collecting = gc.isenabled()
     gc.disable()
@@ -51,127 +66,289 @@ def paused_gc():
             gc.enable()
 
 
-class _Arbitration(Event):
-    """An already-triggered event scheduled at the current time, after all NORMAL events."""
+def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_capacity: np.ndarray,
+               progress: Optional[Callable[[int], None]] = None) -> Timeline:
+    """Execute ``stream`` with per-operation ``durations`` (cycles, >= 1).
 
-    def __init__(self, env: simpy.Environment, callback: Callable[[Event], None]):
-        super().__init__(env)
-        self._ok = True
-        self._value = None
-        self.callbacks.append(callback)
-        env.schedule(self, _ARBITRATE)
-
-
-class _Server:
-    """``capacity`` identical servers; waiting requests ordered by (arrival cycle, step index)."""
-
-    __slots__ = ("env", "free", "waiting", "pending", "busy_cycles")
-
-    def __init__(self, env: simpy.Environment, capacity: int):
-        self.env = env
-        self.free = capacity
-        self.waiting: list = []
-        self.pending = False
-        self.busy_cycles = 0
-
-    def request(self, step: int) -> Event:
-        event = Event(self.env)
-        heapq.heappush(self.waiting, (self.env.now, step, event))
-        self._wake()
-        return event
-
-    def release(self) -> None:
-        self.free += 1
-        self._wake()
-
-    def _wake(self) -> None:
-        if not self.pending and self.waiting and self.free > 0:
-            self.pending = True
-            _Arbitration(self.env, self._arbitrate)
-
-    def _arbitrate(self, _event: Event) -> None:
-        self.pending = False
-        while self.free > 0 and self.waiting:
-            _, _, event = heapq.heappop(self.waiting)
-            self.free -= 1
-            event.succeed()
-
-
-@dataclass
-class Timeline:
-    """What the event model did: start and end cycle of every operation, and the makespan."""
-
-    cycles: int
-    """Makespan: cycle at which the last operation ended."""
-    start: np.ndarray
-    """Start cycle of operation i (operations numbered step by step, in order), int64."""
-    end: np.ndarray
-    """End cycle of operation i, int64."""
-    step_of_op: np.ndarray
-    """Step index of operation i."""
-    step_end: np.ndarray
-    """Cycle at which each step finished."""
-    busy: Dict[str, int]
-    """Busy server-cycles per resource."""
-    events: int
-    """simpy events processed."""
-
-
-def run_stream(stream: OpStream, durations: List[List[int]],
-               on_op: Optional[Callable[[int, int, int, int], None]] = None) -> Timeline:
-    """Execute ``stream`` with ``durations[step][op]`` (cycles, >= 1) and return its timeline.
-
-    ``on_op(step, op, start, end)``, if given, is called as each operation ends (for streaming
-    traces).
+    ``capacities``: servers per resource; ``region_capacity``: bytes per region. ``progress(n)``
+    is called now and then with the number of operations finished since its last call.
     """
+    n_ops, n_steps = stream.operations, stream.steps
     env = simpy.Environment()
-    servers = {name: _Server(env, capacity) for name, capacity in stream.capacities.items()}
-    steps = stream.steps
-    offsets = np.zeros(len(steps) + 1, dtype=np.int64)
-    np.cumsum([len(s.ops) for s in steps], out=offsets[1:])
-    n_ops = int(offsets[-1])
-    start = np.zeros(n_ops, dtype=np.int64)
-    end = np.zeros(n_ops, dtype=np.int64)
-    step_of_op = np.repeat(np.arange(len(steps), dtype=np.int64), np.diff(offsets))
-    step_end = np.zeros(len(steps), dtype=np.int64)
-    # A step's process starts only once its last dependency has finished (not all at cycle 0
-    # waiting on events): live generators stay few, which keeps per-event cost flat in batch.
-    waiting = [len(step.deps) for step in steps]
-    dependents: List[List[int]] = [[] for _ in steps]
-    for step in steps:
-        for d in step.deps:
-            dependents[d].append(step.index)
-    finished = [False] * len(steps)
+    # -- static structure, as flat lists ----------------------------------------------------
+    # every per-operation column is a numpy array indexed through a memoryview: 8 bytes (or 4) an
+    # entry, no copy of the stream, and as fast to index as a list
+    res_count = np.diff(stream.res_ptr)
+    single = _view(np.where(res_count == 1, stream.res[stream.res_ptr[:-1]], -1))  # the resource, or -1
+    multi = [None] * n_ops  # the resources of operations holding several (one shared tuple per route)
+    routes: dict = {}
+    for o in np.flatnonzero(res_count != 1).tolist():
+        route = tuple(stream.res[stream.res_ptr[o]:stream.res_ptr[o + 1]].tolist())
+        multi[o] = routes.setdefault(route, route)
+    del routes
+    region = memoryview(stream.op_region)
+    amount = memoryview(stream.op_amount)
+    dur = _view(durations)
+    step_of = _view(stream.op_step)
+    pred_count = np.diff(stream.pred_ptr)
+    order = np.argsort(stream.pred, kind="stable")
+    succ_ptr = np.zeros(n_ops + 1, dtype=np.int64)
+    np.cumsum(np.bincount(stream.pred, minlength=n_ops), out=succ_ptr[1:])
+    succ = _view(np.repeat(np.arange(n_ops, dtype=np.int64), pred_count)[order])
+    succ_ptr = _view(succ_ptr)
+    del order
+    npred = _view(pred_count)
+    root_ops = np.flatnonzero(pred_count == 0)
+    root_ptr = _view(np.searchsorted(root_ops, stream.step_ops))
+    root_ops = _view(root_ops)
+    left = _view(np.diff(stream.step_ops))
+    dorder = np.argsort(stream.dep, kind="stable")
+    dependents = _view(np.repeat(np.arange(n_steps, dtype=np.int64), np.diff(stream.dep_ptr))[dorder])
+    dptr = np.zeros(n_steps + 1, dtype=np.int64)
+    np.cumsum(np.bincount(stream.dep, minlength=n_steps), out=dptr[1:])
+    dptr = _view(dptr)
+    del dorder
+    ndeps = _view(np.diff(stream.dep_ptr))
+    rel_ptr = memoryview(stream.rel_ptr)
+    rel = memoryview(stream.rel)
+    uses = _view(stream.op_uses)
+    # -- state ----------------------------------------------------------------------------------
+    free = np.asarray(capacities, dtype=np.int64).tolist()
+    queues = [[] for _ in free]
+    busy = [0] * len(free)
+    cap = np.asarray(region_capacity, dtype=np.int64).tolist()
+    level = [0] * len(cap)
+    peak = [0] * len(cap)
+    pending = [[] for _ in cap]  # region -> heap of (seq, write) waiting to be admitted
+    trigger = [-1] * len(cap)
+    seq = memoryview(stream.op_seq)
+    # bytes of each region's writes in sequence order, cumulated: write q may enter once
+    # cum[g][q + 1] - freed[g] <= capacity (room kept for every earlier write)
+    writes = np.flatnonzero(stream.op_region >= 0)
+    worder = writes[np.lexsort((stream.op_seq[writes], stream.op_region[writes]))]
+    wreg = stream.op_region[worder]
+    cum = [[0] for _ in cap]
+    for g, first in zip(*np.unique(wreg, return_index=True)):
+        stop = np.searchsorted(wreg, g, side="right")
+        cum[int(g)] = [0] + np.cumsum(stream.op_amount[worder[first:stop]]).tolist()
+    freed = [0] * len(cap)
+    limit = [bisect.bisect_right(cum[g], cap[g]) - 2 for g in range(len(cap))]  # largest admissible seq
+    out = {name: np.zeros(n_ops, dtype=np.int64) for name in ("request", "admit", "start", "end")}
+    out.update({name: np.full(n_ops, -1, dtype=np.int64) for name in ("cause", "free_time")})
+    out["step_end"] = np.zeros(n_steps, dtype=np.int64)
+    request, admit, started, end = (memoryview(out[k]) for k in ("request", "admit", "start", "end"))
+    cause, free_time, step_end = (memoryview(out[k]) for k in ("cause", "free_time", "step_end"))
+    enabler = _view(np.full(n_ops, -1, dtype=np.int64))
+    calendar = {}
+    dirty_regions = set()
+    last_end = [-1, -1]  # (cycle, operation) of the latest operation end
+    done = [0, 0, 0]  # operations finished, at the last progress call; steps finished
+    schedule = env.schedule
 
-    def run(step):
-        base = int(offsets[step.index])
-        for i, op in enumerate(step.ops):
-            server = servers[op.resource]
-            yield server.request(step.index)
-            begin = env.now
-            cycles = durations[step.index][i]
-            yield env.timeout(cycles)
-            server.busy_cycles += cycles
-            server.release()
-            start[base + i] = begin
-            end[base + i] = env.now
-            if on_op is not None:
-                on_op(step.index, i, begin, env.now)
-        step_end[step.index] = env.now
-        finished[step.index] = True
-        for j in dependents[step.index]:
-            waiting[j] -= 1
-            if waiting[j] == 0:
-                env.process(run(steps[j]))
+    heappush, heappop = heapq.heappush, heapq.heappop
+    released_at = [-1] * len(free)  # cycle of each resource's last release
+    released_by = [-1] * len(free)  # and the operation that released it
+    dirty = []  # resources whose queue or servers changed this cycle (repeats are harmless)
+
+    def ask(x: int, t: int, why: int) -> None:
+        """Operation x asks for its region (if any) and resources at cycle t, enabled by ``why``."""
+        request[x] = t
+        enabler[x] = why
+        g = region[x]
+        if g >= 0:
+            if seq[x] > limit[g]:
+                heappush(pending[g], (seq[x], x))
+                return
+            level[g] += amount[x]
+            if level[g] > peak[g]:
+                peak[g] = level[g]
+        admit[x] = t
+        r = single[x]
+        if r >= 0:
+            heappush(queues[r], (t, step_of[x], x))
+            dirty.append(r)
+        else:
+            key = (t, step_of[x], x)
+            for r in multi[x]:
+                heappush(queues[r], key)
+                dirty.append(r)
+
+    def begin_step(s: int, t: int, why: int) -> None:
+        stack = [s]
+        while stack:
+            s = stack.pop()
+            a, b = root_ptr[s], root_ptr[s + 1]
+            if a == b:  # no operations: done at once
+                step_end[s] = t
+                finish_step(s, t, why, stack)
+            else:
+                for i in range(a, b):
+                    ask(root_ops[i], t, why)
+
+    def finish_step(s: int, t: int, why: int, stack: list) -> None:
+        done[2] += 1
+        for i in range(rel_ptr[s], rel_ptr[s + 1]):
+            u = rel[i]
+            uses[u] -= 1
+            if uses[u] == 0:
+                g = region[u]
+                level[g] -= amount[u]
+                freed[g] += amount[u]
+                free_time[u] = t
+                trigger[g] = why
+                limit[g] = bisect.bisect_right(cum[g], cap[g] + freed[g]) - 2
+                if pending[g]:
+                    dirty_regions.add(g)
+        for i in range(dptr[s], dptr[s + 1]):
+            d = dependents[i]
+            ndeps[d] -= 1
+            if ndeps[d] == 0:
+                stack.append(d)
+
+    def start(x: int, t: int) -> None:
+        """Operation x starts at t (its servers are taken): note why, and when it ends."""
+        started[x] = t
+        if t > admit[x]:  # it waited for a resource: one released now made it start
+            why = -1
+            r = single[x]
+            for r in ((r,) if r >= 0 else multi[x]):
+                if released_at[r] == t:
+                    why = released_by[r]
+                    break
+            cause[x] = why if why >= 0 else last_end[1]
+        elif admit[x] == request[x]:
+            cause[x] = enabler[x]
+        end_at = t + dur[x]
+        bucket = calendar.get(end_at)
+        if bucket is None:
+            calendar[end_at] = [x]
+            event = Event(env)
+            event._ok = True
+            event._value = None
+            event.callbacks.append(process)
+            schedule(event, NORMAL, end_at - t)
+        else:
+            bucket.append(x)
+
+    def arbitrate(t: int) -> None:
+        while dirty_regions or dirty:
+            if dirty_regions:
+                regions_now = list(dirty_regions)
+                dirty_regions.clear()
+                for g in regions_now:
+                    queue = pending[g]
+                    while queue and queue[0][0] <= limit[g]:
+                        x = heappop(queue)[1]
+                        level[g] += amount[x]
+                        if level[g] > peak[g]:
+                            peak[g] = level[g]
+                        cause[x] = trigger[g]
+                        admit[x] = t
+                        r = single[x]
+                        key = (t, step_of[x], x)
+                        for r in ((r,) if r >= 0 else multi[x]):
+                            heappush(queues[r], key)
+                            dirty.append(r)
+            resources_now = dirty[:]
+            dirty.clear()
+            for r in resources_now:
+                queue = queues[r]
+                while free[r] > 0 and queue:
+                    x = queue[0][2]
+                    if single[x] >= 0:
+                        heappop(queue)
+                        free[r] -= 1
+                        start(x, t)
+                        continue
+                    held = multi[x]
+                    blocked = False
+                    for q in held:
+                        if free[q] <= 0 or queues[q][0][2] != x:
+                            blocked = True
+                            break
+                    if blocked:
+                        break  # it waits elsewhere; those behind it here wait too
+                    for q in held:
+                        heappop(queues[q])
+                        free[q] -= 1
+                        if q != r:
+                            dirty.append(q)  # a new head there
+                    start(x, t)
+
+    def process(event) -> None:
+        t = env.now
+        bucket = calendar.pop(t)
+        last_end[0] = t
+        last_end[1] = bucket[-1]
+        for o in bucket:
+            r = single[o]
+            d = dur[o]
+            if r >= 0:
+                free[r] += 1
+                busy[r] += d
+                released_at[r] = t
+                released_by[r] = o
+                dirty.append(r)
+            else:
+                for r in multi[o]:
+                    free[r] += 1
+                    busy[r] += d
+                    released_at[r] = t
+                    released_by[r] = o
+                    dirty.append(r)
+            end[o] = t
+            i, stop = succ_ptr[o], succ_ptr[o + 1]
+            while i < stop:
+                x = succ[i]
+                i += 1
+                n = npred[x] - 1
+                npred[x] = n
+                if n == 0:
+                    ask(x, t, o)
+            s = step_of[o]
+            n = left[s] - 1
+            left[s] = n
+            if n == 0:
+                step_end[s] = t
+                stack = []
+                finish_step(s, t, o, stack)
+                while stack:
+                    begin_step(stack.pop(), t, o)
+        done[0] += len(bucket)
+        arbitrate(t)
+        if progress is not None and done[0] - done[1] >= 65536:
+            progress(done[0] - done[1])
+            done[1] = done[0]
 
     with paused_gc():
-        for step in steps:
-            if not step.deps:
-                env.process(run(step))
+        for s in [s for s in range(n_steps) if ndeps[s] == 0]:
+            begin_step(s, 0, -1)
+        arbitrate(0)
         env.run()
-    unfinished = [s.index for s in steps if not finished[s.index]]
-    if unfinished:  # a dependency cycle would be a bug in the schedule builder
-        raise RuntimeError(f"{len(unfinished)} steps never ran (first: {steps[unfinished[0]].label})")
-    events = next(env._eid)  # simpy's running event counter: events scheduled so far
-    return Timeline(cycles=int(end.max()) if n_ops else 0, start=start, end=end, step_of_op=step_of_op,
-                    step_end=step_end, busy={k: v.busy_cycles for k, v in servers.items()}, events=events)
+    if progress is not None and done[0] > done[1]:
+        progress(done[0] - done[1])
+    if done[2] != n_steps:
+        _deadlock(stream, level, cap, pending)
+    # the closures reference each other through their cells: break the cycle so that their
+    # state is freed now (the garbage collector is paused for the whole run)
+    ask = begin_step = finish_step = start = arbitrate = process = None  # noqa: F841
+    return Timeline(cycles=int(out["end"].max()) if n_ops else 0, busy=np.array(busy, dtype=np.int64),
+                    region_peak=np.array(peak, dtype=np.int64), events=next(env._eid), **out)
+
+
+def _view(values) -> memoryview:
+    """A writable memoryview of an int64 copy of ``values``: 8 bytes an entry (a Python list of
+    ints takes about 36), and indexing it is as fast as indexing a list."""
+    return memoryview(np.array(values, dtype=np.int64))
+
+
+def _deadlock(stream, level, cap, pending) -> None:
+    """The run stopped with work left: region writes waiting for space their readers cannot free."""
+    blocked = [g for g, queue in enumerate(pending) if queue]
+    if blocked:
+        detail = "; ".join(f"{stream.region_name(g)} holds {level[g]:,} of {cap[g]:,} B" for g in blocked[:3])
+        raise MappingError(f"the run deadlocked: tile-buffer regions are too small for the data their readers wait "
+                           f"for ({sum(len(pending[g]) for g in blocked)} writes waiting; {detail}); enlarge "
+                           "tile.buffer.size (this is not expected when the working sets fit: please report it)")
+    raise RuntimeError("the event model stopped with operations left and no region waiting: a dependency cycle in "
+                       "the operation stream (a bug in xbarsim's stream builder, please report it)")

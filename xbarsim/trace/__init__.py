@@ -1,7 +1,7 @@
-"""HDF5 traces: a versioned schema, an atomic streaming writer, a lazy read-only reader."""
+"""HDF5 traces: a versioned schema, an atomic writer, a lazy read-only reader."""
 
-from .reader import EventTable, Trace, open_trace
+from .reader import Trace, open_trace
 from .schema import DETAILS, FORMAT, SCHEMA_VERSION
 from .writer import TraceWriter
 
-__all__ = ["DETAILS", "EventTable", "FORMAT", "SCHEMA_VERSION", "Trace", "TraceWriter", "open_trace"]
+__all__ = ["DETAILS", "FORMAT", "SCHEMA_VERSION", "Trace", "TraceWriter", "open_trace"]

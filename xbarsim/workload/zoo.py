@@ -6,6 +6,7 @@ MAC and weight totals are checked against published figures in ``tests/unit/test
 from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional
+from ..errors import ArgumentError
 
 __all__ = ["ZOO", "zoo_names", "zoo_spec", "NetBuilder"]
 
@@ -25,7 +26,8 @@ class NetBuilder:
         return layer["name"]
 
     def conv(self, name: str, M: int, R: int, stride=1, padding=None, groups: int = 1,
-             activation: str = "relu", inputs: Optional[List[str]] = None, S: Optional[int] = None) -> str:
+             activation: str = "relu", inputs: Optional[List[str]] = None, S: Optional[int] = None,
+             bias: bool = False) -> str:
         """A conv of R x S (S defaults to R); padding defaults to 'same' for odd kernels."""
         S = R if S is None else S
         if padding is None:
@@ -34,6 +36,8 @@ class NetBuilder:
                  "groups": groups, "activation": activation}
         if S != R:
             layer["S"] = S
+        if bias:
+            layer["bias"] = True
         return self._add(layer, inputs)
 
     def fc(self, name: str, M: int, activation: str = "none", inputs: Optional[List[str]] = None) -> str:
@@ -49,6 +53,152 @@ class NetBuilder:
 
     def add(self, name: str, inputs: List[str], activation: str = "relu") -> str:
         return self._add({"name": name, "type": "add", "activation": activation}, inputs)
+
+    # -- token sequences (transformers) ----------------------------------------------------------
+
+    def linear(self, name: str, M: int, activation: str = "none", bias: bool = False,
+               inputs: Optional[List[str]] = None, tied: Optional[str] = None) -> str:
+        """Static weights applied to every token (C in, M out)."""
+        layer = {"name": name, "type": "linear", "M": M, "activation": activation, "bias": bias}
+        if tied is not None:
+            layer["tied"] = tied
+        return self._add(layer, inputs)
+
+    def matmul(self, name: str, a: str, b: str, heads: int = 1, transpose_b: bool = False, cache: bool = False,
+               causal: bool = False) -> str:
+        """The per-head product of two activations a and b (b transposed for Q K^T)."""
+        return self._add({"name": name, "type": "matmul", "heads": heads, "transpose_b": transpose_b,
+                          "cache": cache, "causal": causal}, [a, b])
+
+    def function(self, name: str, kind: str, heads: Optional[int] = None, inputs: Optional[List[str]] = None) -> str:
+        """A vector-unit function layer: softmax (per head), layernorm, rmsnorm, gelu or silu."""
+        layer = {"name": name, "type": kind}
+        if heads is not None:
+            layer["heads"] = heads
+        return self._add(layer, inputs)
+
+    def mul(self, name: str, inputs: List[str]) -> str:
+        return self._add({"name": name, "type": "mul"}, inputs)
+
+    def embedding(self, name: str, vocab: int, M: int, lookup: str = "token",
+                  inputs: Optional[List[str]] = None) -> str:
+        return self._add({"name": name, "type": "embedding", "vocab": vocab, "M": M, "lookup": lookup}, inputs)
+
+    def tokens(self, name: str, extra_tokens: int = 0, keep: Optional[int] = None, keep_from: str = "first",
+               inputs: Optional[List[str]] = None) -> str:
+        """A feature map as a token sequence (with prepended tokens), or some of its tokens."""
+        layer = {"name": name, "type": "tokens", "extra_tokens": extra_tokens, "keep_from": keep_from}
+        if keep is not None:
+            layer["keep"] = keep
+        return self._add(layer, inputs)
+
+    def sequence(self, decode: int = 0, max_length: Optional[int] = None, masked_products: str = "computed") -> None:
+        """How the network is run: decode steps after the prefill, the context window."""
+        self.spec["sequence"] = {"decode": decode, "max_length": max_length, "masked_products": masked_products}
+
+
+def _attention(net: NetBuilder, prefix: str, d: int, heads: int, causal: bool = False, cache: bool = False,
+               bias: bool = True) -> str:
+    """Multi-head self-attention on ``net.last``: Q, K, V projections (one fused 3d projection in
+    GPT-2, the same MACs and parameters), Q K^T per head, softmax (its 1/sqrt(d) scale folded in),
+    attention x V, output projection."""
+    source = net.last
+    q = net.linear(f"{prefix}.q", d, bias=bias, inputs=[source])
+    k = net.linear(f"{prefix}.k", d, bias=bias, inputs=[source])
+    v = net.linear(f"{prefix}.v", d, bias=bias, inputs=[source])
+    net.matmul(f"{prefix}.qk", q, k, heads, transpose_b=True, cache=cache, causal=causal)
+    p = net.function(f"{prefix}.softmax", "softmax", heads=heads)
+    net.matmul(f"{prefix}.av", p, v, heads, cache=cache, causal=causal)
+    return net.linear(f"{prefix}.proj", d, bias=bias)
+
+
+def _pre_ln_block(net: NetBuilder, prefix: str, d: int, heads: int, ff: int, causal: bool = False,
+                  cache: bool = False) -> str:
+    """A pre-LN transformer block (GPT-2, ViT): x + attn(ln(x)), then h + mlp(ln(h)), GELU MLP."""
+    source = net.last
+    net.function(f"{prefix}.ln1", "layernorm", inputs=[source])
+    attn = _attention(net, f"{prefix}.attn", d, heads, causal, cache)
+    mid = net.add(f"{prefix}.add1", [attn, source], activation="none")
+    net.function(f"{prefix}.ln2", "layernorm", inputs=[mid])
+    net.linear(f"{prefix}.fc", ff, activation="gelu", bias=True)
+    out = net.linear(f"{prefix}.fc_proj", d, bias=True)
+    return net.add(f"{prefix}.add2", [out, mid], activation="none")
+
+
+def _post_ln_block(net: NetBuilder, prefix: str, d: int, heads: int, ff: int) -> str:
+    """A post-LN transformer block (BERT): ln(x + attn(x)), then ln(h + mlp(h)), GELU MLP."""
+    source = net.last
+    attn = _attention(net, f"{prefix}.attn", d, heads)
+    net.add(f"{prefix}.add1", [attn, source], activation="none")
+    mid = net.function(f"{prefix}.ln1", "layernorm")
+    net.linear(f"{prefix}.fc", ff, activation="gelu", bias=True)
+    out = net.linear(f"{prefix}.fc_proj", d, bias=True)
+    net.add(f"{prefix}.add2", [out, mid], activation="none")
+    return net.function(f"{prefix}.ln2", "layernorm")
+
+
+def gpt2(name: str = "gpt2-small", prompt: int = 128, decode: int = 128, layers: int = 12, d: int = 768,
+         heads: int = 12, vocab: int = 50257, context: int = 1024) -> Dict:
+    """GPT-2 (Radford et al. 2019; small: 12 layers, d 768, 12 heads, 124 M parameters with the
+    output layer tied to the token embedding), a prompt of ``prompt`` tokens then ``decode``
+    tokens generated against KV caches. Causal attention; the output layer runs on the last
+    position only (the one a generated token needs)."""
+    net = NetBuilder(name, 1, prompt, 1)
+    net.embedding("wte", vocab, d)
+    net.embedding("wpe", context, d, lookup="position", inputs=["wte"])
+    net.add("embed", ["wte", "wpe"], activation="none")
+    for i in range(layers):
+        _pre_ln_block(net, f"h{i}", d, heads, 4 * d, causal=True, cache=True)
+    net.function("ln_f", "layernorm")
+    net.tokens("last", keep=1, keep_from="last")
+    net.linear("lm_head", vocab, tied="wte")
+    net.sequence(decode=decode, max_length=context)
+    return net.spec
+
+
+def bert_base(sequence: int = 128) -> Dict:
+    """BERT-base (Devlin et al. 2019: 12 layers, d 768, 12 heads, FFN 3072, 110 M parameters) on a
+    sequence of ``sequence`` tokens, with its pooler (a tanh linear layer on the first token)."""
+    d, vocab = 768, 30522
+    net = NetBuilder("bert-base", 1, sequence, 1)
+    net.embedding("word", vocab, d)
+    net.embedding("position", 512, d, lookup="position", inputs=["word"])
+    net.embedding("segment", 2, d, lookup="segment", inputs=["word"])
+    net.add("embed", ["word", "position", "segment"], activation="none")
+    net.function("embed_ln", "layernorm")
+    for i in range(12):
+        _post_ln_block(net, f"layer{i}", d, 12, 4 * d)
+    net.tokens("cls", keep=1)
+    net.linear("pooler", d, activation="tanh", bias=True)
+    net.sequence(max_length=512)
+    return net.spec
+
+
+def vit_b16(image: int = 224, classes: int = 1000) -> Dict:
+    """ViT-B/16 (Dosovitskiy et al., ICLR 2021: 16x16 patches, 12 layers, d 768, 12 heads, MLP
+    3072, 86 M parameters): patch embedding, class token, learned position embeddings, pre-LN
+    blocks, head on the class token."""
+    d = 768
+    net = NetBuilder("vit-b16", image, image, 3)
+    net.conv("patch", d, 16, 16, padding=0, activation="none", bias=True)
+    seq = net.tokens("tokens", extra_tokens=1)
+    tokens = (image // 16) ** 2 + 1
+    net.embedding("pos", tokens, d, lookup="position", inputs=[seq])
+    net.add("embed", [seq, "pos"], activation="none")
+    for i in range(12):
+        _pre_ln_block(net, f"block{i}", d, 12, 4 * d)
+    net.function("norm", "layernorm")
+    net.tokens("cls", keep=1)
+    net.linear("head", classes, bias=True)
+    net.sequence(max_length=tokens)
+    return net.spec
+
+
+def tiny_decoder() -> Dict:
+    """A two-block decoder (vocabulary 64, d 16, 2 heads, MLP 64, a prompt of 8 tokens and 4
+    decoded, context 16), small enough for quick tests (a few tiles of ``isaac-llm``)."""
+    spec = gpt2("tiny-decoder", prompt=8, decode=4, layers=2, d=16, heads=2, vocab=64, context=16)
+    return spec
 
 
 def _basic_block(net: NetBuilder, prefix: str, M: int, stride: int, project: bool) -> None:
@@ -103,7 +253,7 @@ def wide_resnet(depth: int = 28, widen: int = 10, classes: int = 10) -> Dict:
     """Wide ResNet WRN-d-k for CIFAR (Zagoruyko & Komodakis, BMVC 2016): (d-4)/6 blocks of two 3x3
     convs per stage, widths 16k, 32k, 64k. WRN-28-10: 36.5 M parameters."""
     if (depth - 4) % 6:
-        raise ValueError(f"depth: expected 6n+4 (16, 22, 28, 40, ...), got {depth}")
+        raise ArgumentError(f"depth: expected 6n+4 (16, 22, 28, 40, ...), got {depth}")
     return _cifar_resnet(f"wrn{depth}-{widen}", 16, (16 * widen, 32 * widen, 64 * widen), (depth - 4) // 6, classes)
 
 
@@ -156,7 +306,7 @@ def resnet_cifar(depth: int, width: int = 16, name: Optional[str] = None, classe
     Shape changes use 1x1 projection shortcuts (option B), which add about 1% to option A's count.
     """
     if (depth - 2) % 6:
-        raise ValueError(f"depth: expected 6n+2 (20, 32, 44, 56, ...), got {depth}")
+        raise ArgumentError(f"depth: expected 6n+2 (20, 32, 44, 56, ...), got {depth}")
     return _cifar_resnet(name or f"resnet{depth}", width, (width, 2 * width, 4 * width), (depth - 2) // 6, classes)
 
 
@@ -227,6 +377,10 @@ ZOO: Dict[str, Callable[[], Dict]] = {
     "vgg8": vgg8,
     "alexnet": alexnet,
     "mlp": mlp,
+    "gpt2-small": gpt2,
+    "bert-base": bert_base,
+    "vit-b16": vit_b16,
+    "tiny-decoder": tiny_decoder,
 }
 """Built-in networks by name."""
 

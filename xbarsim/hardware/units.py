@@ -1,0 +1,51 @@
+"""Digital units of a tile: activation, pooling and shift-and-add (residual adds).
+
+Each kind of unit on a tile is one resource; ``n`` operations on ``u`` units take
+``ceil(n / u)`` cycles (one operation per unit per cycle), at least one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import Component, Family, OpKind, ResourceKind, register
+
+__all__ = ["FAMILY"]
+
+
+def _duration(units):
+    def duration(arch, stream, index):
+        return np.maximum(1, -(-stream.op_amount[index] // max(1, units(arch)))).astype(np.int64)
+    return duration
+
+
+def _count(component):
+    return lambda arch, stream, index: {(component, "op"): stream.op_amount[index]}
+
+
+FAMILY = register(Family(
+    name="units",
+    doc="a tile's activation, pooling and shift-and-add units",
+    sections=("tile.activation_units", "tile.pooling_units", "tile.shift_add_units"),
+    components=(
+        Component("tile_shift_add", "tile shift-and-add unit (residual adds; merges of a copy's partial sums)",
+                  {"op": "one addition"}, instances=lambda a: a.chip.tiles * a.tile.shift_add_units),
+        Component("act", "activation unit", {"op": "one output activated"},
+                  instances=lambda a: a.chip.tiles * a.tile.activation_units),
+        Component("pool", "pooling unit", {"op": "one window element"},
+                  instances=lambda a: a.chip.tiles * a.tile.pooling_units),
+    ),
+    resources=(
+        ResourceKind("act", "a tile's activation units", scope="tile", servers=lambda a: 1),
+        ResourceKind("pool", "a tile's pooling units", scope="tile", servers=lambda a: 1),
+        ResourceKind("tsa", "a tile's shift-and-add units", scope="tile", servers=lambda a: 1),
+    ),
+    ops=(
+        OpKind("act", "activate outputs", ("act",), "operations", _duration(lambda a: a.tile.activation_units),
+               _count("act"), group="digital units"),
+        OpKind("pool", "pool window elements", ("pool",), "operations", _duration(lambda a: a.tile.pooling_units),
+               _count("pool"), group="digital units"),
+        OpKind("eltwise", "add feature maps elementwise", ("tsa",), "operations",
+               _duration(lambda a: a.tile.shift_add_units), _count("tile_shift_add"), group="digital units"),
+    ),
+))

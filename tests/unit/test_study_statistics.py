@@ -116,3 +116,15 @@ def test_rows_with_fewer_trained_seeds_pair_on_the_seeds_they_share():
     assert "B (seeds 1, 2)" in header and "Not trained, so not in this table: C" in header
     with pytest.raises(ValueError, match="share no training seed"):
         robustness(StudyResult(**{**result.__dict__, "extra": {"row_seeds": {"A": [0], "B": [1, 2]}}}), "B", "A")
+
+
+def test_a_cell_that_varied_keeps_its_interval_even_when_seed_means_agree():
+    from xbarsim.studies.accuracy import StudyResult
+
+    result = StudyResult(
+        title="t", dataset="d", column_label="sigma", columns=(0.0, 0.1), rows=["A"],
+        accuracies={"A": [[[0.9, 0.9], [0.8, 0.8]], [[0.74, 0.86], [0.72, 0.88]]]},
+        float_accuracy={"A": [0.91, 0.81]}, draws=2, seeds=2, test_images=100, semantics="s", seconds=1.0)
+    row = result.table().splitlines()[-1]
+    assert "| 80.0 [80.0, 80.0] |" in row  # draws varied; the two seed means are both 0.80
+    assert "| 85.0 [21.5, 100.0] |" in row  # sigma 0: 0.85 +- 12.71 * 0.05 / sqrt(2), clipped

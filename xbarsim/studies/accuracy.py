@@ -261,8 +261,9 @@ def _fmt(value) -> str:
 
 
 def _cell(e: Estimate) -> str:
-    """'mean [low, high]' in percent; the interval is clipped to [0, 100], where accuracy lives."""
-    if e.basis == "none" or e.high == e.low:
+    """'mean [low, high]' in percent; the interval is clipped to [0, 100], where accuracy lives.
+    A point only when nothing varied; seed means that happen to agree give a zero-width interval."""
+    if e.basis == "none":
         return f"{100 * e.mean:.1f}"
     return f"{100 * e.mean:.1f} [{100 * max(e.low, 0.0):.1f}, {100 * min(e.high, 1.0):.1f}]"
 

@@ -93,14 +93,14 @@ def ranking(result: StudyResult) -> List[Ranking]:
 
 
 def _p(value: float) -> str:
-    if value != value:  # nan
+    if value != value:  # nan: too few pairs, or differences without spread (no t-test)
         return "n/a"
     return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
 
 
 def _pp(comparison: Comparison) -> str:
     d = comparison.difference
-    if d.basis == "none" or d.low == d.high:
+    if d.basis == "none":
         return f"{100 * d.mean:+.1f}"
     return f"{100 * d.mean:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}]"
 

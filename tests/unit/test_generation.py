@@ -133,6 +133,22 @@ def test_products_on_crossbars_write_their_operands_into_arrays():
     assert units == {"h0.attn.qk": 1, "h0.attn.av": 0, "h1.attn.qk": 1, "h1.attn.av": 0}
 
 
+def test_a_single_head_too_large_for_the_chip_is_refused_on_crossbars():
+    """A product split across the chip by heads keeps each head's keys in its part as they
+    arrive; one head's keys split over parts is not modelled (a split at the longest length would
+    not hold at shorter ones), so it is refused with a way out, and runs on the matrix unit."""
+    network = load_workload({"version": 1, "name": "one-head", "input": {"H": 1, "W": 512, "C": 16}, "layers": [
+        {"name": "q", "type": "linear", "M": 16},
+        {"name": "k", "type": "linear", "inputs": [], "M": 16},
+        {"name": "qk", "type": "matmul", "inputs": ["q", "k"], "heads": 1, "transpose_b": True}]})
+    arch = xbarsim.load_arch({"version": 1, "base": "tiny", "products": {"qk": "crossbar", "av": "crossbar"}})
+    with pytest.raises(MappingError, match=r"^layer 'qk': its operand b needs 16 PEs but the chip has 8.*only by heads"):
+        xbarsim.simulate(arch, network)
+    digital = xbarsim.evolve(arch, {"products.qk": "digital", "tile.matrix_unit.macs_per_cycle": 16,
+                                    "tile.buffer.size": "64KiB"})
+    assert xbarsim.simulate(digital, network).count("mxu.mac") > 0
+
+
 def test_crossbar_caches_cannot_be_overwritten_while_decoding():
     network = decoder(decode=2)
     crossbar = {"products.qk": "crossbar", "products.av": "crossbar"}

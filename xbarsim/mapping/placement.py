@@ -32,7 +32,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from ..config.arch import SCHEDULES, Arch
 from ..errors import MappingError
 from ..workload.network import Layer, Network
-from .lowering import LoweredLayer, layer_bits, longest, lower, on_crossbars, product_unit
+from .lowering import LoweredLayer, layer_bits, longest, lower, matrix_shape, on_crossbars, product_unit
 
 __all__ = ["SCHEDULES", "CopyPlacement", "PartMapping", "LayerMapping", "Mapping", "map_network", "segment_bounds",
            "for_phase"]
@@ -196,6 +196,13 @@ def _split(arch: Arch, layer: Layer) -> Tuple[LoweredLayer, ...]:
     if need <= capacity:
         return whole
     parts = -(-need // capacity)
+    if layer.type == "matmul" and matrix_shape(layer)[0] == 1:
+        # a product's operand b grows with the sequence: split by heads, each part keeps its heads
+        # as keys arrive; a split of one head's keys or columns over parts is not modelled
+        raise MappingError(
+            f"layer {layer.name!r}: its operand b needs {need} PEs but the chip has {capacity}, and a product "
+            f"of two activations in crossbars is split across the chip only by heads (it has one); run it on "
+            f"the digital matrix unit (the arch's products section), or use a larger chip or larger arrays")
     while True:
         pieces = lower(layer, arch.crossbar, parts)
         largest = max(-(-p.arrays // arch.pe.arrays) for p in pieces)

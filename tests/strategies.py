@@ -233,7 +233,10 @@ RETIME_VALUES = {
     "crossbar.adc_percentile": [99.0], "crossbar.column_encoding": ["flip"], "crossbar.g_on": ["1e-5S"],
     "crossbar.on_off_ratio": [10.0, float("inf")], "crossbar.read_noise_sigma": [0.02],
     "crossbar.signed_inputs": [True], "crossbar.stuck_at_off": [0.01], "crossbar.stuck_at_on": [0.01],
-    "crossbar.variation_model": ["lognormal"],
+    "crossbar.variation_model": ["lognormal"], "crossbar.variation_draw": ["cycle"],
+    # midscale needs offset mapping, plain columns and the dynamic range, which a random arch may not
+    # have and a replay may not change (weight_mapping changes the mapping): only the default here
+    "crossbar.reference_column": ["g_off"],
     "tile.vector_unit.lanes": [8, 64], "tile.matrix_unit.macs_per_cycle": [16, 256],
     "tile.matrix_unit.buffer.width_bits": [64, 512], "tile.matrix_unit.buffer.bandwidth": ["4GB/s", "64GB/s"],
     "tile.matrix_unit.buffer.latency": ["0s", "2ns"], "programming.endurance": [1e6, 1e12],

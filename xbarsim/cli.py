@@ -53,6 +53,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -134,7 +144,7 @@ def _trained_model(name: str):
     """(Model, dataset) for a shipped study model name or a model .npz file."""
     from .nn.weights import load_model
     from .studies.families import StudyModel
-    from .studies.train import parse_name
+    from .studies.families import parse_name
 
     path = Path(name)
     if path.suffix == ".npz" and path.is_file():
@@ -259,47 +269,55 @@ def _progress_lines(cells: int):
 
 def cmd_accuracy(args) -> int:
     """Accuracy of trained study models through the crossbar model, swept over one parameter."""
-    from .studies.accuracy import PARAMETERS, early_exit, family_settings, load_study_model, parameter_settings, \
-        run_study, study_files, write_study
-    from .studies.families import family
+    from .studies.accuracy import PARAMETERS, Semantics, family_settings, parameter_settings, run_study, \
+        study_files, write_study
+    from .studies.data import load_dataset
 
     what = args.rows or args.family or "depth"
-    name = f"{args.dataset}-{what}-{args.sweep}"
+    overrides = tuple((key, value) for key, value in (("variation_draw", args.variation_draw),
+                                                      ("on_off_ratio", args.on_off_ratio),
+                                                      ("adc_range", args.adc_range)) if value is not None)
+    suffix = ("" if args.semantics == "chip" else f"-{args.semantics}") + ("-custom" if overrides else "")
+    name = f"{args.dataset}-{what}-{args.sweep}{suffix}"
     out = Path(args.out or f"accuracy-{name}")
     check_destination(out, what="study results", members=list(study_files(name).values()), overwrite=args.force)
     arch = load_arch(args.arch)
+    load_dataset(args.dataset)  # a missing dataset is the first thing to say
+    semantics = Semantics(args.semantics, overrides, args.batch)
+    semantics.crossbar(arch.crossbar)  # a bad combination fails here, before any work
     if args.rows:
-        settings = parameter_settings(args.rows, args.dataset, arch)
+        settings = parameter_settings(args.rows, args.dataset, arch, values=args.row_values)
     else:
-        settings = family_settings(what, args.dataset, arch)
-    cells = len(settings) * len(args.values or PARAMETERS[args.sweep].values)
+        settings = family_settings(what, args.dataset, arch, trained_only=True)
+        if not settings:
+            raise ArgumentError(f"--family {what}: no trained {args.dataset} model in this family; train them with "
+                                "python -m xbarsim.studies.train (needs PyTorch)")
+    rows = len({id(s.models) for s in settings})  # the exits of one model share every forward pass
+    cells = rows * len(args.values or PARAMETERS[args.sweep].values)
     say = (lambda text: None) if args.quiet else _progress_lines(cells)
+    limit = None if args.test_limit is None else (args.test_limit or 10 ** 9)
     if not args.quiet:
-        print(f"  {len(settings)} rows x {cells // max(1, len(settings))} values x up to {args.draws} draws on "
-              f"{'the first ' + str(args.test_limit) if args.test_limit else 'all'} {args.dataset} test examples: "
-              f"{cells} cells, one line each as it finishes, with the time left",
+        print(f"  {rows} models x {cells // max(1, rows)} values x up to {args.draws or 'the default'} draws per "
+              f"seed on {'the first ' + str(args.test_limit) if args.test_limit else 'the default'} {args.dataset} "
+              f"test examples: {cells} cells, one line each as it finishes, with the time left",
               file=sys.stderr, flush=True)
+    exits = what == "exits" and not args.rows and args.sweep == "variation"
     result = run_study(settings, args.dataset, args.sweep, values=args.values, draws=args.draws,
                        title=f"{args.dataset}: {what} x {args.sweep} on {arch.name}", progress=say,
-                       test_limit=args.test_limit)
-    if what == "exits" and not args.rows:
-        spec = family("exits", args.dataset)[0]
-        model, _ = load_study_model(spec)
-        sigmas = result.columns if args.sweep == "variation" else (0.0, 0.05, 0.1, 0.15, 0.2)
-        policy = early_exit(model, arch.crossbar, args.dataset, args.threshold, sigmas, args.draws,
-                            test_limit=args.test_limit)
-        result.extra["early_exit"] = policy
+                       test_limit=limit, semantics=semantics, early_exit_threshold=args.threshold if exits else None)
     files = write_study(result, out, name, overwrite=args.force)
     print(result.table())
     if "early_exit" in result.extra:
         policy = result.extra["early_exit"]
-        print(f"\nearly exit at softmax entropy < {policy['threshold']:g} nats: accuracy and share of inputs per exit")
-        print("| sigma | accuracy | " + " | ".join(f"exit {i + 1}" for i in range(len(policy['shares'][0]))) + " |")
-        print("|---|---|" + "---|" * len(policy["shares"][0]))
-        for sigma, acc, std, shares in zip(policy["sigmas"], policy["accuracy"], policy["accuracy_std"],
-                                           policy["shares"]):
-            print(f"| {sigma:g} | {100 * acc:.1f} ± {100 * std:.1f} | " + " | ".join(f"{100 * v:.0f}%" for v in shares)
-                  + " |")
+        exits = len(policy["shares"][0])
+        print(f"\nearly exit at softmax entropy < {policy['threshold']:g} nats: accuracy [95% CI] and share of inputs "
+              "per exit")
+        print("| sigma | accuracy | " + " | ".join(f"exit {i + 1}" for i in range(exits)) + " |")
+        print("|---|---|" + "---|" * exits)
+        for sigma, acc, low, high, shares in zip(policy["sigmas"], policy["accuracy"], policy["low"], policy["high"],
+                                                  policy["shares"]):
+            print(f"| {sigma:g} | {100 * acc:.1f} [{100 * low:.1f}, {100 * high:.1f}] | "
+                  + " | ".join(f"{100 * v:.0f}%" for v in shares) + " |")
     print(f"\n{result.seconds:.1f} s; wrote {files['table']}, {files['json']}, {files['plot']}")
     return EXIT_OK
 
@@ -579,14 +597,18 @@ def build_parser() -> argparse.ArgumentParser:
     mvm.set_defaults(func=cmd_mvm)
     acc = sub.add_parser("accuracy", help="accuracy of trained models through the crossbar model",
                          description="Run trained study models (shipped with xbarsim) on a real test set through "
-                                     "the crossbar functional model, sweeping one parameter; print a table of mean "
-                                     "and standard deviation over independent draws and write it with a plot.",
-                         epilog="examples:\n  xbarsim accuracy --dataset digits --family depth --sweep variation\n"
-                                "  xbarsim accuracy --dataset mnist1d --rows weight-bits --sweep variation\n"
+                                     "the crossbar functional model, sweeping one parameter; print a table of the "
+                                     "mean over training seeds x independent draws with 95% confidence intervals "
+                                     "and write it with the raw accuracies and a plot.",
+                         epilog="examples:\n  xbarsim accuracy --family depth --sweep variation\n"
+                                "  xbarsim accuracy --family depth --semantics neurosim\n"
+                                "  xbarsim accuracy --rows adc-bits --sweep variation --adc-range calibrated\n"
+                                "  xbarsim accuracy --dataset digits --rows weight-bits --sweep variation\n"
                                 "  xbarsim accuracy --family exits --threshold 0.3\n"
-                                "  xbarsim accuracy --family width --sweep activation-noise-rescaled --draws 3",
+                                "  xbarsim accuracy --family width --sweep activation-noise-rescaled --draws 2",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    acc.add_argument("--dataset", choices=("digits", "mnist1d"), default="digits")
+    acc.add_argument("--dataset", choices=("fashion-mnist", "digits", "mnist1d"), default="fashion-mnist",
+                     help="fashion-mnist (needs Debian's dataset-fashion-mnist), digits or mnist1d")
     rows = acc.add_mutually_exclusive_group()
     rows.add_argument("--family", choices=("depth", "width", "kernel", "exits"), default=None,
                       help="models to compare, one row each (default: depth)")
@@ -598,11 +620,28 @@ def build_parser() -> argparse.ArgumentParser:
                               "weight-bits", "adc-bits", "cells-per-weight"),
                      help="the swept parameter, one column per value (default: variation)")
     acc.add_argument("--values", type=_values, default=None, help="comma-separated sweep values (default: per sweep)")
-    acc.add_argument("--draws", type=_positive, default=5, help="independent programmings per cell (default: 5)")
+    acc.add_argument("--row-values", type=_values, default=None,
+                     help="with --rows: comma-separated values of the row parameter (default: per parameter)")
+    acc.add_argument("--draws", type=_positive, default=None,
+                     help="independent programmings per training seed and cell (default: 2 for fashion-mnist, "
+                          "else 5)")
+    acc.add_argument("--semantics", choices=("chip", "neurosim"), default="chip",
+                     help="chip: the arch's crossbar as configured (study: variation drawn once per programming, "
+                          "on/off 100, full-scale ADC); neurosim: NeuroSim V1.4's (variation redrawn every input "
+                          "cycle, on/off 10, dynamic min..max ADC with floor rounding, mid-scale dummy column)")
+    acc.add_argument("--variation-draw", choices=("programming", "cycle"), default=None,
+                     help="override when variation is drawn: once per programming, or every input cycle")
+    acc.add_argument("--on-off-ratio", type=float, default=None, help="override the on/off conductance ratio")
+    acc.add_argument("--adc-range", choices=("full_scale", "calibrated", "dynamic"), default=None,
+                     help="override the ADC range policy")
+    acc.add_argument("--batch", type=_positive, default=None,
+                     help="images per batch: one mvm call per layer, the unit of per-cycle draws and dynamic ADC "
+                          "ranges (default: 200)")
     acc.add_argument("--arch", default="study", help="arch whose crossbar the models run on (default: study)")
     acc.add_argument("--threshold", type=float, default=0.5,
                      help="multi-exit models: exit when softmax entropy (nats) is below this (default: 0.5)")
-    acc.add_argument("--test-limit", type=_positive, default=None, help="use only the first N test examples")
+    acc.add_argument("--test-limit", type=_count, default=None,
+                     help="use the first N test examples (default: 100 for fashion-mnist, all otherwise; 0: all)")
     acc.add_argument("--out", default=None, metavar="DIR", help="output folder (default: accuracy-...); may hold "
                      "other studies")
     acc.add_argument("--force", action="store_true", help="replace this study's files if they exist")

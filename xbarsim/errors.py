@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Sequence, Union
 
 __all__ = ["XbarsimError", "ConfigError", "ArgumentError", "MappingError", "TraceError", "ReplayError", "OutputError",
-           "ResourceError", "format_path", "one_line"]
+           "ResourceError", "DataError", "format_path", "one_line"]
 
 PathPart = Union[str, int]
 
@@ -117,6 +117,10 @@ class TraceError(XbarsimError, OSError):
 
 class ReplayError(XbarsimError, ValueError):
     """A replay was asked to change what a trace cannot be replayed with (e.g. the mapping)."""
+
+
+class DataError(XbarsimError, FileNotFoundError):
+    """A study dataset is not installed or its files are unreadable."""
 
 
 class OutputError(XbarsimError, OSError):

@@ -76,7 +76,7 @@ def test_read_noise_variance_matches_the_second_product():
     pm = program(w, spec, rng=7)
     reads = 20000
     digits = pm._digits(np.repeat(x, reads, axis=0))
-    analog = pm._analog(digits, np.random.default_rng(8))[0, :, 0, 0, :]  # (reads, M); one row tile
+    analog = pm._analog(digits, np.random.default_rng(8))[0, 0, :, 0, :]  # (reads, M); one row tile, cycle, kind
     g = pm._cells.conductance.reshape(1, 1, 64, 8)[0, 0]  # level units, offset mapping: one slice
     predicted = sigma_r**2 * (x[0].astype(float) ** 2) @ (g**2)
     observed = analog.var(axis=0)

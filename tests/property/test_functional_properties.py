@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xbarsim.functional import CrossbarSpec, MvmStats, exact_mvm, mvm, program
+from xbarsim.functional.converters import digit_bounds, input_bounds
+from xbarsim.functional.slicing import slice_widths
 import xbarsim.functional.matrix as matrix_module
 
 from ..naive_crossbar import digits_of, naive_mvm
@@ -216,3 +218,47 @@ def test_isaac_encoding_needs_one_bit_less(data):
     w = data.draw(weight_matrices(spec, 130, 3))
     x = data.draw(input_matrices(spec, 2, 130))
     assert np.array_equal(program(w, spec).mvm(x), exact_mvm(x, w))
+
+
+@st.composite
+def dynamic_specs(draw):
+    """Ideal specs with NeuroSim's dynamic ADC range, with the G_off or the mid-scale reference."""
+    midscale = draw(st.booleans())
+    fixed = {"weight_mapping": "offset", "column_encoding": "plain"} if midscale else {}
+    spec = draw(crossbar_specs(exact_adc=False, **fixed))
+    return dataclasses.replace(spec, adc_range="dynamic", reference_column="midscale" if midscale else "g_off")
+
+
+@given(mvm_problems(dynamic_specs()))
+def test_dynamic_adc_error_is_below_one_step_per_conversion(problem):
+    """Floor rounding over each call's min..max reads every value back at most one step low, the
+    step being at most the encoding's full span / 2**adc_bits (plus the dummy column's, when it
+    is digitized too)."""
+    spec, w, x = problem
+    pm = program(w, spec)
+    y = pm.mvm(x)
+    if spec.adc_position == "per_cycle":
+        lo, hi = digit_bounds(spec)
+        wg = np.exp2(np.arange(spec.input_cycles) * spec.dac_bits)
+    else:
+        lo, hi = (np.array([v]) for v in input_bounds(spec))
+        wg = np.ones(1)
+    slice_max = np.array([(1 << b) - 1 for b in slice_widths(spec.weight_bits, spec.cell_bits)], dtype=float)
+    g_off = 0.0 if np.isinf(spec.on_off_ratio) else spec.max_level / (spec.on_off_ratio - 1)
+    column = spec.rows * (slice_max + (g_off if spec.reference_column == "midscale" else 0.0))
+    if spec.column_encoding == "flip":
+        column = np.floor(spec.rows * slice_max / 2)
+    span = (hi - lo)[:, None] * np.tile(column, spec.polarities)[None, :]  # (G, J)
+    if spec.reference_column == "midscale":
+        span = span + (hi - lo)[:, None] * spec.rows * (g_off + slice_max / 2)[None, :]
+    wj = np.tile(np.exp2(np.arange(spec.slices) * spec.cell_bits), spec.polarities)
+    bound = pm.tiling.row_tiles * np.sum(wg[:, None] * wj[None, :] * span) / 2 ** spec.adc_bits
+    assert np.all(np.abs(y - exact_mvm(x, w)) <= bound * (1 + 1e-6) + 1e-6)
+
+
+@given(mvm_problems(crossbar_specs(ideal=False, exact_adc=False, read_noise_sigma=0.0), max_n=4), seeds)
+def test_variation_drawn_per_cycle_without_sigma_is_the_programmed_chip(problem, seed):
+    spec, w, x = problem
+    fixed = dataclasses.replace(spec, variation_sigma=0.0)
+    cycle = dataclasses.replace(fixed, variation_draw="cycle")
+    assert np.array_equal(program(w, cycle, rng=seed).mvm(x), program(w, fixed, rng=seed).mvm(x))

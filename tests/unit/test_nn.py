@@ -138,6 +138,38 @@ def test_activation_noise():
         ActivationNoise(0.1, "relative")
 
 
+def test_activation_noise_is_on_the_mac_before_bias_and_activation():
+    """Yang & Sze's noise sits on the analog MAC: before the (digital) bias and the ReLU, in every
+    weight layer, so a ReLU layer never outputs a negative value and the rescaled sigma follows the
+    MAC's magnitude, not the bias's."""
+    network = load_workload({"version": 1, "name": "id", "input": {"H": 1, "W": 1, "C": 100},
+                             "layers": [{"name": "fc", "type": "fc", "M": 100, "activation": "relu"}]})
+    model = Model(network, {"fc": {"weight": np.eye(100), "bias": np.full(100, 10.0)}})
+    below = model.forward(np.full((50, 100, 1, 1), -10.5), noise=ActivationNoise(1.0), rng=0)  # MAC + bias = -0.5
+    assert below.min() == 0.0 and 0.2 < np.mean(below > 0) < 0.4  # P(N(-0.5, 1) > 0) = 0.31
+    rescaled = model.forward(np.full((50, 100, 1, 1), 2.0), noise=ActivationNoise(0.1, "rescaled"), rng=0) - 12.0
+    assert abs(rescaled.std() - 0.2) < 0.01  # sigma x max |MAC| (2), not x max |MAC + bias| (12)
+    crossbar = xbarsim.CrossbarSpec(rows=128, cols=128, cell_bits=4, weight_bits=8, input_bits=8, adc_bits=12)
+    chip = model.program(crossbar, calibration=np.full((4, 100, 1, 1), 4.0), rng=0)
+    assert chip.forward(np.full((50, 100, 1, 1), 1.0), noise=ActivationNoise(5.0), rng=1).min() == 0.0
+
+
+def test_batches_give_the_same_results_as_one_pass():
+    rng = np.random.default_rng(5)
+    network = load_workload("mlp")
+    model = Model(network, random_weights(network, rng))
+    x = rng.random((23, 64, 1, 1))
+    assert np.allclose(model.forward(x, batch=5), model.forward(x, batch=23), rtol=1e-12)
+    crossbar = xbarsim.CrossbarSpec(rows=32, cols=32, cell_bits=2, weight_bits=6, input_bits=6, adc_bits=8)
+    chip = model.program(crossbar, calibration=x, rng=0)
+    assert np.array_equal(chip.forward(x, batch=4), chip.forward(x, batch=23))  # nothing random
+    seen = {}
+    chip.observe(x, lambda layer, inputs, spec: seen.setdefault(layer.name, []).append(len(inputs)))
+    with pytest.raises(ValueError, match="batch: expected a positive integer"):
+        chip.forward(x, batch=0)
+    assert seen and all(sum(sizes) == 23 for sizes in seen.values())  # batches together see every image
+
+
 def test_bad_arguments_are_named():
     network = load_workload("mlp")
     rng = np.random.default_rng(0)

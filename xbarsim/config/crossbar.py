@@ -60,9 +60,11 @@ class CrossbarSpec(Spec):
     signed_inputs: bool = param(Boolean(), False, "inputs are two's-complement signed (else unsigned, post-ReLU)", affects=("function",))
     dac_bits: int = param(Integer(1, 8), 1, "input bits converted per input cycle")
     adc_bits: int = param(Integer(1, 16), 9, "ADC resolution per conversion", affects=("function", "price"))
-    adc_range: str = param(Choice("full_scale", "calibrated", "explicit"), "full_scale",
-                           "ADC input range: the largest partial sum the encoding allows, "
-                           "calibrated from data, or given by adc_full_scale", affects=("function",))
+    adc_range: str = param(Choice("full_scale", "calibrated", "explicit", "dynamic"), "full_scale",
+                           "ADC input range: the largest partial sum the encoding allows, calibrated from data, "
+                           "given by adc_full_scale, or 'dynamic' (NeuroSim V1.4): the min..max of each mvm "
+                           "call's partial sums per conversion kind and row tile, 2**adc_bits steps, floor rounding",
+                           affects=("function",))
     adc_full_scale: float = param(Maybe(Real(0, None, lo_open=True)), None,
                                   "explicit range: partial sum (in level x DAC-step units) at the top "
                                   "ADC code of an unsigned per-cycle conversion; other conversions scale alike", affects=("function",))
@@ -72,11 +74,21 @@ class CrossbarSpec(Spec):
                               "digitize every input cycle (ISAAC) or once after analog accumulation")
     weight_mapping: str = param(Choice("offset", "differential"), "offset",
                                 "signed weights: biased by 2**(weight_bits-1), or positive/negative column pairs")
+    reference_column: str = param(Choice("g_off", "midscale"), "g_off",
+                                  "offset mapping's reference: G_off cells cancel the off-state current before "
+                                  "the ADC, or (NeuroSim V1.4) a dummy column of mid-scale cells is digitized like "
+                                  "the data columns and subtracted digitally (needs adc_range: dynamic)",
+                                  affects=("function",))
     column_encoding: str = param(Choice("plain", "flip"), "plain",
                                  "'flip' stores complemented levels in columns whose level sum exceeds half "
                                  "the maximum, halving the ADC range (ISAAC's encoding)", affects=("function",))
     variation_sigma: float = param(Real(0, 10), 0.0,
-                                   "programming variation: relative sigma of each cell's conductance, drawn once", affects=("function",))
+                                   "conductance variation: relative sigma of each cell's conductance (G_off included)",
+                                   affects=("function",))
+    variation_draw: str = param(Choice("programming", "cycle"), "programming",
+                                "when variation is drawn: once when the weights are programmed (a fixed chip), "
+                                "or afresh for every input cycle of every mvm call, shared by that call's vectors "
+                                "(NeuroSim V1.4's vari)", affects=("function",))
     variation_model: str = param(Choice("gaussian", "lognormal"), "gaussian",
                                  "distribution of the programming variation (mean 1, relative sigma as set)", affects=("function",))
     read_noise_sigma: float = param(Real(0, 10), 0.0, "read noise: relative sigma of each cell's conductance, drawn per read", affects=("function",))
@@ -113,6 +125,12 @@ class CrossbarSpec(Spec):
         if self.stuck_at_on + self.stuck_at_off > 1:
             raise ConfigError(("stuck_at_off",), f"a number in [0, {1 - self.stuck_at_on:g}] "
                               "(stuck_at_on + stuck_at_off <= 1)", self.stuck_at_off)
+        if self.reference_column == "midscale":
+            for name, needed in (("weight_mapping", "offset"), ("column_encoding", "plain"), ("adc_range", "dynamic")):
+                if getattr(self, name) != needed:
+                    raise ConfigError((name,), f"{needed!r} when reference_column is 'midscale'", getattr(self, name),
+                                      hint="NeuroSim's mid-scale dummy column is modelled with offset mapping, "
+                                           "plain columns and the dynamic ADC range only")
         if self.adc_range == "explicit" and self.adc_full_scale is None:
             raise ConfigError(("adc_full_scale",), "a number > 0 when adc_range is 'explicit'", None)
         if self.adc_range != "explicit" and self.adc_full_scale is not None:

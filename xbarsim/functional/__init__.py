@@ -11,6 +11,8 @@ array([[ -1., -16.]])
 
 from ..config.crossbar import CrossbarSpec
 from .matrix import MvmStats, ProgrammedMatrix, make_rng, mvm, program
+from .profiles import NEUROSIM_BATCH, PROFILES, apply_profile
 from .reference import exact_mvm
 
-__all__ = ["CrossbarSpec", "MvmStats", "ProgrammedMatrix", "exact_mvm", "make_rng", "mvm", "program"]
+__all__ = ["CrossbarSpec", "MvmStats", "NEUROSIM_BATCH", "PROFILES", "ProgrammedMatrix", "apply_profile",
+           "exact_mvm", "make_rng", "mvm", "program"]

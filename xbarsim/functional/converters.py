@@ -28,7 +28,7 @@ from .slicing import slice_widths
 __all__ = [
     "digit_widths", "digit_bounds", "digit_weights", "input_bounds", "input_digits", "input_planes",
     "column_level_bounds", "AdcRanges", "full_scale_ranges", "explicit_ranges", "ranges_from_limits",
-    "quantize_to_codes",
+    "quantize_to_codes", "quantize_dynamic",
 ]
 
 
@@ -67,31 +67,49 @@ def input_digits(inputs: np.ndarray, spec: CrossbarSpec) -> np.ndarray:
     return planes[0]
 
 
-def input_planes(inputs: np.ndarray, spec: CrossbarSpec, row_tiles: int, rows: int, dtype) -> np.ndarray:
-    """DAC digits laid out for the array reads: (R, N, T, rows) of ``dtype``, zero beyond K.
+def input_planes(inputs: np.ndarray, spec: CrossbarSpec, row_tiles: int, rows: int, dtype,
+                 cycle_major: bool = False) -> np.ndarray:
+    """DAC digits laid out for the array reads: (R, N, T, rows) of ``dtype``, zero beyond K
+    ((R, T, N, rows) with ``cycle_major``, for a different matrix per cycle).
 
-    Row tile r holds inputs ``r*rows .. (r+1)*rows - 1``. The digits of every cycle are
-    computed at once by broadcasting, on 8- or 16-bit unsigned integers (inputs have at most 16
-    bits), directly in this layout; one cast to ``dtype`` follows (measured 4x faster than
-    writing one cycle at a time).
+    Row tile r holds inputs ``r*rows .. (r+1)*rows - 1``. The two's-complement bit patterns
+    are gathered once as 8- or 16-bit unsigned integers in row-tile order (inputs have at most
+    16 bits); each cycle's digits are then shifted and masked in place and cast straight into
+    the output (measured 25% faster than broadcasting all cycles at once, which needs two
+    temporaries of the full size).
     """
     x = np.asarray(inputs)
     n, k = x.shape
-    small = np.uint8 if spec.input_bits <= 8 else np.uint16
-    bits = np.zeros((n, row_tiles * rows), dtype=small)
-    bits[:, :k] = x & ((1 << spec.input_bits) - 1)  # two's-complement bit pattern
-    tiles = bits.reshape(n, row_tiles, rows).transpose(1, 0, 2)[:, :, None, :]  # (R, N, 1, rows) view
+    small = np.dtype(np.uint8 if spec.input_bits <= 8 else np.uint16)
+    full_mask = (1 << spec.input_bits) - 1
+    if x.dtype.kind in "iu" and x.dtype.itemsize == small.itemsize:
+        pattern = x.view(small)  # two's complement bits as they are
+        if spec.input_bits < 8 * small.itemsize:
+            pattern = pattern & small.type(full_mask)
+    else:
+        pattern = (x & full_mask).astype(small)
+    bits = np.zeros((row_tiles, n, rows), dtype=small)
+    whole, rest = divmod(k, rows)
+    if whole:
+        bits[:whole] = pattern[:, :whole * rows].reshape(n, whole, rows).transpose(1, 0, 2)
+    if rest:
+        bits[whole, :, :rest] = pattern[:, whole * rows:]
     widths = digit_widths(spec)
-    shifts = (np.arange(len(widths)) * spec.dac_bits).astype(small)[None, None, :, None]
-    masks = np.array([(1 << w) - 1 for w in widths], dtype=small)[None, None, :, None]
-    digits = (tiles >> shifts) & masks  # (R, N, T, rows)
-    if not spec.signed_inputs:
-        return digits.astype(dtype)
-    out = digits.astype(np.int32 if np.dtype(dtype).kind == "i" else dtype)
-    half = 1 << (widths[-1] - 1)
-    top = out[:, :, -1, :]
-    top -= (top >= half) * (2 * half)  # the top digit is a two's-complement digit
-    return out.astype(dtype, copy=False)
+    if cycle_major:
+        out = np.empty((row_tiles, len(widths), n, rows), dtype=dtype)
+        planes = out.transpose(0, 2, 1, 3)  # the same memory seen as (R, N, T, rows)
+    else:
+        out = planes = np.empty((row_tiles, n, len(widths), rows), dtype=dtype)
+    digit = np.empty_like(bits)
+    for t, width in enumerate(widths):
+        np.right_shift(bits, small.type(t * spec.dac_bits), out=digit)
+        np.bitwise_and(digit, small.type((1 << width) - 1), out=digit)
+        if spec.signed_inputs and t == len(widths) - 1:  # the top digit is a two's-complement digit
+            half = 1 << (width - 1)
+            planes[:, :, t, :] = digit.astype(np.int32) - (digit >= half) * (2 * half)
+        else:
+            planes[:, :, t, :] = digit
+    return out
 
 
 def column_level_bounds(spec: CrossbarSpec, slice_max: np.ndarray) -> np.ndarray:
@@ -167,15 +185,15 @@ def explicit_ranges(spec: CrossbarSpec, slice_max: np.ndarray) -> AdcRanges:
 
 
 def quantize_to_codes(values: np.ndarray, ranges: AdcRanges, count_clipped: bool = False) -> Optional[int]:
-    """Replace analog values (..., G, J, M) by their ADC codes, in place.
+    """Replace analog values (..., G, n, J, M) (conversion-major) by their ADC codes, in place.
 
     Returns the number of conversions that clipped (their value lay beyond half a step
     outside the range) when ``count_clipped``, else None.
     """
     dtype = values.dtype
-    lo = ranges.lo[:, :, None].astype(dtype)
-    step = ranges.step[:, :, None].astype(dtype)
-    top = ranges.top[:, :, None].astype(dtype)
+    lo = ranges.lo[:, None, :, None].astype(dtype)
+    step = ranges.step[:, None, :, None].astype(dtype)
+    top = ranges.top[:, None, :, None].astype(dtype)
     if np.any(lo != 0):
         np.subtract(values, lo, out=values)
     if np.any(step != 1):
@@ -187,3 +205,23 @@ def quantize_to_codes(values: np.ndarray, ranges: AdcRanges, count_clipped: bool
     np.maximum(values, 0, out=values)  # two in-place passes are cheaper than np.clip with array bounds
     np.minimum(values, top, out=values)
     return clipped
+
+
+def quantize_dynamic(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, bits: int) -> np.ndarray:
+    """Replace ``values`` in place by NeuroSim's dynamic-range ADC codes; returns the step.
+
+    ``lo`` and ``hi`` broadcast against ``values`` (the min and max of each conversion kind's
+    values in the call). Mirrors ``LinearQuantizeOut`` (DNN_NeuroSim V1.4,
+    ``Inference_pytorch/utee/wage_quantizer.py``): ``step = (hi - lo) / 2**bits``, ``index =
+    clamp(floor((x - lo) / step), 0, 2**bits - 1)``; the value read back is ``lo + index * step``.
+    A kind whose values are all equal reads back unchanged (NeuroSim's ``if delta > 0``): its
+    step is 0 and its codes 0, and ``lo`` is that value.
+    """
+    dtype = values.dtype
+    step = (np.asarray(hi, dtype=np.float64) - lo) / float(1 << bits)
+    divisor = np.where(step > 0, step, 1.0).astype(dtype)  # all equal: (v - lo) / 1 = 0
+    np.subtract(values, np.asarray(lo, dtype=dtype), out=values)
+    np.divide(values, divisor, out=values)
+    np.floor(values, out=values)
+    np.clip(values, 0, (1 << bits) - 1, out=values)
+    return step

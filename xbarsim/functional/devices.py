@@ -4,11 +4,15 @@ Conductances are handled in *level units*: one level step ``(G_on - G_off) / (2*
 1)`` is 1, so a nominal cell at level ``l`` has conductance ``g_off + l`` with ``g_off =
 max_level / (on_off_ratio - 1)``. Multiply by :func:`level_step_s` for siemens.
 
-Programming variation (device to device, drawn once per programming) multiplies each cell's
-conductance by a factor of mean 1 and relative sigma ``variation_sigma``: ``1 + sigma * z``
-(Gaussian, as NeuroSim; clipped at zero since a conductance cannot be negative) or a
-lognormal factor with the same mean and sigma. A stuck cell sits at ``G_on`` or ``G_off`` and
-is not programmed, so it carries no variation.
+Conductance variation multiplies each cell's conductance (``G_off`` included) by a factor of
+mean 1 and relative sigma ``variation_sigma``: ``1 + sigma * z`` (Gaussian, as NeuroSim; clipped
+at zero since a conductance cannot be negative) or a lognormal factor with the same mean and
+sigma. With ``variation_draw: programming`` the factors are drawn once, when the weights are
+programmed (device-to-device variation of a fixed chip); with ``cycle`` they are drawn afresh
+for every input cycle of every mvm call (:func:`cycle_conductances`), as NeuroSim V1.4's
+``vari`` is (``quantization_cpu_np_infer.py``: ``remainderQ + remainderQ*torch.normal(0., vari)``
+inside ``forward``, within the loop over input bits). A stuck cell sits at ``G_on`` or ``G_off``
+and is not programmed, so it carries no variation.
 
 Read noise (per read) is a relative Gaussian perturbation of every cell's conductance with
 sigma ``read_noise_sigma``. A column's current is then Gaussian with variance
@@ -35,7 +39,8 @@ from scipy.special import ndtri
 
 from ..config.crossbar import CrossbarSpec
 
-__all__ = ["g_off_levels", "level_step_s", "ProgrammedCells", "program_cells", "standard_normal", "DRAW_CHUNK"]
+__all__ = ["g_off_levels", "level_step_s", "ProgrammedCells", "program_cells", "variation_factor",
+           "cycle_conductances", "standard_normal", "DRAW_CHUNK"]
 
 _TABLE_BITS = 16
 _NORMAL_TABLE = ndtri((np.arange(1 << _TABLE_BITS) + 0.5) / (1 << _TABLE_BITS))
@@ -117,7 +122,8 @@ class ProgrammedCells:
         return self.signal + self.g_off
 
 
-def _variation_factor(spec: CrossbarSpec, shape, rng: np.random.Generator) -> np.ndarray:
+def variation_factor(spec: CrossbarSpec, shape, rng: np.random.Generator) -> np.ndarray:
+    """Multiplicative conductance factors of mean 1 and relative sigma ``spec.variation_sigma``."""
     sigma = spec.variation_sigma
     z = rng.standard_normal(shape)
     if spec.variation_model == "gaussian":
@@ -136,11 +142,14 @@ def program_cells(levels: np.ndarray, spec: CrossbarSpec, rng: Optional[np.rando
 
     Draw order is fixed (faults, then variation, each over the whole array in C order), so
     the same generator state gives the same cells bit for bit. The draws are taken in chunks
-    of the same sequence, so memory stays at the 8 bytes per cell of the result.
+    of the same sequence, so memory stays at the 8 bytes per cell of the result. With
+    ``variation_draw: cycle`` no variation is drawn here: the cells keep their nominal
+    conductance, and :func:`cycle_conductances` draws it per input cycle.
     """
     g_off = g_off_levels(spec)
     faults = spec.stuck_at_on > 0 or spec.stuck_at_off > 0
-    if not faults and spec.variation_sigma == 0:
+    programmed_variation = spec.variation_sigma > 0 and spec.variation_draw == "programming"
+    if not faults and not programmed_variation:
         return ProgrammedCells(levels=levels, varied=None, stuck_on=None, stuck_off=None, g_off=g_off)
     size = levels.size
     flat_levels = levels.reshape(-1)
@@ -156,10 +165,10 @@ def program_cells(levels: np.ndarray, spec: CrossbarSpec, rng: Optional[np.rando
             off[part] = (u >= spec.stuck_at_on) & (u < spec.stuck_at_on + spec.stuck_at_off)
     signal = levels.astype(np.float64)
     flat = signal.reshape(-1)
-    if spec.variation_sigma > 0:
+    if programmed_variation:
         for start in range(0, size, DRAW_CHUNK):
             part = slice(start, min(size, start + DRAW_CHUNK))
-            factor = _variation_factor(spec, part.stop - part.start, rng)
+            factor = variation_factor(spec, part.stop - part.start, rng)
             level = flat_levels[part].astype(np.float64)
             # (g_off + level) * factor - g_off, written so that factor == 1 gives level exactly
             flat[part] = level + (g_off + level) * (factor - 1.0)
@@ -167,3 +176,19 @@ def program_cells(levels: np.ndarray, spec: CrossbarSpec, rng: Optional[np.rando
         flat[on] = float(spec.max_level)
         flat[off] = 0.0
     return ProgrammedCells(levels=levels, varied=signal, stuck_on=stuck_on, stuck_off=stuck_off, g_off=g_off)
+
+
+def cycle_conductances(signal: np.ndarray, g_off: float, stuck: Optional[np.ndarray], spec: CrossbarSpec,
+                       cycles: int, rng: np.random.Generator) -> np.ndarray:
+    """Per-cycle variation of nominal cells: ``(cycles,) + signal.shape`` conductances minus ``g_off``.
+
+    ``signal`` holds the nominal conductance minus ``g_off`` (level units) and ``stuck`` marks
+    cells that are stuck (they keep their value). Every cell and cycle gets its own factor,
+    applied to its whole conductance ``g_off + signal``, as NeuroSim V1.4 applies ``vari`` to
+    ``remainderQ`` (which includes ``G_min``) once per input bit.
+    """
+    factor = variation_factor(spec, (cycles,) + signal.shape, rng)
+    varied = signal[None] + (g_off + signal[None]) * (factor - 1.0)
+    if stuck is not None:
+        varied = np.where(stuck[None], signal[None], varied)
+    return varied

@@ -15,14 +15,18 @@ from .engine import Model
 __all__ = ["save_model", "load_model"]
 
 
-def save_model(path, model: Model, meta: Optional[Dict[str, Any]] = None) -> None:
-    """Write ``model`` (workload, weights, outputs) and JSON-able ``meta`` to ``path`` (.npz)."""
+def save_model(path, model: Model, meta: Optional[Dict[str, Any]] = None, dtype=np.float32) -> None:
+    """Write ``model`` (workload, weights, outputs) and JSON-able ``meta`` to ``path`` (.npz).
+
+    Weights are stored as ``dtype`` (float32, or float16 to halve the file: its 11-bit
+    significand is far below the 8-bit quantization that follows on a crossbar).
+    """
     arrays = {"__workload__": np.array(dump_yaml(model.network.to_dict())),
               "__outputs__": np.array(json.dumps(list(model.outputs))),
               "__meta__": np.array(json.dumps(meta or {}))}
     for layer, entry in model.weights.items():
         for key, value in entry.items():
-            arrays[f"{layer}/{key}"] = np.asarray(value, dtype=np.float32)
+            arrays[f"{layer}/{key}"] = np.asarray(value, dtype=dtype)
     tmp = f"{os.fspath(path)}.tmp.npz"
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)

@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Optional
 
+import numpy as np
+
 from ..config.crossbar import CrossbarSpec
 from ..workload.network import Network
 
@@ -86,8 +88,9 @@ def measure_accuracy(model: AccuracyModel, crossbar: CrossbarSpec, dataset: str,
         raise FileNotFoundError(f"accuracy.model: {model.name} is not the model the sweep planned "
                                 f"(missing or changed on this worker)")
     network_model, meta, _, _ = loaded
-    setting = Setting(model.name, network_model, meta, crossbar)
+    setting = Setting(model.name, (network_model,), (meta,), crossbar)  # one model: one training seed
     study = run_study([setting], dataset, "variation", values=(crossbar.variation_sigma,), draws=draws,
                       test_limit=test_limit)
-    return {"accuracy": float(study.mean(model.name)[0]), "accuracy_std": float(study.std(model.name)[0]),
-            "accuracy_float": float(study.float_accuracy[model.name])}
+    cell = study.cell(model.name, 0)  # (1 seed, draws)
+    return {"accuracy": float(cell.mean()), "accuracy_std": float(np.std(cell)),
+            "accuracy_float": float(study.float_accuracy[model.name][0])}

@@ -91,6 +91,8 @@ class Setting:
     crossbar: CrossbarSpec
     noise: Optional[ActivationNoise] = None
     output: Optional[str] = None
+    dynamic: Optional[str] = None
+    """Where products of two activations run (transformers): ``digital`` (default) or ``crossbar``."""
 
 
 @dataclass
@@ -161,7 +163,7 @@ def _random(spec: CrossbarSpec, noise: Optional[ActivationNoise]) -> bool:
 
 
 def _evaluate(setting: Setting, spec: CrossbarSpec, noise, x, y, calibration, seed: int) -> float:
-    programmed = setting.model.program(spec, calibration, rng=seed)
+    programmed = setting.model.program(spec, calibration, rng=seed, dynamic=setting.dynamic)
     logits = programmed.forward(x, noise=noise, rng=seed + 1_000_003)
     if isinstance(logits, dict):
         logits = logits[setting.output or setting.model.outputs[-1]]

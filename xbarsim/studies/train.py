@@ -1,6 +1,7 @@
 """Train the study models with fixed seeds and write their weights (needs PyTorch).
 
     python -m xbarsim.studies.train [--dataset digits|mnist1d|all] [--only NAME] [--out DIR]
+    python -m xbarsim.studies.train --transformers [--seeds 5]   # the transformer-vs-CNN comparison
 
 Every model of every family (``xbarsim.studies.families``) is trained with Adam (learning rate
 2e-3, weight decay 1e-4, cosine schedule, batch 64) from seed 0, exported through
@@ -106,19 +107,14 @@ def build(spec: StudyModel, in_channels: int):
     return StudyNet()
 
 
-def train(spec: StudyModel, out_dir: Path, epochs: int, seed: int = 0) -> dict:
+def fit(net, data, epochs: int, seed: int = 0) -> float:
+    """Train ``net`` on ``data`` with the study recipe (Adam, learning rate 2e-3, weight decay 1e-4,
+    cosine schedule, batch 64, batch order from ``seed``); returns the seconds it took. Losses of
+    several outputs (exits) are summed."""
     import torch
     from torch import nn
 
-    torch.manual_seed(seed)
-    torch.set_num_threads(2)
-    data = load_dataset(spec.dataset)
-    x_train = torch.tensor(data.x_train, dtype=torch.float32)
-    x_test = torch.tensor(data.x_test, dtype=torch.float32)
-    if spec.dataset == "mnist1d":  # Conv1d wants (N, C, L)
-        x_train, x_test = x_train[:, :, 0, :], x_test[:, :, 0, :]
-    y_train = torch.tensor(data.y_train)
-    net = build(spec, data.shape[0])
+    x_train, y_train = _tensors(data)[0], torch.tensor(data.y_train)
     optimizer = torch.optim.Adam(net.parameters(), lr=2e-3, weight_decay=1e-4)
     steps = epochs * ((len(x_train) + 63) // 64)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
@@ -135,19 +131,49 @@ def train(spec: StudyModel, out_dir: Path, epochs: int, seed: int = 0) -> dict:
             loss.backward()
             optimizer.step()
             schedule.step()
-    seconds = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def _tensors(data):
+    """Training and test inputs as float32 tensors, (N, C, L) for 1-D signals (as Conv1d wants)."""
+    import torch
+
+    x_train = torch.tensor(data.x_train, dtype=torch.float32)
+    x_test = torch.tensor(data.x_test, dtype=torch.float32)
+    if data.x_train.shape[2] == 1:
+        x_train, x_test = x_train[:, :, 0, :], x_test[:, :, 0, :]
+    return x_train, x_test
+
+
+def export(net, data, name: str):
+    """``net`` (trained) as an xbarsim model through ``from_torch``, checked to classify the test set
+    exactly as torch does: (model, float test accuracy per output, torch's test accuracy per output)."""
+    import torch
+
+    x_test = _tensors(data)[1]
     net.eval()
     with torch.no_grad():
         reference = net(x_test)
     reference = reference if isinstance(reference, tuple) else (reference,)
     torch_accuracy = [float((o.argmax(1).numpy() == data.y_test).mean()) for o in reference]
-    model = from_torch(net, x_test[:4], name=spec.name)
+    model = from_torch(net, x_test[:4], name=name)
     exported = model.forward(data.x_test)
-    exported = [exported[name] for name in model.outputs] if isinstance(exported, dict) else [exported]
+    exported = [exported[out] for out in model.outputs] if isinstance(exported, dict) else [exported]
     agree = [float((e.argmax(1) == o.argmax(1).numpy()).mean()) for e, o in zip(exported, reference)]
     if min(agree) < 1.0:
-        raise RuntimeError(f"{spec.name}: the exported model disagrees with torch on {1 - min(agree):.2%} of test images")
-    accuracies = [float((e.argmax(1) == data.y_test).mean()) for e in exported]
+        raise RuntimeError(f"{name}: the exported model disagrees with torch on {1 - min(agree):.2%} of test images")
+    return model, [float((e.argmax(1) == data.y_test).mean()) for e in exported], torch_accuracy
+
+
+def train(spec: StudyModel, out_dir: Path, epochs: int, seed: int = 0) -> dict:
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    data = load_dataset(spec.dataset)
+    net = build(spec, data.shape[0])
+    seconds = fit(net, data, epochs, seed)
+    model, accuracies, torch_accuracy = export(net, data, spec.name)
     meta = {"name": spec.name, "dataset": spec.dataset, "blocks": spec.blocks, "width": spec.width,
             "kernel": spec.kernel, "exits": spec.exits, "depth": spec.depth, "epochs": epochs, "seed": seed,
             "float_test_accuracy": accuracies[-1], "float_test_accuracy_per_output": accuracies,
@@ -165,8 +191,19 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default=None, help="train only the model of this name")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "models"))
     parser.add_argument("--epochs", type=int, default=None, help="override the epochs per dataset")
+    parser.add_argument("--transformers", action="store_true",
+                        help="train the transformer-vs-CNN comparison (xbarsim.studies.transformer) instead")
+    parser.add_argument("--seeds", type=int, default=None, help="with --transformers: seeds 0 .. N-1 (default: digits 5, MNIST-1D 3)")
     args = parser.parse_args(argv)
     datasets = DATASETS if args.dataset == "all" else (args.dataset,)
+    if args.transformers:
+        from .transformer import SEEDS, train_comparison
+
+        for dataset in datasets:
+            seeds = range(args.seeds) if args.seeds else SEEDS[dataset]
+            train_comparison(Path(args.out), [dataset], seeds, args.epochs or EPOCHS[dataset],
+                             say=lambda text: print(text, flush=True))
+        return 0
     for dataset in datasets:
         for spec in all_models(dataset):
             if args.only and spec.name != args.only:

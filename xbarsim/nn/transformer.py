@@ -50,8 +50,9 @@ by the exact integer product, so an ideal crossbar reproduces it bit for bit.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 from scipy import special
@@ -62,9 +63,9 @@ from ..functional.matrix import MvmStats, ProgrammedMatrix, program
 from ..functional.converters import ranges_from_limits
 from ..workload.network import Layer, Network
 
-__all__ = ["DYNAMIC", "NORM_EPS", "FUNCTIONS", "PARAMETER_LAYERS", "OperandQuantization", "activate",
-           "check_parameters", "dynamic_modes", "function", "float_matmul", "masked_operand", "operand_heads",
-           "matmul_output", "visible_keys"]
+__all__ = ["DYNAMIC", "NORM_EPS", "FUNCTIONS", "PARAMETER_LAYERS", "DecodeError", "Decoder", "OperandQuantization",
+           "activate", "calibrate_operands", "check_parameters", "dynamic_modes", "float_matmul", "function",
+           "matmul_output", "operand_heads", "product_kind", "quantized_matmul", "visible_keys"]
 
 #: Where products of two activations run: a digital matrix unit, or written into crossbar arrays.
 DYNAMIC = ("digital", "crossbar")
@@ -316,7 +317,7 @@ def calibrate_operands(layer: Layer, crossbar: CrossbarSpec, dynamic: str, A: np
     crossbar products with ``adc_range: calibrated`` the ADC ranges of the layer: the envelope
     of the ranges each calibration input's own writes calibrate to."""
     signed = bool(A.min() < 0)
-    spec = crossbar if signed == crossbar.signed_inputs else _replace(crossbar, signed_inputs=signed)
+    spec = crossbar if signed == crossbar.signed_inputs else dataclasses.replace(crossbar, signed_inputs=signed)
     top_a = (1 << (spec.input_bits - 1)) - 1 if signed else (1 << spec.input_bits) - 1
     peak_a = float(np.abs(A).max()) if A.size else 0.0
     a_scale = (peak_a / top_a if top_a else peak_a) or 1.0
@@ -335,11 +336,6 @@ def calibrate_operands(layer: Layer, crossbar: CrossbarSpec, dynamic: str, A: np
             highs.append(ranges.hi)
     ranges = ranges_from_limits(np.min(lows, axis=0), np.max(highs, axis=0), spec.adc_bits)
     return OperandQuantization(crossbar=spec, dynamic=dynamic, a_scale=a_scale, b_scale=b_scale, ranges=ranges)
-
-
-def _replace(spec: CrossbarSpec, **changes) -> CrossbarSpec:
-    import dataclasses
-    return dataclasses.replace(spec, **changes)
 
 
 def quantized_matmul(layer: Layer, q: OperandQuantization, A: np.ndarray, B: np.ndarray, *, exact: bool,

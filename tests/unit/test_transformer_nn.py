@@ -248,11 +248,6 @@ def test_causal_products_mask_scores_and_skip_masked_keys():
     assert np.allclose(out[:, :, 0, 0], first)
 
 
-def _decoder_parameters(network, rng):
-    params = random_parameters(network, rng)
-    return params
-
-
 def test_decode_steps_equal_full_sequence_outputs_position_by_position():
     spec = zoo_spec("tiny-decoder")  # prompt 8, 4 decoded, tied output layer, causal cached products
     network = load_workload(spec)

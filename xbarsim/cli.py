@@ -17,7 +17,7 @@ import numpy as np
 
 from . import __version__
 from .config import arch_presets, dump_yaml, evolve, load_arch
-from .errors import XbarsimError
+from .errors import ConfigError, XbarsimError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -217,6 +217,8 @@ def cmd_accuracy(args) -> int:
     from .studies.families import family
 
     arch = load_arch(args.arch)
+    if args.family == "transformer" and not args.rows:
+        return _transformer_study(args, arch)
     if args.rows:
         settings = parameter_settings(args.rows, args.dataset, arch)
         what = args.rows
@@ -249,6 +251,33 @@ def cmd_accuracy(args) -> int:
                   + " |")
     print(f"\n{result.seconds:.1f} s; wrote {files['table']}, {files['json']}, {files['plot']}")
     return EXIT_OK
+
+
+def _transformer_study(args, arch) -> int:
+    """``xbarsim accuracy --family transformer``: the transformer-vs-CNN comparison."""
+    from .studies.transformer import SEEDS, run_comparison
+
+    if args.sweep != "variation":
+        raise ConfigError(("sweep",), "variation for --family transformer", args.sweep)
+    say = (lambda text: None) if args.quiet else (lambda text: print(f"  {text}", file=sys.stderr, flush=True))
+    shipped = SEEDS[args.dataset]
+    if args.seeds and args.seeds > len(shipped):
+        raise ConfigError(("seeds",), f"1..{len(shipped)} (the trained seeds shipped for {args.dataset})", args.seeds)
+    seeds = shipped[:args.seeds] if args.seeds else shipped
+    result = run_comparison(args.dataset, arch, sigmas=args.values or (0.0, 0.05, 0.1, 0.15, 0.2), draws=args.draws,
+                            seeds=seeds, dynamic=args.dynamic, test_limit=args.test_limit, progress=say)
+    files = result.write(Path(args.out or f"accuracy-{args.dataset}-transformer-variation"),
+                         f"{args.dataset}-transformer-variation")
+    print(result.table())
+    print(f"\n{result.seconds:.1f} s; wrote {files['table']}, {files['json']}, {files['plot']}")
+    return EXIT_OK
+
+
+def _dynamic_modes(text: str):
+    modes = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not modes or any(m not in ("digital", "crossbar") for m in modes):
+        raise argparse.ArgumentTypeError(f"expected digital, crossbar or digital,crossbar, got {text!r}")
+    return modes
 
 
 def cmd_presets(args) -> int:
@@ -385,11 +414,13 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog="examples:\n  xbarsim accuracy --dataset digits --family depth --sweep variation\n"
                                 "  xbarsim accuracy --dataset mnist1d --rows weight-bits --sweep variation\n"
                                 "  xbarsim accuracy --family exits --threshold 0.3\n"
-                                "  xbarsim accuracy --family width --sweep activation-noise-rescaled --draws 3",
+                                "  xbarsim accuracy --family width --sweep activation-noise-rescaled --draws 3\n"
+                                "  xbarsim accuracy --family transformer --dataset digits --draws 10",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     acc.add_argument("--dataset", choices=("digits", "mnist1d"), default="digits")
-    acc.add_argument("--family", choices=("depth", "width", "kernel", "exits"), default="depth",
-                     help="models to compare, one row each (default: depth)")
+    acc.add_argument("--family", choices=("depth", "width", "kernel", "exits", "transformer"), default="depth",
+                     help="models to compare, one row each (default: depth); transformer: a small ViT (products "
+                          "of activations digital and in crossbars) against a CNN of similar size, over seeds")
     acc.add_argument("--rows", choices=("weight-bits", "adc-bits", "cells-per-weight", "activation-noise",
                                         "activation-noise-rescaled", "read-noise"), default=None,
                      help="instead of a family: rows are values of this parameter for the base model")
@@ -403,6 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
     acc.add_argument("--threshold", type=float, default=0.5,
                      help="multi-exit models: exit when softmax entropy (nats) is below this (default: 0.5)")
     acc.add_argument("--test-limit", type=_positive, default=None, help="use only the first N test examples")
+    acc.add_argument("--seeds", type=_positive, default=None,
+                     help="--family transformer: how many of the trained seeds to use (default: all 5)")
+    acc.add_argument("--dynamic", type=_dynamic_modes, default=("digital", "crossbar"),
+                     help="--family transformer: where products of two activations run, digital, crossbar or "
+                          "both (default: digital,crossbar)")
     acc.add_argument("--out", default=None, metavar="DIR", help="output folder (default: accuracy-...)")
     acc.add_argument("--quiet", action="store_true", help="no progress lines")
     acc.set_defaults(func=cmd_accuracy)

@@ -193,7 +193,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the epochs per dataset")
     parser.add_argument("--transformers", action="store_true",
                         help="train the transformer-vs-CNN comparison (xbarsim.studies.transformer) instead")
-    parser.add_argument("--seeds", type=int, default=None, help="with --transformers: seeds 0 .. N-1 (default: digits 5, MNIST-1D 3)")
+    parser.add_argument("--seeds", type=int, default=None, help="with --transformers: seeds 0 .. N-1 (default 5)")
     args = parser.parse_args(argv)
     datasets = DATASETS if args.dataset == "all" else (args.dataset,)
     if args.transformers:

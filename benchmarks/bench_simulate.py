@@ -1,6 +1,7 @@
 """Architecture-model speed and memory, against a baseline version of xbarsim in the same run.
 
-    python benchmarks/bench_simulate.py [--repeats 3] [--baseline REV] [--cases ...]
+    python benchmarks/bench_simulate.py [--repeats 3] [--baseline REV]
+    python benchmarks/bench_simulate.py --sensitivity
 
 Every measurement runs ``xbarsim.simulate`` on the ``isaac`` preset in a fresh subprocess
 (so peak memory is its own), alternating between this checkout and the baseline (a detached
@@ -13,6 +14,8 @@ finer steps), so it has more, cheaper operations.
 
 Also, for this checkout only: ResNet-50 batch 64 pipelined (target: under 5 s on a 2-core
 machine) and ResNet-18 batch 16 pipelined in steady state against the array-time bound.
+``--sensitivity`` measures only that steady state, on isaac and with faster links and larger
+tile buffers (what bounds it).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def rss():
 gc.collect()
 before = rss()
 start = time.perf_counter()
-result = xbarsim.simulate("isaac", {workload!r}, batch={batch}, schedule={schedule!r})
+result = xbarsim.simulate({arch!r}, {workload!r}, batch={batch}, schedule={schedule!r})
 wall = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 ops = result.stream.operations
@@ -62,7 +65,8 @@ if {steady}:
                     * mvm_period(arch, int(p["input_cycles"]), int(p["active_columns"]), bool(p["accumulate"]))
                     * pes[(int(p["layer"]), int(p["part"]))] for p in st.parts)
     out["bound_ips"] = arch.pes / (pe_cycles / arch.chip.clock)
-    busy = tl.busy / tl.cycles
+    from xbarsim.timing.durations import resource_capacities
+    busy = tl.busy / (tl.cycles * resource_capacities(st, arch))  # fraction of the servers' time
     top = np.argsort(-busy)[:3]
     out["busiest"] = [(st.resource_name(int(i)), round(float(busy[i]), 2)) for i in top]
 print(json.dumps(out))
@@ -81,8 +85,20 @@ def baseline_root(rev: str) -> Path:
     return path
 
 
-def measure(root: Path, workload: str, batch: int, schedule: str, steady: bool = False) -> dict:
-    code = CASE.format(root=str(root), workload=workload, batch=batch, schedule=schedule, steady=steady)
+#: Steady-state sensitivity (``--sensitivity``): ResNet-18 batch 16 pipelined on isaac with
+#: larger tile buffers, faster links, and both.
+SENSITIVITY = (
+    ("isaac", "isaac"),
+    ("tile buffers 1 MiB", {"version": 1, "base": "isaac", "tile": {"buffer": {"size": "1MiB"}}}),
+    ("links x10 (48 GB/s)", {"version": 1, "base": "isaac", "interconnect": {"bandwidth": "48GB/s"}}),
+    ("links x100 (480 GB/s)", {"version": 1, "base": "isaac", "interconnect": {"bandwidth": "480GB/s"}}),
+    ("links x100, tile buffers 1 MiB", {"version": 1, "base": "isaac", "interconnect": {"bandwidth": "480GB/s"},
+                                        "tile": {"buffer": {"size": "1MiB"}}}),
+)
+
+
+def measure(root: Path, workload: str, batch: int, schedule: str, steady: bool = False, arch="isaac") -> dict:
+    code = CASE.format(root=str(root), workload=workload, batch=batch, schedule=schedule, steady=steady, arch=arch)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{workload} b{batch} {schedule} at {root}: {done.stderr.strip().splitlines()[-1]}")
@@ -97,7 +113,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline", default=BASELINE, help=f"git revision to compare with (default {BASELINE})")
+    parser.add_argument("--sensitivity", action="store_true",
+                        help="only the steady-state sensitivity of ResNet-18 batch 16 (pipeline) to links and buffers")
     args = parser.parse_args()
+    if args.sensitivity:
+        for label, arch in SENSITIVITY:
+            out = measure(ROOT, "resnet18", 16, "pipeline", steady=True, arch=arch)
+            print(f"{label:32s} steady state {out['steady_ips']:7,.0f} images/s of the array-time bound "
+                  f"{out['bound_ips']:,.0f} ({out['steady_ips'] / out['bound_ips']:.0%}); busiest {out['busiest']}",
+                  flush=True)
+        return
     roots = {"baseline": baseline_root(args.baseline), "this": ROOT}
     runs = {(case, version): [] for case in COMPARED for version in roots}
     for _ in range(args.repeats):

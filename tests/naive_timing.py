@@ -78,8 +78,15 @@ def op_cycles(arch, kind: str, amount: int, aux: int = 0, mvm=None) -> int:
     units = {"act": arch.tile.activation_units, "pool": arch.tile.pooling_units, "eltwise": arch.tile.shift_add_units}
     if kind in units:
         return max(1, -(-amount // units[kind]))
-    if kind == "program":
+    if kind in ("program", "write_operand"):  # a part's weights, or rows of a product's operand
         return _cycles(-(-amount // arch.programming.rows_in_parallel) * arch.programming.write_pulse, clock)
+    if kind == "vec":  # vector-unit operations, one per lane per cycle
+        return max(1, -(-amount // arch.tile.vector_unit.lanes))
+    unit = arch.tile.matrix_unit
+    if kind == "matmul":  # MAC slots on the array, operand b streamed from the unit's buffer: the slower
+        return max(1, -(-amount // unit.macs_per_cycle), _cycles(aux / unit.buffer.bandwidth, clock))
+    if kind == "mxu_load":
+        return _cycles(unit.buffer.latency + amount / unit.buffer.bandwidth, clock)
     raise ValueError(kind)
 
 
@@ -254,14 +261,17 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
 
     Covers chips with one tile on which every weight layer gets exactly one copy (one PE each
     at most), networks whose rows fit one segment, and buffers too large to bind: enough to
-    check how the stream builder turns layers into operations, independently of it. Operations
-    are keyed by ``label`` (kind, layer, image, row, which) so the two can be compared.
+    check how the stream builder turns layers into operations, independently of it. Token
+    layers included (docs/transformers.md): products on the digital matrix unit with operand b
+    in the tile's store and staying in the unit's buffer (both large enough), a prefill or one
+    decode step (``network.decode_step``: older keys are already in the store). Operations are
+    keyed by ``label`` (kind, layer, image, row, which) so the two can be compared.
     """
-    xb, clock = arch.crossbar, arch.chip.clock
-    del clock
+    xb = arch.crossbar
     ops: List[dict] = []
     steps: List[dict] = []
     res = {}
+    vector_ops = arch.tile.vector_unit.ops
 
     def resource(name):
         return res.setdefault(name, len(res))
@@ -276,10 +286,19 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
         inp = layer.input_bits or xb.input_bits
         return inp, layer.output_bits or inp
 
+    def reads_data(layer, k):  # a product's operand b sits in its store; position lookups read no data
+        if layer.type == "matmul":
+            return k == 0
+        return layer.type != "embedding" or layer.lookup == "token"
+
     readers: Dict[int, List[int]] = {}
+    operand_of: Dict[int, List[int]] = {}  # b's producer -> products
     for layer in network.layers:
-        for s in layer.inputs:
-            readers.setdefault(s, []).append(layer.index)
+        for k, s in enumerate(layer.inputs):
+            if reads_data(layer, k):
+                readers.setdefault(s, []).append(layer.index)
+        if layer.type == "matmul":
+            operand_of.setdefault(layer.inputs[1], []).append(layer.index)
     pipeline = schedule == "pipeline"
     region_of: Dict[Tuple[int, int], int] = {}
     seq_of: Dict[int, int] = {}
@@ -299,22 +318,24 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
     def window(layer, e):
         if layer.type == "fc":
             return list(range(layer_rows(layer.inputs[0])))
-        if layer.type == "add":
+        if layer.type == "tokens":
+            return [0]  # a one-row sequence (or the rows of one segment)
+        if layer.type in ("add", "mul", "matmul", "softmax", "layernorm", "rmsnorm", "gelu", "silu", "embedding"):
             return [e]
         first = e * layer.stride - layer.padding
         return list(range(max(0, first), min(layer_rows(layer.inputs[0]) - 1, first + layer.R - 1) + 1))
 
     def layer_rows(source):
-        return network.spec.input.H if source < 0 else network.layers[source].E
+        return network.input_shape[0] if source < 0 else network.layers[source].E
 
     def row_bytes(source):
         if source < 0:
-            inp = network.spec.input
-            return inp.W * inp.C * -(-bits(network.layers[0])[0] // 8)
+            _, W, C = network.input_shape
+            return W * C * -(-bits(network.layers[0])[0] // 8)
         p = network.layers[source]
         return p.F * p.M * -(-bits(p)[1] // 8)
 
-    def new_step(deps, releases=(), owner=None):
+    def new_step(deps, releases=(), owner=None, chain=False):
         deps = set(deps)
         if gate is not None:
             deps.add(gate)
@@ -322,6 +343,8 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
             seq = owners.setdefault(owner, [])
             if len(seq) >= 2:
                 deps.add(seq[-2])
+            if chain and seq:  # a product's unit buffer fills step after step
+                deps.add(seq[-1])
             seq.append(len(steps))
         steps.append({"deps": sorted(deps), "releases": list(releases)})
         return len(steps) - 1
@@ -353,7 +376,10 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
         location = "dram"
         if pipeline and readers.get(layer.index):
             location = "tile"
+        elif not readers.get(layer.index) and layer.index in operand_of:
+            location = "store"  # read only as operand b: written into the products' stores
         gather = layer.type == "pool" and layer.E == 1 and layer.F == 1 and layer_rows(layer.inputs[0]) > 1
+        data_inputs = [s for k, s in enumerate(layer.inputs) if reads_data(layer, k)]
         for n in range(batch):
             for e in range(layer.E):
                 deps, releases = [], []
@@ -369,7 +395,7 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
                                       label=("read", layer.index, n, r))
                         add_op(step, "pool", ["pool"], elements, preds=[read], label=("pool", layer.index, n, r))
                         deps.append(new_step(unit_deps + ([previous] if previous is not None else []), unit_releases))
-                for src in ([] if gather else layer.inputs):
+                for src in ([] if gather else data_inputs):
                     for r in window(layer, e):
                         unit_deps, unit_releases = input_unit(layer, src, n, r)
                         deps += unit_deps
@@ -390,21 +416,65 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
                     accumulate = xb.adc_position == "after_accumulation"
                     items = F if accumulate else F * T
                     last_ops = [add_op(step, "mvm", [f"copy:{layer.index}"], F, preds=[feed],
-                                       mvm=(items, T, min(cols, xb.cols), accumulate), label=("mvm", layer.index, n, e))]
+                                       mvm=(items, T, min(cols, xb.cols), accumulate),
+                                       label=("mvm", layer.index, n, e))]
                 elif layer.type == "pool":
                     elements = F * layer.C * layer.R * layer.S
                     read = add_op(step, "buffer_read", [tile_buffer], elements * inb, label=("read", layer.index, n, e))
-                    last_ops = [add_op(step, "pool", ["pool"], elements, preds=[read], label=("pool", layer.index, n, e))]
-                else:
+                    last_ops = [add_op(step, "pool", ["pool"], elements, preds=[read],
+                                       label=("pool", layer.index, n, e))]
+                elif layer.type in ("add", "mul"):
                     width = len(layer.inputs)
                     read = add_op(step, "buffer_read", [tile_buffer], F * layer.C * width * inb,
                                   label=("read", layer.index, n, e))
-                    last_ops = [add_op(step, "eltwise", ["tsa"], F * layer.C * (width - 1), preds=[read],
-                                       label=("eltwise", layer.index, n, e))]
-                if layer.activation != "none":
+                    if layer.type == "add":
+                        last_ops = [add_op(step, "eltwise", ["tsa"], F * layer.C * (width - 1), preds=[read],
+                                           label=("eltwise", layer.index, n, e))]
+                    else:  # an elementwise product on the vector unit
+                        last_ops = [add_op(step, "vec", ["vec"], F * layer.C * (width - 1) * vector_ops["mul"],
+                                           preds=[read], label=("vec", layer.index, n, e))]
+                elif layer.type in ("softmax", "layernorm", "rmsnorm", "gelu", "silu"):
+                    read = add_op(step, "buffer_read", [tile_buffer], F * layer.C * inb,
+                                  label=("read", layer.index, n, e))
+                    last_ops = [add_op(step, "vec", ["vec"], F * layer.C * vector_ops[layer.type], preds=[read],
+                                       label=("vec", layer.index, n, e))]
+                elif layer.type == "embedding":  # its table's rows come from DRAM
+                    preds = []
+                    if layer.lookup == "token":
+                        preds = [add_op(step, "buffer_read", [tile_buffer], F * layer.C * inb,
+                                        label=("read", layer.index, n, e))]
+                    last_ops = [add_op(step, "dram_read", ["dram"], F * layer.M * outb, preds=preds,
+                                       label=("dram_read", layer.index, n, e))]
+                elif layer.type == "tokens":
+                    last_ops = [add_op(step, "buffer_read", [tile_buffer], F * layer.C * inb,
+                                       label=("read", layer.index, n, e))]
+                else:  # matmul on the matrix unit: operand b from the tile's store into the unit's buffer
+                    producer = network.layers[layer.inputs[1]]
+                    key_bytes = producer.M * -(-bits(producer)[1] // 8)
+                    a = add_op(step, "buffer_read", [tile_buffer], F * layer.C * inb, label=("read", layer.index, n, e))
+                    fetch = add_op(step, "buffer_read", [tile_buffer], layer.keys * key_bytes,
+                                   label=("read", layer.index, n, e, 1))
+                    load = add_op(step, "mxu_load", ["mxu_buffer"], layer.keys * key_bytes, preds=[fetch],
+                                  label=("mxu_load", layer.index, n, e))
+                    w = arch.tile.matrix_unit.operand_bits
+                    a_bits, b_bits = layer.input_bits or xb.input_bits, layer.weight_bits or xb.weight_bits
+                    passes = -(-a_bits // w) * -(-b_bits // w)
+                    last_ops = [add_op(step, "matmul", ["mxu"], layer.macs * passes, preds=[a, load],
+                                       aux=layer.keys * key_bytes, label=("matmul", layer.index, n, e))]
+                    deps.append(produced[(layer.inputs[1], n, 0)])  # the keys and values of this pass
+                if layer.bias:
+                    last_ops = [add_op(step, "vec", ["vec"], F * layer.M, preds=last_ops,
+                                       label=("bias", layer.index, n, e))]
+                if layer.activation == "relu":
                     last_ops = [add_op(step, "act", ["act"], F * layer.M, preds=last_ops,
                                        label=("act", layer.index, n, e))]
+                elif layer.activation != "none":
+                    last_ops = [add_op(step, "vec", ["vec"], F * layer.M * vector_ops[layer.activation],
+                                       preds=last_ops, label=("activation", layer.index, n, e))]
                 nbytes = F * layer.M * outb
+                for product in operand_of.get(layer.index, ()):  # new keys or values into the tile's store
+                    add_op(step, "buffer_write", [tile_buffer], nbytes, preds=last_ops,
+                           label=("store-write", layer.index, n, e, product))
                 if location == "tile":
                     for reader in readers[layer.index]:
                         needed = {r for f in range(network.layers[reader].E) for r in window(network.layers[reader], f)}
@@ -415,10 +485,11 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
                             step, "buffer_write", [tile_buffer], nbytes, preds=last_ops, region=g, seq=seq_of[g],
                             label=("push", layer.index, n, e, reader))
                         seq_of[g] += 1
-                else:
+                elif location == "dram":
                     add_op(step, "dram_write", ["dram"], nbytes, preds=last_ops, label=("store", layer.index, n, e))
                 owner = ("copy", layer.index) if layer.has_weights else ("unit", layer.index)
-                produced[(layer.index, n, e)] = last[layer.index] = new_step(deps, releases, owner=owner)
+                produced[(layer.index, n, e)] = last[layer.index] = new_step(deps, releases, owner=owner,
+                                                                            chain=layer.type == "matmul")
         if not pipeline:
             mine = [i for i in range(first_step, len(steps))]
             gate = new_step(mine)

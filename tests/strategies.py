@@ -15,6 +15,9 @@ from xbarsim.functional.converters import input_bounds
 __all__ = [
     "crossbar_specs", "weight_matrices", "input_matrices", "mvm_problems", "seeds", "quantities",
     "small_archs", "small_networks", "small_transformers", "reference_cases", "retime_changes", "faster_changes",
+    "adc_designs", "technologies", "area_growths",
+    "sweep_axes", "sweep_ranges", "grid_specs", "objective_values", "SWEEP_FIELD_RANGES",
+    "small_sequence_networks", "reference_sequence_cases",
 ]
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -55,7 +58,10 @@ def crossbar_specs(draw, *, ideal: bool = True, exact_adc: bool = True, max_rows
     values.update(fixed)
     spec = CrossbarSpec(**values)
     if exact_adc:
-        spec = dataclasses.replace(spec, adc_bits=min(16, spec.exact_adc_bits))
+        # an exact ADC can need more than the 16 bits a spec allows (after_accumulation, 18+ rows,
+        # 4-bit cells, 8-bit inputs): such specs are not exact, so they are not drawn here
+        assume(spec.exact_adc_bits <= 16)
+        spec = dataclasses.replace(spec, adc_bits=spec.exact_adc_bits)
     return spec
 
 
@@ -112,7 +118,13 @@ def small_archs(draw, **fixed):
                  "output_register": "4KiB", "bus_bandwidth": draw(st.sampled_from(["4GB/s", "16GB/s"])),
                  "buffer": {"size": draw(st.sampled_from(["1KiB", "4KiB", "64KiB"])), "ports": draw(st.integers(1, 2)), "width_bits": 64,
                             "bandwidth": draw(st.sampled_from(["2GB/s", "4GB/s", "8GB/s"])),
-                            "latency": draw(st.sampled_from(["0s", "1ns"]))}},
+                            "latency": draw(st.sampled_from(["0s", "1ns"]))},
+                 "vector_unit": {"lanes": draw(st.integers(1, 8))},
+                 "matrix_unit": {"macs_per_cycle": draw(st.integers(1, 16)),
+                                 "operand_bits": draw(st.sampled_from([2, 4, 8])),
+                                 "buffer": {"size": draw(st.sampled_from(["16B", "256B", "4KiB"])), "width_bits": 64,
+                                            "bandwidth": draw(st.sampled_from(["2GB/s", "8GB/s"])),
+                                            "latency": draw(st.sampled_from(["0s", "1ns"]))}}},
         "pe": {"arrays": draw(st.integers(1, 4)), "adcs_per_array": draw(st.integers(1, min(4, cols))),
                "adc_rate": draw(st.sampled_from(["1GHz", "2GHz", "4GHz"])),
                "read_latency": draw(st.sampled_from(["1ns", "2ns", "3ns"])),
@@ -128,6 +140,9 @@ def small_archs(draw, **fixed):
                  "latency": draw(st.sampled_from(["5ns", "10ns"])), "channels": draw(st.integers(1, 2))},
         "programming": {"write_pulse": draw(st.sampled_from(["1ns", "2ns"])), "rows_in_parallel": 1},
         "mapping": {"segment_bytes": draw(st.sampled_from(["8B", "16B", "4KiB"]))},
+        "products": {"qk": draw(st.sampled_from(["digital", "crossbar"])),
+                     "av": draw(st.sampled_from(["digital", "crossbar"])),
+                     "store": draw(st.sampled_from(["auto", "auto", "tile", "glb", "dram"]))},
     }
     for dotted, value in fixed.items():
         section, key = dotted.split(".", 1)
@@ -137,7 +152,8 @@ def small_archs(draw, **fixed):
             node = node[part]
         node[last] = value
     adc_bits = load_arch(spec).crossbar.exact_adc_bits
-    spec["crossbar"]["adc_bits"] = min(16, adc_bits)
+    assume(adc_bits <= 16)  # as in crossbar_specs: only chips whose ADC can be exact
+    spec["crossbar"]["adc_bits"] = adc_bits
     return load_arch(spec)
 
 
@@ -200,6 +216,9 @@ RETIME_VALUES = {
     "crossbar.on_off_ratio": [10.0, float("inf")], "crossbar.read_noise_sigma": [0.02],
     "crossbar.signed_inputs": [True], "crossbar.stuck_at_off": [0.01], "crossbar.stuck_at_on": [0.01],
     "crossbar.variation_model": ["lognormal"],
+    "tile.vector_unit.lanes": [8, 64], "tile.matrix_unit.macs_per_cycle": [16, 256],
+    "tile.matrix_unit.buffer.width_bits": [64, 512], "tile.matrix_unit.buffer.bandwidth": ["4GB/s", "64GB/s"],
+    "tile.matrix_unit.buffer.latency": ["0s", "2ns"], "programming.endurance": [1e6, 1e12],
 }
 """Candidate values of every field a replay may change (checked against the field declarations); a
 dict value changes several fields together (a field valid only with another)."""
@@ -214,9 +233,12 @@ def retime_changes(data_aware: bool = False):
     if missing:  # a new re-timable field needs candidate values here
         raise AssertionError(f"no candidate values for re-timable fields {missing}")
     def merged(chosen):
-        out = {}
-        for field, value in chosen.items():
-            out.update(value if isinstance(value, dict) else {field: value})
+        # plain values first, then linked ones (a dict of fields that must change together, e.g.
+        # adc_range: explicit with its full scale), so that a linked set is never split
+        out = {field: value for field, value in chosen.items() if not isinstance(value, dict)}
+        for value in chosen.values():
+            if isinstance(value, dict):
+                out.update(value)
         return out
 
     return st.lists(st.sampled_from(fields), min_size=1, max_size=3, unique=True).flatmap(
@@ -336,3 +358,350 @@ def small_transformers(draw, max_blocks: int = 2):
     else:
         net.linear("out", draw(st.integers(1, 4)), activation=draw(st.sampled_from(["none", "tanh"])))
     return load_workload(net.spec)
+
+
+# -- component models (energy) ------------------------------------------------------------------
+
+#: Nodes Stillmaker & Baas tabulate (and points between them), in metres.
+nodes_m = st.sampled_from([130e-9, 90e-9, 65e-9, 45e-9, 40e-9, 32e-9, 28e-9, 22e-9, 16e-9, 10e-9, 7e-9])
+
+
+@st.composite
+def adc_designs(draw):
+    """(type, bits, rate in Hz, node in m) of an ADC the component models price."""
+    kind = draw(st.sampled_from(["sar", "flash"]))
+    bits = draw(st.integers(1, 14))
+    rate = 10 ** draw(st.floats(5.0, 11.0))
+    return kind, bits, rate, draw(nodes_m)
+
+
+@st.composite
+def technologies(draw):
+    """A ``model`` section of an energy table (every choice the component models offer)."""
+    from xbarsim import units
+    return {"node": units.format(draw(nodes_m), "length"), "cell": draw(st.sampled_from(["rram", "sram"])),
+            "adc": draw(st.sampled_from(["sar", "flash"])), "buffer": draw(st.sampled_from(["sram", "edram"])),
+            "dram": draw(st.sampled_from(["lpddr4", "hbm2", "ddr3"]))}
+
+
+#: Arch fields that count instances or size them, with a larger value (area must not shrink).
+AREA_FIELDS = {
+    "chip.tiles": lambda v: v + 1, "chip.offchip_links": lambda v: v + 1, "tile.pes": lambda v: v + 1,
+    "tile.activation_units": lambda v: v + 1, "tile.pooling_units": lambda v: v + 1,
+    "tile.shift_add_units": lambda v: v + 1, "pe.arrays": lambda v: v + 1, "pe.shift_add_units": lambda v: v + 1,
+    "pe.adcs_per_array": lambda v: v + 1, "crossbar.rows": lambda v: v + 1, "crossbar.cols": lambda v: v + 1,
+    "tile.buffer.size": lambda v: f"{int(v) * 2}B", "global_buffer.size": lambda v: f"{int(v) * 2 + 1024}B",
+    "pe.input_register": lambda v: f"{int(v) * 2}B", "pe.output_register": lambda v: f"{int(v) * 2}B",
+    "tile.output_register": lambda v: f"{int(v) * 2}B",
+}
+
+
+@st.composite
+def area_growths(draw):
+    """(arch, one count or size field, its larger value) for the area monotonicity property."""
+    arch = draw(small_archs())
+    field = draw(st.sampled_from(sorted(AREA_FIELDS)))
+    value = arch
+    for part in field.split("."):
+        value = getattr(value, part)
+    if field == "pe.adcs_per_array":
+        assume(value < arch.crossbar.cols)
+    return arch, field, AREA_FIELDS[field](value)
+
+
+# -- design-space sweeps -----------------------------------------------------------------------
+
+#: Fields of the ``tiny`` preset that sweep strategies vary, with the range docs/config.md gives
+#: each (``pe.adcs_per_array`` is also at most ``crossbar.cols``, 16 in ``tiny``).
+SWEEP_FIELD_RANGES = {"crossbar.rows": (1, 65536), "crossbar.adc_bits": (1, 16), "pe.adcs_per_array": (1, 16)}
+
+_SWEEP_CANDIDATES = {
+    # values on both sides of each documented range; valid rows stay >= 8 so mlp maps on tiny, valid
+    # ADC bits stay in 4..10, the resolutions tiny's energy table prices (others are invalid points too)
+    "crossbar.rows": st.sampled_from([0, 8, 16, 32, 70000]),
+    "crossbar.adc_bits": st.one_of(st.integers(-1, 0), st.integers(4, 10), st.integers(17, 18)),
+    "pe.adcs_per_array": st.integers(0, 18),
+}
+
+
+@st.composite
+def sweep_axes(draw, max_axes: int = 3, max_values: int = 4, fields=None):
+    """An ``axes`` mapping over fields of ``tiny``: lists of values, valid or not (keys in field order)."""
+    names = list(fields or _SWEEP_CANDIDATES)
+    chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=min(max_axes, len(names)), unique=True))
+    return {name: draw(st.lists(_SWEEP_CANDIDATES[name], min_size=1, max_size=max_values))
+            for name in names if name in chosen}
+
+
+@st.composite
+def sweep_ranges(draw):
+    """A range axis ``{min, max[, log]}``: integer or real ends, log only above zero."""
+    integer = draw(st.booleans())
+    log = draw(st.booleans())
+    if integer:
+        lo = draw(st.integers(1 if log else -50, 200))
+        hi = draw(st.integers(lo, lo + 500))
+    else:
+        lo = draw(st.floats(1e-3 if log else -100.0, 100.0))
+        hi = draw(st.floats(lo, lo + 1000.0))
+    return {"min": lo, "max": hi, "log": log}
+
+
+@st.composite
+def grid_specs(draw):
+    """Sweep specs (dicts) on ``tiny`` with list and range axes and settings lists; grid combination."""
+    axes = {}
+    fields = ["crossbar.adc_bits", "crossbar.rows", "crossbar.variation_sigma", "pe.adc_rate", "chip.tiles"]
+    for name in draw(st.lists(st.sampled_from(fields), max_size=4, unique=True)):
+        if name == "crossbar.variation_sigma" and draw(st.booleans()):
+            axes[name] = {"min": 0.0, "max": 0.2, "num": draw(st.integers(1, 4))}
+        elif name == "pe.adc_rate":
+            axes[name] = draw(st.lists(st.sampled_from(["1GHz", "2GHz", "500MHz"]), min_size=1, max_size=3))
+        else:
+            axes[name] = draw(st.lists(st.integers(1, 64), min_size=1, max_size=4))
+    return {"version": 1, "arch": "tiny",
+            "workloads": draw(st.lists(st.sampled_from(["mlp", "resnet20"]), min_size=1, max_size=2)),
+            "schedules": draw(st.lists(st.sampled_from(["layer", "pipeline"]), min_size=1, max_size=2)),
+            "batches": draw(st.lists(st.integers(1, 8), min_size=1, max_size=3)),
+            "axes": axes, "combine": "grid"}
+
+
+objective_values = st.one_of(st.integers(0, 6).map(float), st.just(float("nan")))
+"""Objective values for Pareto fronts: few distinct values, so ties and duplicates are common."""
+# -- fuzzing: mutated specs, mutated YAML texts, damaged traces ---------------------------------
+
+#: Values a fuzzer puts where a spec value belongs: wrong types, edge numbers, unit nonsense,
+#: control characters, nesting.
+JUNK = st.one_of(
+    st.none(), st.booleans(),
+    st.integers(-2**70, 2**70), st.sampled_from([0, -1, 1, 2**31, 2**63, -2**63]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", " ", "0", "1", "-1", "nan", "inf", "1e999999999ns", "1e-999999999s", "1e300J", "1fB/s",
+                     "1000000s", "0s", "1KB", "64KiB", "1.2GHz", "100ns", "2mW", "1e400mm2", "abc", "yes", "null",
+                     "a\nb", "\x1b[31mred", "\t", "\u00b5s", "1 s", "--1s", "1e", ".inf", "~"]),
+    st.text(max_size=12),
+    st.lists(st.integers(-3, 300), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(-3, 3), max_size=2),
+)
+
+#: Keys a fuzzer adds: misspellings, control characters, non-strings.
+JUNK_KEYS = st.one_of(st.sampled_from(["adc_bit", "rowz", "version", "base", "a\nb", "\x00", "é", "name", ""]),
+                      st.text(max_size=8), st.integers(-2, 2), st.booleans())
+
+
+def junk_like(value):
+    """Bad values shaped like ``value``: a quantity with an absurd number or a wrong unit, an
+    integer at or beyond the edges, a non-finite float; or anything from :data:`JUNK`."""
+    import re
+
+    if isinstance(value, str):
+        match = re.match(r"^([-+0-9.eE]+)\s*(\S*)$", value)
+        if match:
+            unit = match.group(2)
+            return st.one_of(
+                st.sampled_from([f"1e999999999{unit}", f"-{value}", f"0{unit}", f"1e-999999999{unit}", f"{value}x",
+                                 f"1e30{unit}", f"1e-30{unit}", f"nan{unit}", f"inf{unit}", f"{match.group(1)}",
+                                 f"{match.group(1)}K{unit[-1:]}", f"1e308{unit}", f"1e-300{unit}"]),
+                st.floats(-1e30, 1e30).map(lambda v: f"{v:g}{unit}"),
+                st.sampled_from(["s", "Hz", "B", "B/s", "W", "J", "S", "mm2"]).map(lambda u: f"{match.group(1)}{u}"),
+                JUNK)
+    if isinstance(value, bool):
+        return st.one_of(st.sampled_from([0, 1, "true", "no"]), JUNK)
+    if isinstance(value, int):
+        return st.one_of(st.sampled_from([0, -1, 2**31, 2**63, -2**63, 10**30, value + 1, value * 1000]),
+                         st.floats(allow_nan=True), JUNK)
+    if isinstance(value, float):
+        return st.one_of(st.sampled_from([float("nan"), float("inf"), -float("inf"), -value, 1e308, 5e-324]), JUNK)
+    return JUNK
+
+
+def _paths(node, prefix=()):
+    """Every (path, value) in nested dicts and lists, parents before children."""
+    yield prefix, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, prefix + (index,))
+
+
+@st.composite
+def mutated_specs(draw, spec: dict, max_mutations: int = 4):
+    """``spec`` (a resolved spec as plain data) with 1 to ``max_mutations`` random edits:
+    a value replaced by junk, a key removed, a junk key added, or a value's type changed."""
+    import copy
+
+    data = copy.deepcopy(spec)
+    for _ in range(draw(st.integers(1, max_mutations))):
+        paths = [p for p, _ in _paths(data)]
+        path = draw(st.sampled_from(paths))
+        parent = data
+        for part in path[:-1]:
+            parent = parent[part]
+        action = draw(st.sampled_from(["replace", "remove", "add", "wrap"]))
+        if not path:  # the root
+            if action == "add":
+                data[draw(JUNK_KEYS)] = draw(JUNK)
+            continue
+        key = path[-1]
+        if action == "replace":
+            parent[key] = draw(junk_like(parent[key]))
+        elif action == "remove" and isinstance(parent, dict):
+            del parent[key]
+        elif action == "add" and isinstance(parent[key], dict):
+            parent[key][draw(JUNK_KEYS)] = draw(JUNK)
+        elif action == "wrap":
+            parent[key] = [parent[key]] if draw(st.booleans()) else {"value": parent[key]}
+    return data
+
+
+@st.composite
+def mutated_texts(draw, text: str, max_mutations: int = 4):
+    """A YAML text with random character edits, duplicated or dropped lines, or a truncation."""
+    for _ in range(draw(st.integers(1, max_mutations))):
+        lines = text.split("\n")
+        action = draw(st.sampled_from(["char", "insert", "delete", "duplicate", "drop", "truncate"]))
+        at = draw(st.integers(0, max(0, len(text) - 1)))
+        line = draw(st.integers(0, max(0, len(lines) - 1)))
+        if action == "char" and text:
+            text = text[:at] + draw(st.characters(codec="utf-8")) + text[at + 1:]
+        elif action == "insert":
+            text = text[:at] + draw(st.sampled_from([":", "- ", "\n", "  ", "\t", "{", "[", "&a ", "*a", "!!python/name:os.system ", "'", "#", "\x00", "\x1b"])) + text[at:]
+        elif action == "delete":
+            text = text[:at] + text[at + 1:]
+        elif action == "duplicate":
+            lines.insert(line, lines[line])
+            text = "\n".join(lines)
+        elif action == "drop" and len(lines) > 1:
+            del lines[line]
+            text = "\n".join(lines)
+        elif action == "truncate":
+            text = text[:at]
+    return text
+
+
+#: Ways to damage a trace file, applied by :func:`damage_trace`.
+trace_damages = st.one_of(
+    st.tuples(st.just("truncate"), st.floats(0.0, 0.999)),
+    st.tuples(st.just("flip"), st.lists(st.tuples(st.floats(0.0, 0.9999), st.integers(1, 255)), min_size=1,
+                                         max_size=8)),
+    st.tuples(st.just("edit_attribute"), st.integers(0, 10_000), JUNK),
+    st.tuples(st.just("remove_attribute"), st.integers(0, 10_000)),
+    st.tuples(st.just("remove_object"), st.integers(0, 10_000)),
+)
+
+
+def damage_trace(path, damage) -> str:
+    """Apply one of :data:`trace_damages` to the trace file at ``path`` (in place); a description."""
+    import os
+
+    import h5py
+
+    kind = damage[0]
+    if kind == "truncate":
+        size = os.path.getsize(path)
+        cut = int(size * damage[1])
+        with open(path, "r+b") as handle:
+            handle.truncate(cut)
+        return f"truncated to {cut} of {size} bytes"
+    if kind == "flip":
+        size = os.path.getsize(path)
+        with open(path, "r+b") as handle:
+            for where, mask in damage[1]:
+                offset = int(size * where)
+                handle.seek(offset)
+                byte = handle.read(1)
+                handle.seek(offset)
+                handle.write(bytes([byte[0] ^ mask]))
+        return f"flipped bytes at {[int(size * w) for w, _ in damage[1]]}"
+    with h5py.File(path, "r+") as f:
+        objects = [f]
+        f.visititems(lambda name, obj: objects.append(obj) and None)
+        if kind == "remove_object":
+            victim = objects[1 + damage[1] % (len(objects) - 1)]
+            name = victim.name
+            del f[name]
+            return f"removed {name}"
+        owners = [(obj, name) for obj in objects for name in obj.attrs.keys()]
+        obj, name = owners[damage[1] % len(owners)]
+        if kind == "remove_attribute":
+            del obj.attrs[name]
+            return f"removed attribute {name} of {obj.name}"
+        value = damage[2]
+        try:
+            obj.attrs[name] = value
+        except (TypeError, ValueError, OverflowError):
+            obj.attrs[name] = repr(value)
+        return f"set attribute {name} of {obj.name} to {value!r}"
+@st.composite
+def small_sequence_networks(draw, max_blocks: int = 3):
+    """Small random token networks, valid by construction: an embedding (and a position
+    embedding), then blocks of attention (heads, causal or not, cached when decoding), GELU/SiLU
+    MLPs, gated (SwiGLU-like) MLPs, norms; maybe a head on the last token; 0 to 2 decode steps."""
+    from xbarsim.workload import NetBuilder, load_workload
+
+    L = draw(st.integers(1, 5))
+    heads = draw(st.integers(1, 2))
+    d = heads * draw(st.integers(1, 3))
+    decode = draw(st.integers(0, 2))
+    net = NetBuilder("sequence", 1, L, 1)
+    net.embedding("emb", draw(st.integers(2, 8)), d)
+    if draw(st.booleans()):
+        net.embedding("pos", L + decode, d, lookup="position", inputs=["emb"])
+        net.add("x", ["emb", "pos"], activation="none")
+    for i in range(draw(st.integers(1, max_blocks))):
+        kind = draw(st.sampled_from(["attention", "attention", "mlp", "gated", "function"]))
+        source = net.last
+        bias = draw(st.booleans())
+        if kind == "attention":
+            causal = draw(st.booleans())
+            q = net.linear(f"q{i}", d, bias=bias, inputs=[source])
+            k = net.linear(f"k{i}", d, bias=bias, inputs=[source])
+            v = net.linear(f"v{i}", d, bias=bias, inputs=[source])
+            net.matmul(f"qk{i}", q, k, heads, transpose_b=True, cache=decode > 0, causal=causal)
+            net.function(f"softmax{i}", "softmax", heads=heads)
+            net.matmul(f"av{i}", f"softmax{i}", v, heads, cache=decode > 0, causal=causal)
+            out = net.linear(f"proj{i}", d, bias=bias)
+            net.add(f"res{i}", [out, source], activation="none")
+        elif kind == "mlp":
+            net.linear(f"fc{i}", draw(st.integers(1, 6)), activation=draw(st.sampled_from(["gelu", "silu", "relu"])),
+                       bias=bias, inputs=[source])
+            out = net.linear(f"fc_proj{i}", d)
+            net.add(f"res{i}", [out, source], activation="none")
+        elif kind == "gated":
+            ff = draw(st.integers(1, 6))
+            gate = net.linear(f"gate{i}", ff, activation="silu", inputs=[source])
+            up = net.linear(f"up{i}", ff, inputs=[source])
+            net.mul(f"glu{i}", [gate, up])
+            net.linear(f"down{i}", d)
+        else:
+            net.function(f"f{i}", draw(st.sampled_from(["layernorm", "rmsnorm", "gelu", "silu"])))
+    if draw(st.booleans()):
+        net.tokens("last", keep=1, keep_from="last")
+        net.linear("head", draw(st.integers(1, 5)), bias=draw(st.booleans()))
+    net.sequence(decode=decode, masked_products=draw(st.sampled_from(["computed", "skipped"])))
+    return load_workload(net.spec)
+
+
+@st.composite
+def reference_sequence_cases(draw):
+    """(arch, network phase, schedule) the independent stream derivation covers, for token
+    networks: one tile, one PE of one array per weight layer, rows of one segment, buffers too
+    large to bind (the products' stores in the tile buffer, their operands held in the matrix
+    unit's buffer), products on the matrix unit; a prefill or one of its decode steps."""
+    from xbarsim import evolve
+
+    network = draw(small_sequence_networks())
+    weight_layers = sum(layer.has_weights for layer in network.layers)
+    assume(weight_layers > 0)
+    base = draw(small_archs())
+    arch = evolve(base, {"chip.tiles": 1, "tile.pes": weight_layers, "pe.arrays": 1, "crossbar.rows": 32,
+                         "crossbar.cols": 64, "tile.buffer.size": "1MiB", "mapping.segment_bytes": "4KiB",
+                         "global_buffer.size": "0B", "products.qk": "digital", "products.av": "digital",
+                         "products.store": "auto", "tile.matrix_unit.buffer.size": "1MiB"})
+    xb = arch.crossbar
+    assume(all(layer.rows_per_group <= xb.rows and layer.M * xb.columns_per_weight <= xb.cols
+               for layer in network.layers if layer.has_weights))  # one array per layer
+    step = draw(st.sampled_from([None] + list(range(network.decode_steps))))
+    return arch, network, step, draw(st.sampled_from(["layer", "pipeline"]))

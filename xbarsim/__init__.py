@@ -14,7 +14,8 @@ from importlib import import_module
 from ._version import __version__
 from .config import Arch, CrossbarSpec, arch_presets, evolve, load_arch
 from .energy import EnergyTable, energy_presets, load_energy
-from .errors import ConfigError, MappingError, ReplayError, TraceError, XbarsimError
+from .errors import (ArgumentError, ConfigError, MappingError, OutputError, ReplayError, ResourceError, TraceError,
+                     XbarsimError)
 from .workload import Network, load_workload, zoo_names
 
 _LAZY = {
@@ -23,17 +24,23 @@ _LAZY = {
     "open_trace": "xbarsim.trace.reader",
     "Trace": "xbarsim.trace.reader",
     "replay": "xbarsim.replaying",
+    "sweep": "xbarsim.sweeps",
+    "load_sweep": "xbarsim.sweeps",
+    "read_results": "xbarsim.sweeps",
 }
 
 __all__ = [
     "__version__",
     "Arch",
+    "ArgumentError",
     "ConfigError",
     "CrossbarSpec",
     "EnergyTable",
     "MappingError",
     "Network",
+    "OutputError",
     "ReplayError",
+    "ResourceError",
     "SimulationResult",
     "Trace",
     "TraceError",
@@ -43,10 +50,13 @@ __all__ = [
     "evolve",
     "load_arch",
     "load_energy",
+    "load_sweep",
     "load_workload",
     "open_trace",
+    "read_results",
     "replay",
     "simulate",
+    "sweep",
     "zoo_names",
 ]
 

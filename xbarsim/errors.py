@@ -1,32 +1,58 @@
 """Exceptions raised by xbarsim.
 
-A user error (a bad spec, a workload that cannot be mapped, a damaged trace) is an
-:class:`XbarsimError`; anything else that escapes is a simulator bug. Every user error
-subclasses a built-in exception so plain ``except ValueError`` also catches it.
+A user error (a bad spec, a bad argument, a workload that cannot be mapped, a damaged trace,
+an output that cannot be written, a run too large for the memory) is an :class:`XbarsimError`;
+anything else that escapes is a simulator bug, and the command line says so (exit code 3)
+instead of disguising it as a user error. Every user error also subclasses the built-in
+exception a Python caller would expect (``ValueError``, ``OSError``, ``MemoryError``), so
+plain ``except ValueError`` still catches a bad value.
+
+Messages are one line: :func:`one_line` escapes control characters of user-given text.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence, Union
 
-__all__ = ["XbarsimError", "ConfigError", "MappingError", "TraceError", "ReplayError", "format_path"]
+__all__ = ["XbarsimError", "ConfigError", "ArgumentError", "MappingError", "TraceError", "ReplayError", "OutputError",
+           "ResourceError", "format_path", "one_line"]
 
 PathPart = Union[str, int]
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks, tabs and other control characters escaped (``\\n``, ``\\x1b``)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def format_path(parts: Sequence[PathPart]) -> str:
-    """Render path parts as a dotted path: ``("tiles", 3, "adc", "bits")`` -> ``tiles[3].adc.bits``."""
+    """Render path parts as a dotted path: ``("tiles", 3, "adc", "bits")`` -> ``tiles[3].adc.bits``.
+
+    Control characters in keys are escaped, so the path stays on one line.
+    """
     text = ""
     for part in parts:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            part = one_line(str(part))
+            text += f".{part}" if text else part
     return text
 
 
 class XbarsimError(Exception):
-    """Base class of every error caused by user input rather than by a bug."""
+    """Base class of every error caused by user input rather than by a bug.
+
+    A message is kept on one line: control characters from user-given text (a key, a file
+    name, an object name in a damaged file) are escaped.
+    """
+
+    def __init__(self, *args):
+        if len(args) == 1 and isinstance(args[0], str):
+            args = (one_line(args[0]),)
+        super().__init__(*args)
 
 
 class ConfigError(XbarsimError, ValueError):
@@ -51,7 +77,7 @@ class ConfigError(XbarsimError, ValueError):
         where = format_path(self.path) or "spec"
         got = self.got if isinstance(self.got, _Described) else repr(self.got)
         text = f"{where}: expected {self.expected}, got {got}"
-        return f"{text} ({self.hint})" if self.hint else text
+        return one_line(f"{text} ({self.hint})" if self.hint else text)
 
     def under(self, *parents: PathPart) -> "ConfigError":
         """The same error, seen from a parent whose path is prefixed by ``parents``."""
@@ -74,6 +100,13 @@ def described(text: str) -> _Described:
     return _Described(text)
 
 
+class ArgumentError(XbarsimError, ValueError):
+    """A function or command argument (not a spec value) is of the wrong type or out of range.
+
+    The message reads ``<argument>: expected <expected>, got <got>``.
+    """
+
+
 class MappingError(XbarsimError, ValueError):
     """A workload cannot be mapped onto the given architecture."""
 
@@ -84,3 +117,12 @@ class TraceError(XbarsimError, OSError):
 
 class ReplayError(XbarsimError, ValueError):
     """A replay was asked to change what a trace cannot be replayed with (e.g. the mapping)."""
+
+
+class OutputError(XbarsimError, OSError):
+    """An output (trace, report, study) cannot be written where asked: it exists, another
+    process is writing it, or its folder cannot be created."""
+
+
+class ResourceError(XbarsimError, MemoryError):
+    """A run would need more memory than is available (or than ``XBARSIM_MAX_MEMORY`` allows)."""

@@ -20,6 +20,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .hardware import GROUPS, REGISTRY
+from .outputs import Output, check_destination
+from .timing.durations import resource_capacities
 from .result import _bytes, _energy, _time
 from .trace.reader import Trace, open_trace
 
@@ -38,14 +40,19 @@ def _save(fig: Figure, path: Path) -> Path:
 
 def _scale_pj(values) -> Tuple[float, str]:
     top = max(values, default=0.0)
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
         if top >= scale:
             return scale, unit
     return 1.0, "pJ"
 
 
+def _time_unit(seconds: float) -> Tuple[float, str]:
+    """(scale, unit) to show ``seconds`` and shorter times in: ms, µs or ns."""
+    return next(((s, u) for u, s in (("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)) if seconds >= s), (1e-9, "ns"))
+
+
 def energy_by_component(trace: Trace, path: Path) -> Path:
-    parts = {k: v for k, v in trace._file["energy_by_component"].attrs.items() if v > 0}
+    parts = {k: v for k, v in trace.energy_by_component.items() if v > 0}
     items = sorted(parts.items(), key=lambda kv: kv[1])
     scale, unit = _scale_pj([v for _, v in items])
     total = sum(parts.values()) or 1.0
@@ -91,14 +98,15 @@ def energy_by_layer(trace: Trace, path: Path, top: int = 6) -> Path:
     ax.set_xticks(x, layers, rotation=90, fontsize=7)
     ax.set_ylabel(f"dynamic energy per batch ({unit})")
     ax.set_title(f"Energy by layer and component: {trace.network_name} on {trace.arch_name}")
-    ax.legend(fontsize=8, ncols=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # beside, not over, bars
     return _save(fig, path)
 
 
 def _rows(trace: Trace) -> Tuple[List[str], np.ndarray]:
     """Timeline rows: one per tile (its copies' arrays, buffer, bus, units and network ports), one
-    for the mesh links or the bus, one for the global buffer and one for DRAM; and the row of
-    every resource. Read from the recorded stream: the network is not mapped again."""
+    for the mesh links or the bus, one for the global buffer and one for DRAM, each only if it has
+    resources; and the row of every resource. Read from the recorded stream: the network is not
+    mapped again."""
     stream = trace.stream
     kinds = np.array(stream.resource_names)[stream.resources["kind"]]
     tiles = stream.resources["tile"]
@@ -108,7 +116,10 @@ def _rows(trace: Trace) -> Tuple[List[str], np.ndarray]:
     rows = np.array([index[t] if t >= 0 else len(used) for t in tiles.tolist()], dtype=np.int64)
     rows[kinds == "glb"] = len(used) + 1
     rows[kinds == "dram"] = len(used) + 2
-    return labels, rows
+    present = np.unique(rows)  # no empty rows (a chip without a global buffer has no such row)
+    renumber = np.full(len(labels), -1, dtype=np.int64)
+    renumber[present] = np.arange(len(present))
+    return [labels[i] for i in present.tolist()], renumber[rows]
 
 
 def _busy_per_bin(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -127,8 +138,7 @@ def timeline(trace: Trace, path: Path, bins: int = 400) -> Path:
     stream = trace.stream
     clock = trace.arch.chip.clock
     cycles = max(1, trace.cycles)
-    scale, unit = next(((s, u) for u, s in (("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)) if cycles / clock >= s),
-                       (1e-9, "ns"))
+    scale, unit = _time_unit(cycles / clock)
     fig = Figure(figsize=(10, max(3.0, 0.22 * len(labels) + 1.5)))
     ax = fig.add_subplot()
     title = f"Activity over the run: {trace.network_name} on {trace.arch_name} ({trace.schedule}, batch {trace.batch})"
@@ -160,11 +170,12 @@ def timeline(trace: Trace, path: Path, bins: int = 400) -> Path:
             mask = rows == r
             if mask.any():
                 busy[r] = _busy_per_bin(starts[mask], ends[mask], edges)
-        servers = np.bincount(row_of_resource, minlength=len(labels)).astype(np.float64)
+        servers = np.zeros(len(labels))  # a row's servers: arrays, ports and units of its resources
+        np.add.at(servers, row_of_resource, resource_capacities(stream, trace.arch))
         fraction = busy / (np.maximum(servers, 1)[:, None] * (cycles / bins))
         image = ax.imshow(fraction, aspect="auto", interpolation="nearest", cmap="viridis",
                           extent=(0, cycles / clock / scale, len(labels) - 0.5, -0.5), vmin=0, vmax=1)
-        fig.colorbar(image, ax=ax, label="busy fraction (mean over the row's resources)")
+        fig.colorbar(image, ax=ax, label="busy fraction of the row's servers (0 to 1)")
         ax.set_title(title + "\n(busy fraction per time bin)")
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set_ylim(len(labels) - 0.5, -0.5)
@@ -178,21 +189,19 @@ def layers_figure(trace: Trace, path: Path) -> Path:
     clock = trace.arch.chip.clock
     latency = np.array([(r.end_cycle - r.start_cycle) / clock for r in reports])
     critical = np.array([r.critical_cycles / clock for r in reports])
-    scale, unit = next(((s, u) for u, s in (("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)) if latency.max() >= s),
-                       (1e-9, "ns"))
+    scale, unit = _time_unit(latency.max(initial=0.0))
     fig = Figure(figsize=(max(7, 0.28 * len(names) + 2), 6))
     top, bottom = fig.subplots(2, 1, sharex=True)
     x = np.arange(len(names))
     util = [100 * r.utilization if r.arrays else 0 for r in reports]
-    top.bar(x, util, color="#2ca02c", label="cells holding weights / cells of its arrays")
-    top.set_ylabel("cell utilization (%)")
+    top.bar(x, util, color="#2ca02c")
+    top.set_ylabel("cell utilization (%)\nweight cells / cells of its arrays", fontsize=9)
     top.set_ylim(0, 105)
     top.set_title(f"Per layer: {trace.network_name} on {trace.arch_name} ({trace.schedule}, batch {trace.batch})")
-    top.legend(fontsize=8, loc="lower right")
     bottom.bar(x - 0.2, latency / scale, width=0.4, color="#1f77b4", label="span: first start to last end")
     bottom.bar(x + 0.2, critical / scale, width=0.4, color="#d62728", label="its share of the critical path")
     bottom.set_ylabel(f"time ({unit})")
-    bottom.legend(fontsize=8)
+    bottom.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0)
     bottom.set_xticks(x, names, rotation=90, fontsize=7)
     return _save(fig, path)
 
@@ -231,23 +240,27 @@ def markdown(trace: Trace, figures: Dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(trace, out_dir) -> Dict[str, Path]:
-    """Figures and ``report.md`` for a trace (path or open Trace) in ``out_dir``; returns the files."""
+def write_report(trace, out_dir, *, overwrite: bool = False) -> Dict[str, Path]:
+    """Figures and ``report.md`` for a trace (path or open Trace) in the folder ``out_dir``; returns the files.
+
+    The folder appears only when every file is written (they go to a temporary folder first,
+    :class:`xbarsim.outputs.Output`); an existing folder is replaced only with ``overwrite``.
+    """
+    out = check_destination(out_dir, what="report", folder=True, overwrite=overwrite)
     own = not isinstance(trace, Trace)
     t = open_trace(trace) if own else trace
     try:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        files = {
-            "energy_by_component": energy_by_component(t, out / "energy_by_component.png"),
-            "energy_by_layer": energy_by_layer(t, out / "energy_by_layer.png"),
-            "timeline": timeline(t, out / "timeline.png"),
-            "layers": layers_figure(t, out / "layers.png"),
-        }
-        report = out / "report.md"
-        report.write_text(markdown(t, {k: v.name for k, v in files.items()}), encoding="utf-8")
-        files["report"] = report
-        return files
+        with Output(out, what="report", folder=True, overwrite=overwrite) as output:
+            temp = output.temp
+            names = {"energy_by_component": "energy_by_component.png", "energy_by_layer": "energy_by_layer.png",
+                     "timeline": "timeline.png", "layers": "layers.png", "report": "report.md"}
+            energy_by_component(t, temp / names["energy_by_component"])
+            energy_by_layer(t, temp / names["energy_by_layer"])
+            timeline(t, temp / names["timeline"])
+            layers_figure(t, temp / names["layers"])
+            (temp / names["report"]).write_text(markdown(t, names), encoding="utf-8")
+            final = output.commit()
+        return {key: final / name for key, name in names.items()}
     finally:
         if own:
             t.close()

@@ -99,6 +99,8 @@ class SimulationResult:
     """Where the run's trace was written, if it was."""
     replayed_from: Optional[object] = None
     """The trace this result was replayed from, if it was."""
+    decode: Optional[object] = None
+    """A decoder's decode steps (:class:`xbarsim.generation.DecodeReport`), after this prefill."""
 
     # -- headline numbers --------------------------------------------------------------------
 
@@ -145,6 +147,13 @@ class SimulationResult:
     def tops_per_w(self) -> float:
         """Achieved operations per joule, in TOPS/W."""
         return self.ops / (self.energy_pj * 1e-12) / 1e12 if self.energy_pj else 0.0
+
+    @property
+    def peak_tops_per_w(self) -> float:
+        """Best-case efficiency of the chip (:func:`xbarsim.energy.pricing.peak_tops_per_w`): an
+        upper bound of :attr:`tops_per_w` for runs with structural counts."""
+        from .energy.pricing import peak_tops_per_w
+        return peak_tops_per_w(self.energy_table, self.arch)
 
     @property
     def dram_bytes(self) -> int:
@@ -239,8 +248,15 @@ class SimulationResult:
             f"throughput {self.throughput_ips:,.1f} inferences/s",
             f"  energy    {_energy(self.energy_pj)} per batch, {_energy(self.energy_per_inference_pj)} per inference; "
             f"average power {self.power_w:.3g} W",
-            f"  achieved  {self.tops:.3g} TOPS, {self.tops_per_w:.3g} TOPS/W; DRAM traffic {_bytes(self.dram_bytes)}",
+            f"            dynamic {_energy(self.energy.dynamic_pj)} ({self.energy.dynamic_pj / (self.energy_pj or 1):.1%}), "
+            f"static {_energy(self.energy.leakage_pj)} ({self.energy.leakage_pj / (self.energy_pj or 1):.1%}: "
+            f"leakage over {_time(self.latency_s)})",
+            f"  achieved  {self.tops:.3g} TOPS, {self.tops_per_w:.3g} TOPS/W (best case {self.peak_tops_per_w:.3g}: "
+            f"full arrays, no data movement); DRAM traffic {_bytes(self.dram_bytes)}",
         ]
+        from .generation import sequence_lines  # prefill, decode, products, endurance (transformers)
+
+        lines += sequence_lines(self)
         for note in self.notes:
             lines.append(f"  note      {note}")
         lines.append("")

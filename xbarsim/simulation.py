@@ -5,6 +5,7 @@ spec -> mapping -> operation stream -> event model (timing) -> action counts -> 
 
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Dict, Optional, Tuple, Union
 
@@ -15,9 +16,12 @@ from .config.loader import load_arch
 from .counting import count_stream
 from .energy.pricing import area_mm2, peak_power_w, price
 from .energy.table import EnergyTable, load_energy
-from .errors import MappingError
+from .errors import ArgumentError, MappingError
+from .generation import check_decode_choice, simulate_decode
+from .limits import require_memory, simulation_estimate
 from .mapping import activity as activity_module
 from .mapping.placement import Mapping, map_network
+from .outputs import check_destination
 from .result import SimulationResult, layer_reports
 from .timing.durations import op_durations, peak_tops, resource_capacities, stage_cost
 from .timing.engine import paused_gc, run_stream
@@ -36,7 +40,7 @@ DETAIL_CHOICES = ("auto",) + DETAILS
 def choose_detail(detail: str, stream: OpStream) -> Tuple[str, str]:
     """The trace detail to write and why (``auto`` records events for runs of moderate size)."""
     if detail not in DETAIL_CHOICES:
-        raise ValueError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
+        raise ArgumentError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
     if detail != "auto":
         return detail, "requested"
     n = stream.operations
@@ -87,19 +91,37 @@ def _part_groups(mapping: Mapping) -> Dict[Tuple[int, int], Tuple[object, int, i
     return out
 
 
+def _check_decoding(arch: Arch, network: Network, mapping: Mapping, batch: int) -> None:
+    """A product on crossbars keeps its operand (the KV cache) in its arrays between decode steps:
+    nothing may overwrite them (another programming round, another sequence of the batch)."""
+    if not network.decode_steps:
+        return
+    cached = [m.layer.name for m in mapping.layers if m.parts and m.layer.type == "matmul" and m.layer.cache]
+    if not cached:
+        return
+    if mapping.rounds > 1:
+        raise MappingError(f"products on crossbars keep the KV cache in their arrays between decode steps, but the "
+                           f"network needs {mapping.rounds} programming rounds, which overwrite them ({cached[0]}, "
+                           "...); "
+                           "use products.qk/av: digital or a chip that holds every weight")
+    if batch > 1:
+        raise MappingError(f"batch: expected 1 when decoding with products on crossbars (their arrays hold one "
+                           f"sequence's KV cache), got {batch}")
+
+
 def _functional_run(arch: Arch, network: Network, mapping: Mapping, inputs, weights, batch, seed):
     """Run the functional model on real inputs: (batch, activity per (layer, part), summary per layer)."""
     from .nn.engine import Model
 
     if inputs is None or weights is None:
-        raise ValueError("inputs and weights: a data-aware run needs both (inputs (N, C, H, W) and the float "
+        raise ArgumentError("inputs and weights: a data-aware run needs both (inputs (N, C, H, W) and the float "
                          "weights or an xbarsim.nn.Model)")
     model = weights if isinstance(weights, Model) else Model(network, weights)
     if model.network != network:
-        raise ValueError(f"weights: expected a model of {network.name!r}, got one of {model.network.name!r}")
+        raise ArgumentError(f"weights: expected a model of {network.name!r}, got one of {model.network.name!r}")
     x = model._check_input(inputs)
     if batch not in (1, len(x)):
-        raise ValueError(f"batch: expected {len(x)} (the number of inputs) or the default, got {batch}")
+        raise ArgumentError(f"batch: expected {len(x)} (the number of inputs) or the default, got {batch}")
     programmed = model.program(arch.crossbar, calibration=x, rng=seed)
     parts = _part_groups(mapping)
     activity: Dict[Tuple[int, int], Dict[str, np.ndarray]] = {}
@@ -146,7 +168,7 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
              batch: int = 1, schedule: Optional[str] = None, seed: int = 0,
              energy: Optional[Union[str, dict, EnergyTable]] = None, trace: Optional[Union[str, os.PathLike]] = None,
              detail: str = "auto", overwrite: bool = False, progress: bool = False, inputs=None,
-             weights=None) -> SimulationResult:
+             weights=None, decode: Union[str, int] = "exact") -> SimulationResult:
     """Simulate ``batch`` inferences of ``workload`` on ``arch``.
 
     ``arch`` and ``workload`` take preset names, YAML paths, dicts or loaded objects;
@@ -164,18 +186,32 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
     :class:`xbarsim.nn.Model` of this workload) run the functional model on real data (batch =
     N); row activations then count the rows actually driven, and with ``pe.zero_skip`` reads of
     all-zero digit planes are skipped, in counts and in time.
+
+    Before any work: a bad argument raises :class:`~xbarsim.errors.ArgumentError` (``seed`` is
+    an integer 0..2**63-1), a trace that cannot be written there
+    :class:`~xbarsim.errors.OutputError`, and a run whose estimated memory exceeds what is
+    available (:mod:`xbarsim.limits`) :class:`~xbarsim.errors.ResourceError`.
+
+    A decoder (``sequence.decode: T`` in the workload) is run as it generates: the result is its
+    prefill's, and ``result.decode`` (:class:`xbarsim.generation.DecodeReport`) holds its T decode
+    steps (time per output token, energy per token); ``decode`` is ``"exact"`` (every step
+    simulated) or the number of steps to simulate, the others interpolated (``docs/transformers.md``).
     """
+    check_arguments(batch=batch, schedule=schedule, detail=detail, seed=seed)
+    if trace is not None:
+        check_destination(trace, what="trace", overwrite=overwrite)
     arch = load_arch(arch)
     network = load_workload(workload)
     table = load_energy(energy if energy is not None else arch.energy_table)
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-        raise MappingError(f"batch: expected an integer >= 1, got {batch!r}")
     schedule = arch.schedule if schedule is None else schedule
-    if schedule not in SCHEDULES:
-        raise MappingError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
-    if detail not in DETAIL_CHOICES:
-        raise ValueError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
     mapping = map_network(arch, network, schedule, stage_cost(arch))
+    images = max(batch, len(inputs) if hasattr(inputs, "__len__") else 0)
+    operations, estimate = simulation_estimate(mapping, images)
+    require_memory("batch", estimate, f"{images:,} images of {network.name} on {arch.name} (up to {operations:,} "
+                                      "operations)")
+    _check_decoding(arch, network, mapping, batch)
+    if network.decode_steps:
+        check_decode_choice(decode)
     activity, data_stats = None, None
     if inputs is not None or weights is not None:
         batch, activity, data_stats = _functional_run(arch, network, mapping, inputs, weights, batch, seed)
@@ -187,6 +223,8 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
         counts = count_stream(stream, arch)
         result = assemble(arch, network, table, schedule, stream, timeline, durations, counts, seed,
                           mapping=mapping, data_stats=data_stats)
+        if network.decode_steps:
+            result.decode = simulate_decode(arch, network, mapping, stream, table, batch, decode, execute)
         if writer is not None:
             level, reason = choose_detail(detail, stream)
             writer.write(result, level, reason, _flat(data_stats))
@@ -198,6 +236,19 @@ def simulate(arch: Union[str, dict, Arch] = "isaac", workload: Union[str, dict, 
     finally:
         bar.close()
     return result
+
+
+def check_arguments(*, batch, schedule: Optional[str], detail: str, seed) -> None:
+    """Raise :class:`~xbarsim.errors.ArgumentError` for a bad ``simulate`` argument (before any work;
+    ``schedule`` None is the arch's own)."""
+    if not isinstance(batch, numbers.Integral) or isinstance(batch, bool) or batch < 1:
+        raise ArgumentError(f"batch: expected an integer >= 1, got {batch!r}")
+    if schedule is not None and (not isinstance(schedule, str) or schedule not in SCHEDULES):
+        raise ArgumentError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if not isinstance(detail, str) or detail not in DETAIL_CHOICES:
+        raise ArgumentError(f"detail: expected one of {', '.join(DETAIL_CHOICES)}, got {detail!r}")
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < 1 << 63:
+        raise ArgumentError(f"seed: expected an integer 0..2**63-1, got {seed!r}")
 
 
 def assemble(arch, network, table, schedule, stream, timeline, durations, counts, seed, *, mapping=None,

@@ -1,7 +1,7 @@
 """The one place that reads and writes physical quantities: ``"100ns"``, ``"1.28GHz"``, ``"64KiB"``.
 
 Every quantity is held in its SI base unit as a float (seconds, hertz, bytes, watts, joules,
-siemens, square metres, bytes per second); :func:`parse` converts text to that float and
+siemens, square metres, bytes per second, metres, volts); :func:`parse` converts text to that float and
 :func:`format` converts it back. Arithmetic goes through :class:`decimal.Decimal`, so
 ``parse(format(x, kind), kind) == x`` holds exactly for every finite float ``x``: a resolved
 config dump read back in is the same config.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, DecimalException, localcontext
 from typing import Dict, Tuple
 
 __all__ = ["KINDS", "parse", "format", "UnitError", "SIFloat"]
@@ -55,6 +55,8 @@ KINDS: Dict[str, _Kind] = {
         _Kind("energy", "1.56pJ", ("J",)),
         _Kind("conductance", "100uS", ("S",)),
         _Kind("area", "0.0096mm2", ("m2", "m^2"), squared=True),
+        _Kind("length", "22nm", ("m",)),
+        _Kind("voltage", "0.8V", ("V",)),
     )
 }
 """Quantity kinds a config field may declare, keyed by name."""
@@ -65,6 +67,11 @@ _SI_PREFIX = {
 }
 _BINARY_PREFIX = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40}
 _NUMBER = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(\S*)\s*$")
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: ``a time``, ``an energy``."""
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
 
 def _kind(kind: str) -> _Kind:
@@ -89,7 +96,7 @@ def _scale(unit: str, k: _Kind) -> Decimal:
             raise UnitError(
                 f"'{unit}' is ambiguous: write 'k{symbol}' (1000 {symbol}) or 'Ki{symbol}' (1024 {symbol})"
             )
-    raise UnitError(f"expected a {k.name} such as '{k.example}', got unit '{unit}'")
+    raise UnitError(f"expected {_a(k.name)} such as '{k.example}', got unit '{unit}'")
 
 
 def parse(text: object, kind: str) -> float:
@@ -100,28 +107,31 @@ def parse(text: object, kind: str) -> float:
     """
     k = _kind(kind)
     if isinstance(text, bool):
-        raise UnitError(f"expected a {k.name} such as '{k.example}', got {text!r}")
+        raise UnitError(f"expected {_a(k.name)} such as '{k.example}', got {text!r}")
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         if isinstance(text, SIFloat) or text == 0:
             return SIFloat(text)
-        raise UnitError(f"expected a {k.name} with a unit such as '{k.example}', got the bare number {text!r}")
+        raise UnitError(f"expected {_a(k.name)} with a unit such as '{k.example}', got the bare number {text!r}")
     if not isinstance(text, str):
-        raise UnitError(f"expected a {k.name} such as '{k.example}', got {type(text).__name__}")
+        raise UnitError(f"expected {_a(k.name)} such as '{k.example}', got {type(text).__name__}")
     match = _NUMBER.match(text)
     if not match:
-        raise UnitError(f"expected a {k.name} such as '{k.example}', got {text!r}")
+        raise UnitError(f"expected {_a(k.name)} such as '{k.example}', got {text!r}")
     number, unit = match.groups()
     if not unit:
         if Decimal(number) == 0:
             return SIFloat(0.0)
-        raise UnitError(f"expected a {k.name} with a unit such as '{k.example}', got {text!r}")
+        raise UnitError(f"expected {_a(k.name)} with a unit such as '{k.example}', got {text!r}")
     try:
         with localcontext() as ctx:
             ctx.prec = 60
             value = Decimal(number) * _scale(unit, k)
-    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-        raise UnitError(f"expected a {k.name} such as '{k.example}', got {text!r}") from None
-    return SIFloat(value)
+    except DecimalException:  # an exponent beyond what decimal handles (1e999999999ns)
+        raise UnitError(f"expected {_a(k.name)} such as '{k.example}', got {text!r}, out of range") from None
+    result = float(value)
+    if not math.isfinite(result):
+        raise UnitError(f"expected {_a(k.name)} such as '{k.example}', got {text!r}, out of range") from None
+    return SIFloat(result)
 
 
 def format(value: float, kind: str) -> str:  # noqa: A001 - mirrors parse

@@ -105,6 +105,16 @@ def test_presets_and_check(capsys, tmp_path):
     (["report"], 2, "the following arguments are required: trace"),
     (["frobnicate"], 2, "invalid choice"),
     ([], 2, "usage"),
+    (["run", "--images", "5"], 2, "argument --images: only with --model"),
+    (["run", "--model", "digits-d10-w16-k3", "--batch", "3"], 2, "argument --batch: not allowed with argument --model"),
+    (["run", "--model", "digits-d10-w16-k3", "--workload", "vgg8"], 2, "not allowed with argument --model"),
+    (["accuracy", "--family", "depth", "--rows", "adc-bits"], 2, "not allowed with argument --family"),
+    (["run", "--seed", "-1"], 2, "argument --seed: expected an integer 0..2**63-1, got '-1'"),
+    (["mvm", "--seed", "x"], 2, "argument --seed: expected an integer"),
+    (["run", "--model", "nope"], 1, "xbarsim: error: --model: expected a study model name"),
+    (["run", "--out", "/proc/xbarsim-test/r.h5", "--arch", "tiny", "--workload", "mlp"], 1,
+     "xbarsim: error: /proc/xbarsim-test/r.h5: cannot create the trace there"),
+    (["check", "/proc/self/mem"], 1, "xbarsim: error: arch: expected a readable UTF-8 YAML file"),
 ])
 def test_errors_have_exit_codes_and_one_line(argv, code, message, capsys):
     try:
@@ -115,6 +125,8 @@ def test_errors_have_exit_codes_and_one_line(argv, code, message, capsys):
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+    if code == 1:
+        assert err.count("\n") == 1, err
 
 
 def test_bad_spec_value_is_one_line(tmp_path, capsys):
@@ -147,3 +159,27 @@ def test_readme_quick_start_is_what_ci_runs():
 def test_config_reference_is_current():
     from xbarsim.config.reference import markdown
     assert (ROOT / "docs" / "config.md").read_text() == markdown()
+
+
+def test_a_bug_is_reported_as_an_internal_error_with_its_traceback(monkeypatch, capsys):
+    """A ValueError from a simulator bug is not disguised as a user error (exit 3, not 1)."""
+    import xbarsim.cli as cli
+
+    def buggy(args):
+        raise ValueError("index 3 is out of bounds")  # what a bug looks like
+
+    monkeypatch.setattr(cli, "cmd_presets", buggy)
+    assert cli.main(["presets"]) == cli.EXIT_BUG == 3
+    err = capsys.readouterr().err
+    assert err.startswith("xbarsim: internal error in xbarsim") and "please report" in err
+    assert "Traceback" in err and "ValueError: index 3 is out of bounds" in err
+
+
+def test_user_errors_are_xbarsim_errors_not_plain_value_errors():
+    import xbarsim
+
+    for call in (lambda: xbarsim.simulate("tiny", "mlp", batch=0), lambda: xbarsim.simulate("tiny", "mlp", seed=-1),
+                 lambda: xbarsim.simulate("tiny", "mlp", seed="x"), lambda: xbarsim.simulate("tiny", "mlp", detail="x"),
+                 lambda: xbarsim.simulate("tiny", "mlp", schedule="x")):
+        with pytest.raises(xbarsim.ArgumentError):
+            call()

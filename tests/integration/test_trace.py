@@ -11,7 +11,7 @@ import pytest
 import xbarsim
 import xbarsim.simulation as simulation_module
 import xbarsim.trace.schema as schema_module
-from xbarsim import ReplayError, TraceError, open_trace, replay
+from xbarsim import OutputError, ReplayError, TraceError, open_trace, replay
 from xbarsim.config import evolve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,7 +179,7 @@ def test_existing_traces_are_kept_unless_overwritten(tmp_path):
     path = tmp_path / "run.h5"
     xbarsim.simulate("tiny", "mlp", trace=path)
     before = path.read_bytes()
-    with pytest.raises(TraceError, match="exists: pass overwrite=True"):
+    with pytest.raises(OutputError, match="exists: pass overwrite=True"):
         xbarsim.simulate("tiny", "mlp", batch=2, trace=path)
     assert path.read_bytes() == before
     xbarsim.simulate("tiny", "mlp", batch=2, trace=path, overwrite=True)

@@ -80,8 +80,17 @@ def test_transformer_study_command(tmp_path, capsys):
     assert "products digital" in text and "CNN" in text and "crossbar" not in text
     assert (out / "mnist1d-transformer-variation.md").exists()
     assert main(["accuracy", "--family", "transformer", "--seeds", "9", "--quiet", "--out", str(out)]) == 1
-    assert capsys.readouterr().err.strip() == ("xbarsim: error: seeds: expected 1..5 (the trained seeds shipped for "
+    assert capsys.readouterr().err.strip() == ("xbarsim: error: --seeds: expected 1..5 (the trained seeds shipped for "
                                                "digits), got 9")
+    assert main(["accuracy", "--family", "transformer", "--sweep", "read-noise", "--quiet", "--out", str(out)]) == 1
+    assert capsys.readouterr().err.strip() == ("xbarsim: error: --sweep: expected variation with --family transformer, "
+                                               "got read-noise")
+    assert main(["accuracy", "--family", "width", "--seeds", "2", "--quiet", "--out", str(out)]) == 1
+    assert capsys.readouterr().err.strip() == ("xbarsim: error: --seeds: expected only with --family transformer, "
+                                               "got it with width")
+    # the study's files exist now: refused without --force, before any compute
+    assert main(["accuracy", "--family", "transformer", "--dataset", "mnist1d", "--quiet", "--out", str(out)]) == 1
+    assert "exists" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["accuracy", "--family", "transformer", "--dynamic", "analog"])
     assert "expected digital, crossbar or digital,crossbar" in capsys.readouterr().err

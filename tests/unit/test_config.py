@@ -69,6 +69,14 @@ def base(**crossbar):
     ({"version": 1, "crossbar": [1, 2]}, "crossbar", "got a list"),
     ({"version": 1, "crossbar": {}, "tiles": 4}, "tiles", "unknown key"),
     ({"version": 1, "name": ""}, "name", "non-empty string"),
+    ({"version": 1, "pe": {"read_latency": "1e999999999ns"}}, "pe.read_latency", "(out of range)"),
+    ({"version": 1, "pe": {"read_latency": "1000000s"}}, "pe.read_latency",
+     "at most 1,073,741,824 cycles of chip.clock (1.2GHz), got '1e+06s' (1.2e+15 cycles)"),
+    ({"version": 1, "dram": {"bandwidth": "1fB/s"}}, "dram.bandwidth", "cycles of chip.clock (1.2GHz) per byte"),
+    ({"version": 1, "chip": {"clock": "1e30Hz"}}, "pe.read_latency", "cycles of chip.clock (1e+30Hz)"),
+    ({"version": 1, "pe": {"adc_rate": "1uHz"}}, "pe.adc_rate", "per conversion"),
+    ({"version": 1, "chip": {"offchip_links": 0}}, "chip.offchip_links", "expected an integer 1..1024, got 0"),
+    ({"version": 1, "crossbar": {"a\nb": 1}}, "crossbar.a\\nb", "unknown key"),
 ])
 def test_bad_input_names_path_expected_and_got(spec, path, fragment):
     with pytest.raises(ConfigError) as info:
@@ -76,8 +84,8 @@ def test_bad_input_names_path_expected_and_got(spec, path, fragment):
     message = str(info.value)
     assert message.startswith(f"{path}: expected "), message
     assert fragment in message, message
-    assert isinstance(info.value, ValueError)
-    assert ".".join(str(p) for p in info.value.path) == path
+    assert isinstance(info.value, ValueError) and message.isprintable()
+    assert xbarsim.errors.format_path(info.value.path) == path
 
 
 def test_g_off_alias_and_infinite_ratio():
@@ -146,3 +154,33 @@ def test_describe_documents_every_field():
     rows = CrossbarSpec.describe()
     assert {r[0] for r in rows} == {f.name for f in dataclasses.fields(CrossbarSpec)}
     assert all(r[3] for r in rows)  # every field has a doc line
+
+
+def test_duplicate_yaml_keys_are_refused_naming_the_key(tmp_path):
+    spec = tmp_path / "dup.yaml"
+    spec.write_text("version: 1\ncrossbar:\n  adc_bits: 6\n  rows: 32\n  adc_bits: 7\n")
+    with pytest.raises(ConfigError, match=r"dup\.yaml: expected valid YAML, got duplicate key 'adc_bits' \(first "
+                                          r"given at line 3\) at line 5, column 3"):
+        load_arch(str(spec))
+    merged = tmp_path / "merge.yaml"  # YAML merge keys may be overridden: that is not a duplicate
+    merged.write_text("version: 1\nname: &n one\ncrossbar: &c {rows: 32}\npe:\n  arrays: 4\n"
+                      "tile: {<<: {pes: 2}, pes: 3}\n")
+    assert load_arch(str(merged)).tile.pes == 3
+
+
+def test_control_characters_never_break_a_message_over_lines(tmp_path):
+    spec = tmp_path / "x.yaml"
+    spec.write_text('version: 1\ncrossbar:\n  "ro\\nws\\x1b[31m": 3\n')
+    with pytest.raises(ConfigError) as info:
+        load_arch(str(spec))
+    assert str(info.value).isprintable() and "ro\\nws\\x1b[31m" in str(info.value)
+
+
+def test_unit_overflow_is_a_config_error_not_a_decimal_exception():
+    from xbarsim import units
+
+    with pytest.raises(units.UnitError, match="out of range"):
+        units.parse("1e999999999ns", "time")
+    with pytest.raises(units.UnitError, match="out of range"):
+        units.parse("1e400s", "time")
+    assert units.parse("1e-999999999s", "time") == 0.0

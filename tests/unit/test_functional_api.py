@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import xbarsim
 import xbarsim.functional as functional
 from xbarsim.functional import CrossbarSpec, exact_mvm, mvm, program
 from xbarsim.mapping import ArrayTiling
@@ -125,3 +126,26 @@ def test_convenience_mvm_returns_stats():
     y, stats = mvm(w, np.array([[5, 6]]), SPEC, stats=True)
     assert np.array_equal(y, [[23, 14]]) and stats.vectors == 1 and stats.input_cycles == 4
     assert 0 <= stats.active_row_fraction <= 1 and 0 <= stats.zero_bitplane_fraction <= 1
+
+
+def test_rng_none_and_seeds_mean_the_same_for_program_and_mvm():
+    """An int seed gives the same chip and the same noise in every process; None a fresh draw every call,
+    in program, in the convenience mvm, and in a matrix's own read-noise stream when it was programmed with None."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from xbarsim.functional import CrossbarSpec, program, mvm; "
+            "s = CrossbarSpec(rows=8, cols=8, variation_sigma=0.1, read_noise_sigma=0.1); "
+            "w = np.ones((8, 4), int); x = np.ones((3, 8), int); "
+            "print((program(w, s, rng=3).mvm(x).tolist(), mvm(w, x, s, rng=3).tolist(), "
+            "program(w, s).mvm(x).tolist(), mvm(w, x, s).tolist()))")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    seeded = [eval(r)[:2] for r in runs]  # noqa: S307 - our own printout
+    fresh = [eval(r)[2:] for r in runs]  # noqa: S307
+    assert seeded[0] == seeded[1]
+    assert fresh[0][0] != fresh[1][0] and fresh[0][1] != fresh[1][1]
+    with pytest.raises(ValueError, match="rng: expected None, an int seed"):
+        program(np.zeros((2, 2), dtype=int), SPEC, rng=True)
+    with pytest.raises(xbarsim.ArgumentError):
+        program(np.zeros((2, 2), dtype=int), SPEC, rng=-1)

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from .. import units
+from ..errors import ConfigError, described
 from .crossbar import CrossbarSpec
 from .fields import Choice, Integer, Section, Spec, Text, param
-from .hierarchy import (ChipSpec, DramSpec, GlobalBufferSpec, InterconnectSpec, MappingSpec, PeSpec, ProgrammingSpec,
-                        TileSpec)
+from .hierarchy import (ChipSpec, DramSpec, GlobalBufferSpec, InterconnectSpec, MappingSpec, PeSpec, ProductsSpec,
+                        ProgrammingSpec, TileSpec)
 
-__all__ = ["Arch", "SPEC_VERSION", "SCHEDULES"]
+__all__ = ["Arch", "SPEC_VERSION", "SCHEDULES", "MAX_UNIT_CYCLES"]
 
 #: Schedules of a network on a chip: layer by layer, or ISAAC's inter-layer pipeline.
 SCHEDULES = ("layer", "pipeline")
 
 #: The spec version this xbarsim reads and writes.
 SPEC_VERSION = 1
+
+#: Largest number of clock cycles one unit of work (a read, a conversion, a byte moved, a latency,
+#: a write pulse) may take: 2**30, about 0.9 s at 1.2 GHz. Per-operation durations and run lengths
+#: then stay far inside the 64-bit cycle counters of the event model and of traces.
+MAX_UNIT_CYCLES = 1 << 30
 
 _VERSION = Integer(SPEC_VERSION, SPEC_VERSION)
 _VERSION.expected = f"{SPEC_VERSION} (the spec version this xbarsim reads; start the spec with 'version: {SPEC_VERSION}')"
@@ -50,8 +56,11 @@ class Arch(Spec):
     programming: ProgrammingSpec = param(Section(ProgrammingSpec), factory=ProgrammingSpec,
                                          doc="writing weights into arrays")
     mapping: MappingSpec = param(Section(MappingSpec), factory=MappingSpec, doc="how layers are cut into steps")
+    products: ProductsSpec = param(Section(ProductsSpec), factory=ProductsSpec,
+                                   doc="where products of two activations (attention) run and their operands live")
 
     def _validate(self) -> None:
+        self._check_cycles()
         if self.pe.adcs_per_array > self.crossbar.cols:
             raise ConfigError(("pe", "adcs_per_array"), f"an integer 1..{self.crossbar.cols} (at most crossbar.cols)",
                               self.pe.adcs_per_array)
@@ -59,6 +68,38 @@ class Arch(Spec):
             raise ConfigError(("programming", "rows_in_parallel"),
                               f"an integer 1..{self.crossbar.rows} (at most crossbar.rows)",
                               self.programming.rows_in_parallel)
+
+    def _check_cycles(self) -> None:
+        """Every time an operation takes per unit of work must be a sane number of clock cycles.
+
+        The event model counts whole cycles in 64-bit integers; a per-unit time of more than
+        :data:`MAX_UNIT_CYCLES` cycles (a read of 1,000,000 s, a DRAM of 1 fB/s, a 1e30 Hz clock)
+        would overflow them in a run, so it is refused here, naming the field.
+        """
+        clock = self.chip.clock
+        for section, field, kind, seconds in (
+                ("pe", "read_latency", "time", self.pe.read_latency),
+                ("pe", "adc_rate", "frequency", 1 / self.pe.adc_rate),
+                ("tile", "bus_bandwidth", "bandwidth", 1 / self.tile.bus_bandwidth),
+                ("tile.buffer", "bandwidth", "bandwidth", 1 / self.tile.buffer.bandwidth),
+                ("tile.buffer", "latency", "time", self.tile.buffer.latency),
+                ("global_buffer", "bandwidth", "bandwidth", 1 / self.global_buffer.bandwidth),
+                ("global_buffer", "latency", "time", self.global_buffer.latency),
+                ("interconnect", "bandwidth", "bandwidth", 1 / self.interconnect.bandwidth),
+                ("interconnect", "hop_latency", "time", self.interconnect.hop_latency),
+                ("dram", "bandwidth", "bandwidth", 1 / self.dram.bandwidth),
+                ("dram", "latency", "time", self.dram.latency),
+                ("programming", "write_pulse", "time", self.programming.write_pulse)):
+            if seconds * clock > MAX_UNIT_CYCLES:
+                path = tuple(section.split(".")) + (field,)
+                node = self
+                for part in path:
+                    node = getattr(node, part)
+                per = {"time": "", "frequency": " per conversion", "bandwidth": " per byte"}[kind]
+                text = f"{node:g}s" if kind == "time" else units.format(node, kind)
+                shown = units.format(clock, "frequency") if 1 <= clock <= 1e15 else f"{clock:g}Hz"
+                raise ConfigError(path, f"a {kind} of at most {MAX_UNIT_CYCLES:,} cycles of chip.clock ({shown}){per}",
+                                  described(f"'{text}' ({seconds * clock:.3g} cycles{per})"))
 
     # -- counts of the hierarchy -------------------------------------------------------------
 

@@ -181,14 +181,16 @@ class Quantity(FieldType):
         self.kind, self.lo, self.hi, self.lo_open = kind, lo, hi, lo_open
         example = units.KINDS[kind].example
         bounds = _bounds_text(lo, hi, lo_open, fmt=lambda v: units.format(v, kind))
-        self.expected = f"a {kind} {bounds} such as '{example}'".replace("  ", " ")
+        article = "an" if kind[0] in "aeiou" else "a"
+        self.expected = f"{article} {kind} {bounds} such as '{example}'".replace("  ", " ")
 
     def convert(self, value):
         try:
             number = units.parse(value, self.kind)
         except units.UnitError as exc:
             text = str(exc)
-            hint = text if "ambiguous" in text else ("a bare number has no unit" if "bare number" in text else "")
+            hint = text if "ambiguous" in text else ("a bare number has no unit" if "bare number" in text else
+                                                     "out of range" if "out of range" in text else "")
             raise self.fail(value, hint) from None
         if not math.isfinite(number):
             raise self.fail(value)
@@ -266,6 +268,9 @@ class FrozenDict(dict):
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(tuple(sorted(self.items(), key=lambda item: repr(item[0]))))
+
+    def __reduce__(self):  # pickle rebuilds it whole, never item by item through the refused __setitem__
+        return (FrozenDict, (dict(self),))
 
 
 class MappingOf(FieldType):

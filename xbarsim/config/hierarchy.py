@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .fields import Boolean, Choice, Integer, Quantity, Section, Spec, param
+from .fields import Boolean, Choice, FrozenDict, Integer, MappingOf, Quantity, Real, Section, Spec, param
 
-__all__ = ["MappingSpec", "ChipSpec", "PeSpec", "BufferSpec", "GlobalBufferSpec", "TileSpec", "InterconnectSpec", "DramSpec", "ProgrammingSpec"]
+__all__ = ["MappingSpec", "ChipSpec", "PeSpec", "BufferSpec", "GlobalBufferSpec", "TileSpec", "InterconnectSpec",
+           "DramSpec", "ProgrammingSpec", "VectorUnitSpec", "MatrixUnitSpec", "ProductsSpec", "VECTOR_FUNCTION_OPS"]
 
 MAPPING, TIMING, PRICE = ("mapping",), ("timing",), ("price",)
 
@@ -26,9 +27,10 @@ class ChipSpec(Spec):
     clock: float = param(Quantity("frequency", 0, lo_open=True), "1.2GHz",
                          "digital clock; every operation lasts a whole number of its cycles (ISAAC: 1.2 GHz)",
                          affects=TIMING)
-    offchip_links: int = param(Integer(0, 1024), 4,
-                               "off-chip links to DRAM and hosts (ISAAC: 4 HyperTransport); their count sets "
-                               "area and power, their speed is dram.bandwidth x dram.channels", affects=PRICE)
+    offchip_links: int = param(Integer(1, 1024), 4,
+                               "off-chip links to DRAM and hosts (ISAAC: 4 HyperTransport); at least 1, since every "
+                               "run reads its input from DRAM and writes its output there; their count sets area and "
+                               "power, their speed is dram.bandwidth x dram.channels", affects=PRICE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +89,64 @@ class GlobalBufferSpec(BufferSpec):
                         "readers are kept here, the others go to DRAM", affects=MAPPING)
 
 
+#: Vector-unit operations per element of each function, counting exp, tanh and a reciprocal as
+#: one operation each (lookup-table or piecewise units): softmax = max-compare, subtract, exp,
+#: accumulate, multiply by the row's reciprocal (5); layernorm = accumulate, subtract the mean,
+#: square, accumulate, scale, gain, bias (7); rmsnorm = square, accumulate, scale, gain (4);
+#: gelu (tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))) = x^2, x^3, multiply-add,
+#: scale, tanh, add 1, multiply by x, halve (8); silu = x sigmoid(x), sigmoid = exp, add 1,
+#: reciprocal (4); tanh (1); mul, an elementwise product (1).
+VECTOR_FUNCTION_OPS = {"softmax": 5, "layernorm": 7, "rmsnorm": 4, "gelu": 8, "silu": 4, "tanh": 1, "mul": 1}
+
+
+@dataclass(frozen=True, kw_only=True)
+class VectorUnitSpec(Spec):
+    section_doc = ("a tile's digital vector unit: softmax, normalizations, GELU/SiLU/tanh and elementwise "
+                   "products (none in ISAAC)")
+
+    lanes: int = param(Integer(0, 1 << 20), 0,
+                       "operations per cycle (0: no vector unit; transformer layers then cannot run)",
+                       affects=("timing", "price"))
+    ops: dict = param(MappingOf(Integer(1, 1 << 16), keys=tuple(VECTOR_FUNCTION_OPS), key_kind="function"),
+                      FrozenDict(VECTOR_FUNCTION_OPS),
+                      "operations per element of each function (missing ones take the defaults, derived in "
+                      "xbarsim.config.hierarchy.VECTOR_FUNCTION_OPS); they set the operations' amounts",
+                      affects=("mapping",))
+
+    @classmethod
+    def _normalize(cls, data):
+        if isinstance(data.get("ops"), dict):
+            data = dict(data, ops={**VECTOR_FUNCTION_OPS, **data["ops"]})
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatrixBufferSpec(Spec):
+    section_doc = "the matrix unit's own buffer, holding a product's operand b while queries stream through"
+
+    size: float = param(Quantity("size", 0), "64KiB",
+                        "capacity: an operand b that fits (its share of it) is loaded once per image, otherwise "
+                        "it is streamed again for every step of queries", affects=("mapping",))
+    width_bits: int = param(Integer(8, 65536), 256, "bits per access", affects=("counts",))
+    bandwidth: float = param(Quantity("bandwidth", 0, lo_open=True), "38.4GB/s",
+                             "bytes per second of its read port (feeding the MACs) and of its write port",
+                             affects=("timing",))
+    latency: float = param(Quantity("time", 0), "0s", "fixed latency added to every load", affects=("timing",))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatrixUnitSpec(Spec):
+    section_doc = "a tile's digital matrix unit for products of two activations (none in ISAAC)"
+
+    macs_per_cycle: int = param(Integer(0, 1 << 24), 0,
+                                "multiply-accumulates of operand_bits x operand_bits per cycle (0: no matrix "
+                                "unit)", affects=("timing", "price"))
+    operand_bits: int = param(Integer(1, 64), 16,
+                              "operand width; wider operands take ceil(a / w) x ceil(b / w) passes per product",
+                              affects=("mapping",))
+    buffer: MatrixBufferSpec = param(Section(MatrixBufferSpec), factory=MatrixBufferSpec, doc="its own buffer")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TileSpec(Spec):
     section_doc = "a tile: PEs around a shared buffer, with activation and pooling units"
@@ -107,6 +167,10 @@ class TileSpec(Spec):
                                  "bus from the tile buffer to the PEs' input registers (ISAAC: 384 wires at "
                                  "1.2 GHz = 57.6 GB/s)", affects=TIMING)
     buffer: BufferSpec = param(Section(BufferSpec), factory=BufferSpec, doc="the tile buffer (ISAAC: 64 KB eDRAM)")
+    vector_unit: VectorUnitSpec = param(Section(VectorUnitSpec), factory=VectorUnitSpec,
+                                        doc="digital vector unit (softmax, norms, GELU, SiLU)")
+    matrix_unit: MatrixUnitSpec = param(Section(MatrixUnitSpec), factory=MatrixUnitSpec,
+                                        doc="digital matrix unit (products of two activations)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,6 +210,25 @@ class ProgrammingSpec(Spec):
     rows_in_parallel: int = param(Integer(1, 65536), 1,
                                   "array rows written at once (all columns of a row are written together)",
                                   affects=TIMING)
+    endurance: float = param(Real(1, lo_open=False), 1e10,
+                             "writes a cell survives (HfOx RRAM: > 1e10 cycles, Lee et al., IEDM 2010; metal-oxide "
+                             "RRAM spans 1e6 to 1e12, Wong et al., Proc. IEEE 2012): the summary says how many "
+                             "runs the arrays last", affects=PRICE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductsSpec(Spec):
+    section_doc = ("where products of two activations (matmul layers: attention) run, and where their operand b "
+                   "(the KV cache) is stored")
+
+    qk: str = param(Choice("digital", "crossbar"), "digital",
+                    "products with transpose_b (Q K^T): on the tile's digital matrix unit, or written into crossbar "
+                    "arrays for every input (K^T as weights)")
+    av: str = param(Choice("digital", "crossbar"), "digital",
+                    "products without (attention x V): on the digital matrix unit, or written into crossbar arrays")
+    store: str = param(Choice("auto", "tile", "glb", "dram"), "auto",
+                       "where operand b (the KV cache of a decoder) is kept: 'auto' takes the first level with room "
+                       "for it at its longest: the buffer of the tile the product runs on, the global buffer, DRAM")
 
 
 @dataclass(frozen=True, kw_only=True)

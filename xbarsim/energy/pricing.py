@@ -13,9 +13,9 @@ from ..config.arch import Arch
 from ..counting import ActionCounts
 from ..hardware import REGISTRY
 from ..errors import ConfigError, described
-from .table import EnergyTable
+from .table import EnergyTable, resolve
 
-__all__ = ["EnergyBreakdown", "price", "area_mm2", "peak_power_w", "action_energies_pj"]
+__all__ = ["EnergyBreakdown", "price", "area_mm2", "peak_power_w", "action_energies_pj", "peak_tops_per_w"]
 
 _PJ = 1e12
 
@@ -45,6 +45,7 @@ def _entry(table: EnergyTable, component: str, why: str):
 
 def action_energies_pj(table: EnergyTable, arch: Arch, counts: ActionCounts) -> Dict[Tuple[str, str], float]:
     """pJ per count of every (component, action) the counts use, resolved for ``arch``."""
+    table = resolve(table, arch)
     energies: Dict[Tuple[str, str], float] = {}
     for (_, component, action), count in counts.items():
         if (component, action) in energies:
@@ -60,6 +61,7 @@ def action_energies_pj(table: EnergyTable, arch: Arch, counts: ActionCounts) -> 
 
 def price(counts: ActionCounts, table: EnergyTable, arch: Arch, seconds: float) -> EnergyBreakdown:
     """Energy of a run of ``seconds`` with these ``counts``, priced by ``table``."""
+    table = resolve(table, arch)
     energies = action_energies_pj(table, arch, counts)
     by_action = {key: count * energies[key[1:]] for key, count in counts.items()}
     by_component: Dict[str, float] = {}
@@ -81,6 +83,7 @@ def price(counts: ActionCounts, table: EnergyTable, arch: Arch, seconds: float) 
 
 
 def _per_instance_sum(table: EnergyTable, arch: Arch, field: str) -> Tuple[float, Dict[str, float]]:
+    table = resolve(table, arch)
     parts: Dict[str, float] = {}
     for name, component in REGISTRY.components.items():
         instances = component.instances(arch)
@@ -100,3 +103,41 @@ def area_mm2(table: EnergyTable, arch: Arch) -> Tuple[float, Dict[str, float]]:
 def peak_power_w(table: EnergyTable, arch: Arch) -> Tuple[float, Dict[str, float]]:
     """Peak power in W (every component at its listed power), and its split by component."""
     return _per_instance_sum(table, arch, "power")
+
+
+def peak_tops_per_w(table: EnergyTable, arch: Arch) -> float:
+    """The best energy efficiency the chip can reach, in TOPS/W: an upper bound on any run's
+    achieved TOPS/W with structural counts.
+
+    One full array (every row and column used, weights packed across column boundaries) does
+    ``rows x cols / columns_per_weight`` MACs per vector with the fewest array actions per MAC
+    (reads, row drives, DAC conversions, samples, ADC conversions and shift-and-adds, as
+    :func:`xbarsim.mapping.activity.structural` counts them); no data moves. Static power is
+    charged at the fastest any run can go: every array busy, each vector taking at least
+    ``items x max(read, conversions / ADCs / ADC rate)`` (their sum without sample-and-hold).
+    Any run does at least these actions per MAC, plus others, for at least that long, so its
+    TOPS/W is lower (data-aware runs with zero digits may do fewer array actions).
+    """
+    table = resolve(table, arch)
+    xb, pe = arch.crossbar, arch.pe
+
+    def energy(component, action):
+        entry = _entry(table, component, f"the peak efficiency needs {component}.{action}")
+        value = entry.actions.get(action)
+        return 0.0 if value is None else value.resolve(component, action, arch)
+
+    T = xb.input_cycles
+    conversions = xb.cols * xb.conversions_per_read_group
+    joules = (T * energy("xbar", "read") + T * xb.rows * (energy("xbar", "row_activation") + energy("dac", "convert"))
+              + T * xb.cols * energy("sh", "sample")
+              + conversions * (energy("adc", "convert") + energy("shift_add", "op")))
+    macs = xb.rows * xb.cols / xb.columns_per_weight
+    accumulate = xb.adc_position == "after_accumulation"
+    read = pe.read_latency * (T if accumulate else 1)
+    convert = xb.cols / pe.adcs_per_array / pe.adc_rate
+    items = 1 if accumulate else T
+    seconds = items * (max(read, convert) if pe.sample_hold else read + convert)
+    ops_per_s = 2 * macs * arch.arrays / seconds
+    leakage = sum(table.components[name].leakage * c.instances(arch)
+                  for name, c in REGISTRY.components.items() if name in table.components)
+    return 1.0 / (joules / (2 * macs) + leakage / ops_per_s) / 1e12

@@ -35,7 +35,7 @@ from scipy.special import ndtri
 
 from ..config.crossbar import CrossbarSpec
 
-__all__ = ["g_off_levels", "level_step_s", "ProgrammedCells", "program_cells", "standard_normal"]
+__all__ = ["g_off_levels", "level_step_s", "ProgrammedCells", "program_cells", "standard_normal", "DRAW_CHUNK"]
 
 _TABLE_BITS = 16
 _NORMAL_TABLE = ndtri((np.arange(1 << _TABLE_BITS) + 0.5) / (1 << _TABLE_BITS))
@@ -92,17 +92,24 @@ class ProgrammedCells:
 
     ``signal`` is the conductance minus the reference column's ``g_off``: what a read
     contributes to the partial sum per unit of drive. It equals ``levels`` exactly when the
-    devices are ideal.
+    devices are ideal, and is then not stored (8 bytes per cell saved) but derived on request.
     """
 
-    signal: np.ndarray
-    """Conductance minus g_off (level units), float64."""
+    levels: np.ndarray
+    """The programmed levels (integers, the layout :func:`program_cells` was given)."""
+    varied: Optional[np.ndarray]
+    """Conductance minus g_off (level units, float64) when variation or faults moved it, else None."""
     stuck_on: Optional[np.ndarray]
     """Cells stuck at G_on (bool), or None when no faults are modelled."""
     stuck_off: Optional[np.ndarray]
     """Cells stuck at G_off (bool), or None when no faults are modelled."""
     g_off: float
     """Off-state conductance in level units."""
+
+    @property
+    def signal(self) -> np.ndarray:
+        """Conductance minus g_off (level units), float64."""
+        return self.levels.astype(np.float64) if self.varied is None else self.varied
 
     @property
     def conductance(self) -> np.ndarray:
@@ -119,25 +126,44 @@ def _variation_factor(spec: CrossbarSpec, shape, rng: np.random.Generator) -> np
     return np.exp(math.sqrt(s2) * z - 0.5 * s2)
 
 
+DRAW_CHUNK = 1 << 18
+"""Cells whose faults or variation are drawn at once: bounds programming's temporaries (about
+48 bytes per cell of a chunk, 12 MB)."""
+
+
 def program_cells(levels: np.ndarray, spec: CrossbarSpec, rng: Optional[np.random.Generator]) -> ProgrammedCells:
     """Program ``levels`` (any shape, integers): draw stuck-at faults, then programming variation.
 
     Draw order is fixed (faults, then variation, each over the whole array in C order), so
-    the same generator state gives the same cells bit for bit.
+    the same generator state gives the same cells bit for bit. The draws are taken in chunks
+    of the same sequence, so memory stays at the 8 bytes per cell of the result.
     """
-    level = levels.astype(np.float64)
     g_off = g_off_levels(spec)
+    faults = spec.stuck_at_on > 0 or spec.stuck_at_off > 0
+    if not faults and spec.variation_sigma == 0:
+        return ProgrammedCells(levels=levels, varied=None, stuck_on=None, stuck_off=None, g_off=g_off)
+    size = levels.size
+    flat_levels = levels.reshape(-1)
     stuck_on = stuck_off = None
-    if spec.stuck_at_on > 0 or spec.stuck_at_off > 0:
-        u = rng.random(levels.shape)
-        stuck_on = u < spec.stuck_at_on
-        stuck_off = (u >= spec.stuck_at_on) & (u < spec.stuck_at_on + spec.stuck_at_off)
+    if faults:
+        stuck_on = np.empty(levels.shape, dtype=bool)
+        stuck_off = np.empty(levels.shape, dtype=bool)
+        on, off = stuck_on.reshape(-1), stuck_off.reshape(-1)
+        for start in range(0, size, DRAW_CHUNK):
+            part = slice(start, min(size, start + DRAW_CHUNK))
+            u = rng.random(part.stop - part.start)
+            on[part] = u < spec.stuck_at_on
+            off[part] = (u >= spec.stuck_at_on) & (u < spec.stuck_at_on + spec.stuck_at_off)
+    signal = levels.astype(np.float64)
+    flat = signal.reshape(-1)
     if spec.variation_sigma > 0:
-        factor = _variation_factor(spec, levels.shape, rng)
-        # (g_off + level) * factor - g_off, written so that factor == 1 gives level exactly
-        signal = level + (g_off + level) * (factor - 1.0)
-    else:
-        signal = level
-    if stuck_on is not None:
-        signal = np.where(stuck_on, float(spec.max_level), np.where(stuck_off, 0.0, signal))
-    return ProgrammedCells(signal=signal, stuck_on=stuck_on, stuck_off=stuck_off, g_off=g_off)
+        for start in range(0, size, DRAW_CHUNK):
+            part = slice(start, min(size, start + DRAW_CHUNK))
+            factor = _variation_factor(spec, part.stop - part.start, rng)
+            level = flat_levels[part].astype(np.float64)
+            # (g_off + level) * factor - g_off, written so that factor == 1 gives level exactly
+            flat[part] = level + (g_off + level) * (factor - 1.0)
+    if faults:
+        flat[on] = float(spec.max_level)
+        flat[off] = 0.0
+    return ProgrammedCells(levels=levels, varied=signal, stuck_on=stuck_on, stuck_off=stuck_off, g_off=g_off)

@@ -33,15 +33,17 @@ import numpy as np
 from ..config.crossbar import CrossbarSpec
 from ..mapping import activity
 from ..mapping.tiling import ArrayTiling
+from ..limits import require_memory
 from .checks import integer_array
 from .converters import (
     AdcRanges, digit_bounds, digit_weights, explicit_ranges, full_scale_ranges, input_bounds,
     input_planes, quantize_to_codes, ranges_from_limits,
 )
-from .devices import ProgrammedCells, level_step_s, program_cells, standard_normal
+from .devices import DRAW_CHUNK, ProgrammedCells, level_step_s, program_cells, standard_normal
 from .slicing import encode_weights, flip_columns, slice_max_levels
+from ..errors import ArgumentError
 
-__all__ = ["program", "mvm", "ProgrammedMatrix", "MvmStats", "Seed", "make_rng"]
+__all__ = ["program", "mvm", "ProgrammedMatrix", "MvmStats", "Seed", "make_rng", "program_memory"]
 
 Seed = Union[None, int, np.random.SeedSequence, np.random.Generator]
 
@@ -54,11 +56,11 @@ def make_rng(seed: Seed) -> np.random.Generator:
     """A Generator from None (fresh OS entropy), an int, a SeedSequence or a Generator."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or isinstance(seed, (int, np.integer, np.random.SeedSequence)):
+    if seed is None or (isinstance(seed, (int, np.integer, np.random.SeedSequence)) and not isinstance(seed, bool)):
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
-            raise ValueError(f"rng: expected a seed >= 0, got {seed}")
+            raise ArgumentError(f"rng: expected a seed >= 0, got {seed}")
         return np.random.default_rng(seed)
-    raise ValueError(f"rng: expected None, an int seed, a SeedSequence or a Generator, got {type(seed).__name__}")
+    raise ArgumentError(f"rng: expected None, an int seed, a SeedSequence or a Generator, got {type(seed).__name__}")
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class MvmStats:
         if not isinstance(other, MvmStats):
             return NotImplemented
         if self.vectors and other.vectors and self.input_cycles != other.input_cycles:
-            raise ValueError("cannot add MvmStats of different input_cycles")
+            raise ArgumentError("cannot add MvmStats of different input_cycles")
         merged = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self)}
         merged["input_cycles"] = self.input_cycles or other.input_cycles
         return MvmStats(**merged)
@@ -140,12 +142,12 @@ class ProgrammedMatrix:
         # conductance matrices in GEMM layout: the full row tiles (R-1, rows, J*M) batched, the last
         # row tile (rows_last, J*M) with only its used rows, so padding rows cost nothing
         self._rows_last = tiling.rows_per_tile[-1]
-        signal = cells.signal.transpose(2, 3, 0, 1, 4).reshape(R, rows, J * M)
-        self._a = self._split(signal)
+        source = cells.levels if cells.varied is None else cells.varied  # (P, S, R, rows, M)
+        self._a = self._split(self._gemm_layout(source, lambda tile: tile))
         self._a2 = None  # read-noise variance per unit drive: (sigma * conductance)**2
         if spec.read_noise_sigma > 0:
-            total = cells.conductance.transpose(2, 3, 0, 1, 4).reshape(R, rows, J * M)
-            self._a2 = self._split((spec.read_noise_sigma * total) ** 2)
+            sigma, g_off = spec.read_noise_sigma, cells.g_off
+            self._a2 = self._split(self._gemm_layout(source, lambda tile: (sigma * (tile + g_off)) ** 2))
         # variances need squared digits, except 1-bit unsigned ones (0 or 1: their own squares)
         self._square_digits = not (spec.dac_bits == 1 and not spec.signed_inputs)
         # shift-and-add weights of the column kinds: sign of the polarity x 2**(s*cell_bits)
@@ -237,6 +239,19 @@ class ProgrammedMatrix:
         for start in range(0, n_vectors, size):
             yield slice(start, min(n_vectors, start + size))
 
+    def _gemm_layout(self, cells: np.ndarray, values) -> np.ndarray:
+        """``values(cells of one row tile)`` for every row tile, in GEMM layout (R, rows, J*M) and dtype.
+
+        ``cells`` is (P, S, R, rows, M); ``values`` computes in float64 one row tile at a time,
+        so the only full-size array is the result, in the GEMM dtype.
+        """
+        R, rows, J, M = self._dims
+        out = np.empty((R, rows, J * M), dtype=self._dtype)
+        for r in range(R):
+            tile = values(cells[:, :, r].astype(np.float64, copy=False))  # (P, S, rows, M)
+            out[r] = tile.transpose(2, 0, 1, 3).reshape(rows, J * M)
+        return out
+
     def _split(self, matrix: np.ndarray):
         """(full row tiles (R-1, rows, JM) or None, last row tile (rows_last, JM)), contiguous, GEMM dtype."""
         R = matrix.shape[0]
@@ -319,11 +334,20 @@ class ProgrammedMatrix:
         spec says. Returns float64 (N, M) (or (M,)); with ``stats=True`` returns ``(outputs,
         MvmStats)``. Ideal devices and an ADC of at least ``spec.exact_adc_bits`` bits on the
         full-scale range give exactly the integer product.
+
+        Read noise is drawn from ``rng`` when given (an int seeds it). With None it continues
+        the matrix's own stream, spawned at programming from :func:`program`'s generator: a
+        matrix programmed with a seed gives the same sequence of results in every process,
+        one programmed with ``rng=None`` a fresh one (None never means "the same every time"
+        by itself). Raises :class:`~xbarsim.errors.ResourceError` if the outputs would not fit
+        in memory.
         """
         if self.ranges is None:
-            raise ValueError("adc_range is 'calibrated' but this matrix has no ADC ranges yet: "
-                             "call .calibrate(inputs) or program(..., calibration=inputs)")
+            raise ArgumentError("adc_range is 'calibrated' but this matrix has no ADC ranges yet: "
+                                "call .calibrate(inputs) or program(..., calibration=inputs)")
         x, single = self._check_inputs(inputs)
+        require_memory("inputs", x.shape[0] * self.shape[1] * 8 + 4 * _CHUNK_BYTES,
+                       f"{x.shape[0]:,} vectors x {self.shape[1]:,} outputs")
         noise_rng = self._read_rng if rng is None else make_rng(rng)
         out = np.empty((x.shape[0], self.shape[1]), dtype=np.float64)
         clipped = active_drives = nonzero_planes = 0
@@ -365,7 +389,7 @@ class ProgrammedMatrix:
         """
         p = self.spec.adc_percentile if percentile is None else float(percentile)
         if not 50 < p <= 100:
-            raise ValueError(f"percentile: expected a number in (50, 100], got {percentile!r}")
+            raise ArgumentError(f"percentile: expected a number in (50, 100], got {percentile!r}")
         x, _ = self._check_inputs(inputs)
         noise_rng = self._read_rng if rng is None else make_rng(rng)
         lows, highs, samples = [], [], []
@@ -392,22 +416,51 @@ class ProgrammedMatrix:
         return clone
 
 
+def program_memory(spec: CrossbarSpec, k: int, m: int) -> int:
+    """Peak bytes :func:`program` needs for a (k, m) weight matrix (besides the weights themselves).
+
+    Per cell of the arrays it fills (``polarities x slices x row tiles x rows x m``: rows of the
+    last row tile count whole, since cells are laid out per array): 1 byte of level, 2 more for
+    the padded and flipped copies, 8 for the float64 conductances when variation or faults move
+    them, 2 for the fault masks, and the GEMM matrix (4 or 8 bytes, twice with read noise); per
+    weight, 16 bytes of int64 digits per polarity; 48 bytes per cell of one chunk of random
+    draws (:data:`~xbarsim.functional.devices.DRAW_CHUNK`); and 1 MiB for the objects, ranges
+    and tables of any matrix. ``benchmarks/bench_memory.py`` compares it with measured peaks.
+    """
+    rows = -(-k // spec.rows) * spec.rows
+    cells = spec.polarities * spec.slices * rows * m
+    faults = spec.stuck_at_on > 0 or spec.stuck_at_off > 0
+    varied = spec.variation_sigma > 0 or faults
+    per_cell = 3 + 8 * varied + 2 * faults + 8 * (2 if spec.read_noise_sigma > 0 else 1)
+    draws = 48 * min(cells, DRAW_CHUNK) if varied else 0
+    return cells * per_cell + 16 * spec.polarities * k * m + draws + (1 << 20)
+
+
 def program(weights, spec: CrossbarSpec, rng: Seed = None, *, calibration=None) -> ProgrammedMatrix:
     """Program a signed integer weight matrix (K, M) onto crossbar arrays described by ``spec``.
 
     Slices each weight over ``ceil(weight_bits / cell_bits)`` cells, maps signs
     (``spec.weight_mapping``), tiles rows and columns over arrays, and draws stuck-at faults
-    and programming variation once from ``rng`` (None: fresh entropy; an int: a seed).
+    and programming variation once from ``rng``: an int or a SeedSequence seeds it (the same
+    seed gives the same chip in every process), a Generator is used as is, and None draws
+    fresh entropy from the OS (a different chip every call). The matrix's own read-noise
+    stream is spawned from the same generator (see :meth:`ProgrammedMatrix.mvm`).
     ``calibration`` inputs set the ADC ranges when ``spec.adc_range`` is ``"calibrated"``.
+
+    Raises :class:`~xbarsim.errors.ArgumentError` for bad arguments and
+    :class:`~xbarsim.errors.ResourceError` when the arrays would not fit in the memory
+    available (:func:`program_memory`, :mod:`xbarsim.limits`).
     """
     if not isinstance(spec, CrossbarSpec):
-        raise ValueError(f"spec: expected a CrossbarSpec, got {type(spec).__name__}")
+        raise ArgumentError(f"spec: expected a CrossbarSpec, got {type(spec).__name__}")
     half = 1 << (spec.weight_bits - 1)
     w = integer_array(weights, "weights", ndim=(2,), lo=-half, hi=half - 1,
                       what=f"{spec.weight_bits}-bit signed")
     K, M = w.shape
     tiling = ArrayTiling(K, M, spec.rows, spec.cols, spec.slices, spec.polarities)
     R, rows = tiling.row_tiles, spec.rows
+    require_memory("weights", program_memory(spec, K, M),
+                   f"a {K:,}x{M:,} weight matrix on {tiling.arrays:,} arrays of {rows:,}x{spec.cols:,} cells")
     levels = encode_weights(w, spec)  # (P, S, K, M)
     if R * rows > K:
         levels = np.pad(levels, ((0, 0), (0, 0), (0, R * rows - K), (0, 0)))
@@ -430,7 +483,7 @@ def program(weights, spec: CrossbarSpec, rng: Seed = None, *, calibration=None) 
                               flipped=flipped, cells=cells, read_rng=read_rng, ranges=ranges)
     if calibration is not None:
         if spec.adc_range != "calibrated":
-            raise ValueError(f"calibration: given, but spec.adc_range is {spec.adc_range!r}, not 'calibrated'")
+            raise ArgumentError(f"calibration: given, but spec.adc_range is {spec.adc_range!r}, not 'calibrated'")
         matrix = matrix.calibrate(calibration)
     return matrix
 
@@ -438,7 +491,9 @@ def program(weights, spec: CrossbarSpec, rng: Seed = None, *, calibration=None) 
 def mvm(weights, inputs, spec: CrossbarSpec, rng: Seed = None, *, stats: bool = False):
     """Program ``weights`` and multiply ``inputs`` once: ``program(weights, spec, rng).mvm(inputs)``.
 
-    With ``adc_range: calibrated`` the ADC is calibrated on these same inputs.
+    With ``adc_range: calibrated`` the ADC is calibrated on these same inputs. ``rng`` drives
+    programming and read noise alike: an int gives the same result in every process, None a
+    fresh draw every call (as for :func:`program`).
     """
     generator = make_rng(rng)
     calibration = inputs if spec.adc_range == "calibrated" else None

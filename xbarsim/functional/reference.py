@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import integer_array
+from ..errors import ArgumentError
 
 __all__ = ["exact_mvm"]
 
@@ -21,5 +22,5 @@ def exact_mvm(inputs, weights) -> np.ndarray:
                       rows=w.shape[0])
     bound = int(np.abs(x).max()) * int(np.abs(w).max()) * w.shape[0]
     if bound > _INT64.max:
-        raise ValueError(f"inputs @ weights: a sum may reach {bound}, beyond int64")
+        raise ArgumentError(f"inputs @ weights: a sum may reach {bound}, beyond int64")
     return x @ w

@@ -39,9 +39,14 @@ def encode_weights(weights: np.ndarray, spec: CrossbarSpec) -> np.ndarray:
         magnitudes = (w + (1 << (spec.weight_bits - 1)))[None]
     else:
         magnitudes = np.stack([np.maximum(w, 0), np.maximum(-w, 0)])
-    shifts = (np.arange(spec.slices, dtype=np.int64) * spec.cell_bits)[None, :, None, None]
     mask = (1 << spec.cell_bits) - 1
-    return ((magnitudes[:, None] >> shifts) & mask).astype(np.uint8)
+    levels = np.empty((magnitudes.shape[0], spec.slices) + w.shape, dtype=np.uint8)
+    digit = np.empty_like(magnitudes)
+    for s in range(spec.slices):  # one slice at a time: no int64 temporary of every cell
+        np.right_shift(magnitudes, s * spec.cell_bits, out=digit)
+        np.bitwise_and(digit, mask, out=digit)
+        levels[:, s] = digit
+    return levels
 
 
 def flip_columns(levels: np.ndarray, row_counts: Tuple[int, ...], slice_max: np.ndarray):

@@ -16,7 +16,9 @@ long as its busiest array. With zero skipping on real data, ``n`` counts only th
 a non-zero digit somewhere in the copy (:mod:`xbarsim.mapping.activity`).
 
 **Programming.** ``ceil(rows / programming.rows_in_parallel)`` write pulses, all arrays of a
-copy in parallel.
+copy in parallel: a part's weights (``program``, counting every cell the part uses), or the
+rows of a product's operand written for an input (``write_operand``: keys or values written into
+the arrays of a product on crossbars; its ``aux`` counts the cells written).
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ def _program_actions(arch, stream, index):
     return {("xbar", "write"): stream.parts["cells_used"][stream.op_aux[index]]}
 
 
+def _operand_actions(arch, stream, index):
+    return {("xbar", "write"): stream.op_aux[index]}
+
+
 FAMILY = register(Family(
     name="arrays",
     doc="crossbar arrays and their converters, grouped in PEs; a layer copy is one resource",
@@ -113,5 +119,7 @@ FAMILY = register(Family(
                _mvm_duration, _mvm_actions, group="arrays"),
         OpKind("program", "write a layer part's weights into a copy", ("copy",), "rows",
                _program_duration, _program_actions, group="programming"),
+        OpKind("write_operand", "write new keys or values of a product's operand into a copy", ("copy",), "rows",
+               _program_duration, _operand_actions, group="programming"),
     ),
 ))

@@ -8,6 +8,12 @@ group))`` groups per array, each driven by its own rows and read on its own colu
 
 A layer too large for the chip is split into *parts* by output channels (or by groups, for
 grouped convs); each part is lowered on its own and programmed in its own round.
+
+A product of two activations (``matmul``) whose arch puts it on crossbars
+(:func:`product_unit`) is lowered like a grouped layer with one group per head: operand b'
+(``K x N`` per head: K^T for Q K^T, V for attention x V) is written into the arrays for every
+input, and a's rows are the input vectors. It is sized for its longest operand
+(:func:`longest`: a KV cache at the end of decoding).
 """
 
 from __future__ import annotations
@@ -23,7 +29,38 @@ from ..errors import ConfigError, MappingError
 from ..workload.network import Layer
 from .tiling import ArrayTiling
 
-__all__ = ["LoweredLayer", "lower", "layer_crossbar", "layer_bits"]
+__all__ = ["LoweredLayer", "lower", "layer_crossbar", "layer_bits", "matrix_shape", "product_unit", "on_crossbars",
+           "longest"]
+
+
+def product_unit(arch, layer: Layer) -> str:
+    """Where a matmul layer runs: ``digital`` (the tile's matrix unit) or ``crossbar``
+    (``products.qk`` for products with transpose_b, ``products.av`` for the others)."""
+    return arch.products.qk if layer.transpose_b else arch.products.av
+
+
+def on_crossbars(arch, layer: Layer) -> bool:
+    """Weight layers, and products the arch writes into crossbar arrays."""
+    return layer.has_weights or (layer.type == "matmul" and product_unit(arch, layer) == "crossbar")
+
+
+def matrix_shape(layer: Layer) -> Tuple[int, int, int]:
+    """(groups, K, N) of the matrices a layer multiplies by: a conv's ``groups``, ``(C / groups) R S``
+    rows and ``M / groups`` columns; a product's heads, contraction and head columns."""
+    if layer.type == "matmul":
+        return layer.heads, layer.contraction, layer.head_columns
+    return layer.groups, layer.rows_per_group, layer.cols_per_group
+
+
+def longest(layer: Layer, decode_steps: int) -> Layer:
+    """A cached product as it is at the last of ``decode_steps`` decode steps (its keys grown by
+    one per step; the layer itself otherwise): what its arrays must be sized for."""
+    if layer.type != "matmul" or not layer.cache or not decode_steps:
+        return layer
+    keys = layer.keys + decode_steps
+    if layer.transpose_b:  # K^T grows by columns
+        return dataclasses.replace(layer, keys=keys, M=layer.heads * keys)
+    return dataclasses.replace(layer, keys=keys, contraction=keys)  # V grows by rows
 
 
 def layer_bits(layer: Layer, arch) -> Tuple[int, int]:
@@ -173,7 +210,7 @@ class LoweredLayer:
 
 
 def _lower_part(layer: Layer, spec: CrossbarSpec, groups: int, out_per_group: int, part: int, parts: int):
-    tiling = ArrayTiling(layer.rows_per_group, out_per_group, spec.rows, spec.cols, spec.slices, spec.polarities)
+    tiling = ArrayTiling(matrix_shape(layer)[1], out_per_group, spec.rows, spec.cols, spec.slices, spec.polarities)
     packed = 0
     if groups > 1 and tiling.row_tiles == 1 and tiling.col_tiles == 1:
         packed = min(spec.rows // tiling.in_features, spec.cols // tiling.physical_columns)
@@ -183,18 +220,19 @@ def _lower_part(layer: Layer, spec: CrossbarSpec, groups: int, out_per_group: in
 
 
 def lower(layer: Layer, crossbar: CrossbarSpec, parts: int = 1) -> Tuple[LoweredLayer, ...]:
-    """Lower a conv or fc layer onto arrays of ``crossbar``, split into ``parts`` (default whole).
+    """Lower a weight layer (or a product) onto arrays of ``crossbar``, split into ``parts`` (default whole).
 
     Ungrouped layers split by output channels, grouped ones by groups, as evenly as possible;
     asking for more parts than there are channels (or groups) gives one part per channel.
     """
-    if not layer.has_weights:
+    if not layer.has_weights and layer.type != "matmul":
         raise ValueError(f"layer {layer.name!r} ({layer.type}) has no weights to lower")
     spec = layer_crossbar(layer, crossbar)
-    if layer.groups > 1:
-        units, per_group = layer.groups, layer.cols_per_group
+    groups, _, columns = matrix_shape(layer)
+    if groups > 1:
+        units, per_group = groups, columns
     else:
-        units, per_group = layer.M, None
+        units, per_group = columns, None
     parts = max(1, min(parts, units))
     size = -(-units // parts)
     parts = -(-units // size)

@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
@@ -31,9 +32,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 from ..config.arch import SCHEDULES, Arch
 from ..errors import MappingError
 from ..workload.network import Layer, Network
-from .lowering import LoweredLayer, layer_bits, lower
+from .lowering import LoweredLayer, layer_bits, longest, lower, on_crossbars, product_unit
 
-__all__ = ["SCHEDULES", "CopyPlacement", "PartMapping", "LayerMapping", "Mapping", "map_network", "segment_bounds"]
+__all__ = ["SCHEDULES", "CopyPlacement", "PartMapping", "LayerMapping", "Mapping", "map_network", "segment_bounds",
+           "for_phase"]
 
 StageCost = Callable[[LoweredLayer], float]
 
@@ -202,7 +204,7 @@ def _split(arch: Arch, layer: Layer) -> Tuple[LoweredLayer, ...]:
         if len(pieces) < parts:  # one channel (or group) per part already: cannot split further
             raise MappingError(
                 f"layer {layer.name!r}: even one output channel needs {largest} PEs but the chip has {capacity}: "
-                "no legal mapping; use a larger chip, larger arrays or fewer weight bits")
+                f"{largest - capacity} missing, no legal mapping; use a larger chip, larger arrays or fewer weight bits")
         parts += 1
 
 
@@ -227,7 +229,9 @@ def _replicate(arch: Arch, units: List[LoweredLayer], rounds: Dict[Tuple[int, in
     key = {id(u): (u.layer.index, u.part) for u in units}
     pes = {key[id(u)]: -(-u.arrays // arch.pe.arrays) for u in units}
     work = {key[id(u)]: u.layer.vectors * float(stage_cost(u)) for u in units}  # copy-cycles per image
-    limit = {key[id(u)]: u.layer.vectors for u in units}
+    # a product's operand is written into every copy for every input: copies would multiply its
+    # writes, which the stage cost does not see, so products on crossbars get one copy
+    limit = {key[id(u)]: 1 if u.layer.type == "matmul" else u.layer.vectors for u in units}
     for r in sorted(set(rounds.values())):
         members = [k for k in rounds if rounds[k] == r]
         spare = arch.pes - sum(pes[k] * copies[k] for k in members)
@@ -256,15 +260,32 @@ def _replicate(arch: Arch, units: List[LoweredLayer], rounds: Dict[Tuple[int, in
                     heapq.heappush(heap, (-gain(k), k))
 
 
+#: Layers (and activations) that run on the tile's digital vector unit.
+VECTOR_LAYERS = ("softmax", "layernorm", "rmsnorm", "gelu", "silu", "mul")
+VECTOR_ACTIVATIONS = ("gelu", "silu", "tanh")
+
+
 def _check_units(arch: Arch, network: Network) -> None:
     for layer in network.layers:
-        if layer.type not in ("conv", "fc", "linear", "pool", "add"):
-            raise MappingError(f"layer {layer.name!r}: {layer.type} layers are not timed yet (issue 10 in progress)")
-        if layer.activation != "none" and arch.tile.activation_units == 0:
+        vector = layer.type in VECTOR_LAYERS or layer.activation in VECTOR_ACTIVATIONS
+        if vector and arch.tile.vector_unit.lanes == 0:
+            what = layer.type if layer.type in VECTOR_LAYERS else f"{layer.activation} activation"
+            raise MappingError(f"layer {layer.name!r} needs a vector unit for its {what} but tiles have none "
+                               "(tile.vector_unit.lanes: 0)")
+        digital = layer.type == "matmul" and product_unit(arch, layer) == "digital"
+        if digital and arch.tile.matrix_unit.macs_per_cycle == 0:
+            field = "products.qk" if layer.transpose_b else "products.av"
+            raise MappingError(f"layer {layer.name!r} multiplies two activations on the digital matrix unit ({field}: "
+                               "digital) but tiles have none (tile.matrix_unit.macs_per_cycle: 0); give tiles one or "
+                               f"set {field}: crossbar")
+        if layer.activation == "relu" and arch.tile.activation_units == 0:
             raise MappingError(f"layer {layer.name!r} has a {layer.activation} activation but tiles have no "
                                "activation units (tile.activation_units: 0)")
         if layer.type == "pool" and arch.tile.pooling_units == 0:
             raise MappingError(f"layer {layer.name!r} pools but tiles have no pooling units (tile.pooling_units: 0)")
+        if layer.bias and arch.tile.vector_unit.lanes == 0 and arch.tile.shift_add_units == 0:
+            raise MappingError(f"layer {layer.name!r} adds a bias but tiles have neither a vector unit nor "
+                               "shift-and-add units (tile.vector_unit.lanes, tile.shift_add_units: 0)")
         if layer.type == "add" and arch.tile.shift_add_units == 0:
             raise MappingError(f"layer {layer.name!r} adds feature maps but tiles have no shift-and-add units "
                                "(tile.shift_add_units: 0)")
@@ -272,8 +293,12 @@ def _check_units(arch: Arch, network: Network) -> None:
 
 def _segments(arch: Arch, layer: Layer) -> int:
     """Segments per output row by size: a segment of output holds at most
-    ``mapping.segment_bytes`` (never more segments than F)."""
-    row_bytes = layer.F * layer.M * -(-layer_bits(layer, arch)[1] // 8)
+    ``mapping.segment_bytes`` (never more segments than F). A product's segment also reads at most
+    that much of operand a (attention x V reads a row of heads x keys per token, writes d)."""
+    inp, out = layer_bits(layer, arch)
+    row_bytes = layer.F * layer.M * -(-out // 8)
+    if layer.type == "matmul":
+        row_bytes = max(row_bytes, layer.F * layer.C * -(-inp // 8))
     return max(1, min(layer.F, -(-row_bytes // max(1, int(arch.mapping.segment_bytes)))))
 
 
@@ -293,7 +318,9 @@ def map_network(arch: Arch, network: Network, schedule: str = "layer",
         raise MappingError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
     _check_units(arch, network)
     cost = stage_cost or _default_cost
-    lowered = {layer.index: _split(arch, layer) for layer in network.layers if layer.has_weights}
+    decode = network.decode_steps
+    lowered = {layer.index: _split(arch, longest(layer, decode)) for layer in network.layers
+               if on_crossbars(arch, layer)}
     rounds = _rounds(arch, network, lowered)
     copies = {k: 1 for k in rounds}
     _replicate(arch, [u for parts in lowered.values() for u in parts], rounds, copies, schedule, cost)
@@ -314,13 +341,7 @@ def map_network(arch: Arch, network: Network, schedule: str = "layer",
                     tiles = tuple(range(first // arch.tile.pes, (first + pes - 1) // arch.tile.pes + 1))
                     placements.append(CopyPlacement(copy=c, first_pe=first, pes=pes, tiles=tiles))
                 parts.append(PartMapping(lowered=low, round=r, placements=tuple(placements)))
-            most = max(p.copies for p in parts)
-            pes = max(p.placements[0].pes for p in parts)
-            share = max(1, arch.tile.pes // pes)  # copies sharing a tile
-            groups = min(layer.F, max(-(-most // layer.E), min(share, most)))
-            mapping = LayerMapping(layer=layer, round=parts[-1].round, parts=tuple(parts),
-                                   home_tile=parts[0].home_tile, segments=max(groups, _segments(arch, layer)),
-                                   groups=groups)
+            mapping = _weight_mapping(arch, layer, parts)
         else:
             r = max(layer_round[i] for i in layer.inputs)
             mapping = LayerMapping(layer=layer, round=r, home_tile=homes[layer.inputs[0]],
@@ -336,5 +357,42 @@ def map_network(arch: Arch, network: Network, schedule: str = "layer",
     if any(len(m.parts) > 1 for m in mappings):
         notes.append("split by output channels to fit the chip: " + ", ".join(
             f"{m.layer.name} ({len(m.parts)} parts)" for m in mappings if len(m.parts) > 1))
-    return Mapping(arch=arch, network=network, schedule=schedule, layers=tuple(mappings), rounds=total_rounds,
-                   notes=tuple(notes))
+    mapping = Mapping(arch=arch, network=network, schedule=schedule, layers=tuple(mappings), rounds=total_rounds,
+                      notes=tuple(notes))
+    return for_phase(mapping, network) if decode else mapping
+
+
+def _weight_mapping(arch: Arch, layer: Layer, parts) -> LayerMapping:
+    """A crossbar layer's mapping from its parts: segments and the copies sharing a row."""
+    most = max(p.copies for p in parts)
+    pes = max(p.placements[0].pes for p in parts)
+    share = max(1, arch.tile.pes // pes)  # copies sharing a tile
+    groups = min(layer.F, max(-(-most // layer.E), min(share, most)))
+    return LayerMapping(layer=layer, round=parts[-1].round, parts=tuple(parts), home_tile=parts[0].home_tile,
+                        segments=max(groups, _segments(arch, layer)), groups=groups)
+
+
+def for_phase(mapping: Mapping, network: Network) -> Mapping:
+    """The mapping of ``network`` (a phase of the mapped network: its prefill or a decode step)
+    with the placements of ``mapping``: weights stay where they were programmed; a product on
+    crossbars is lowered at its current length within the arrays sized for its longest; steps
+    and segments follow the phase's shapes."""
+    if network.spec != mapping.network.spec:
+        raise ValueError("network: expected a phase of the mapped network")
+    arch = mapping.arch
+    layers = []
+    for m, layer in zip(mapping.layers, network.layers):
+        if not m.parts:
+            layers.append(dataclasses.replace(m, layer=layer, segments=_segments(arch, layer)))
+            continue
+        parts = []
+        for part in m.parts:
+            if layer.type == "matmul":
+                low = lower(layer, arch.crossbar, part.lowered.parts)[part.lowered.part]
+                if -(-low.arrays // arch.pe.arrays) > part.placements[0].pes:  # pragma: no cover (sized for it)
+                    raise MappingError(f"layer {layer.name!r}: its operand outgrew the arrays sized for it")
+            else:
+                low = dataclasses.replace(part.lowered, layer=layer)
+            parts.append(dataclasses.replace(part, lowered=low))
+        layers.append(_weight_mapping(arch, layer, parts))
+    return dataclasses.replace(mapping, network=network, layers=tuple(layers))

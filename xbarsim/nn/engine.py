@@ -37,6 +37,7 @@ from ..functional.matrix import MvmStats, Seed, make_rng, program
 from ..functional.reference import exact_mvm
 from ..mapping.lowering import layer_crossbar
 from ..workload.network import Layer, Network
+from ..errors import ArgumentError
 from . import transformer
 
 __all__ = ["ActivationNoise", "Model", "ProgrammedModel", "LayerQuantization", "accuracy", "softmax"]
@@ -53,9 +54,9 @@ class ActivationNoise:
 
     def __post_init__(self):
         if not np.isfinite(self.sigma) or self.sigma < 0:
-            raise ValueError(f"sigma: expected a number >= 0, got {self.sigma!r}")
+            raise ArgumentError(f"sigma: expected a number >= 0, got {self.sigma!r}")
         if self.mode not in ("fixed", "rescaled"):
-            raise ValueError(f"mode: expected 'fixed' or 'rescaled', got {self.mode!r}")
+            raise ArgumentError(f"mode: expected 'fixed' or 'rescaled', got {self.mode!r}")
 
     def apply(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.sigma == 0:
@@ -120,23 +121,23 @@ def _check_weights(network: Network, weights: Weights) -> Weights:
         if layer.tied >= 0:  # the weights are an embedding's table (vocab x width = M x C)
             table = network.layers[layer.tied].name
             if "weight" in weights.get(layer.name, {}):
-                raise ValueError(f"weights[{layer.name!r}]['weight']: expected none (the layer is tied to "
+                raise ArgumentError(f"weights[{layer.name!r}]['weight']: expected none (the layer is tied to "
                                  f"{table!r}), got an array")
             weights = {**weights, layer.name: {**weights.get(layer.name, {}), "weight": checked[table]["weight"]}}
         if layer.name not in weights or "weight" not in weights[layer.name]:
-            raise ValueError(f"weights: expected an entry for layer {layer.name!r} with a 'weight' array, got none")
+            raise ArgumentError(f"weights: expected an entry for layer {layer.name!r} with a 'weight' array, got none")
         w = np.asarray(weights[layer.name]["weight"], dtype=np.float64)
         expected = (layer.M, layer.C // layer.groups, layer.R, layer.S) if layer.type == "conv" else (layer.M, layer.C)
         if w.shape != expected:
-            raise ValueError(f"weights[{layer.name!r}]['weight']: expected shape {expected}, got {w.shape}")
+            raise ArgumentError(f"weights[{layer.name!r}]['weight']: expected shape {expected}, got {w.shape}")
         b = weights[layer.name].get("bias")
         b = np.zeros(layer.M) if b is None else np.asarray(b, dtype=np.float64)
         if b.shape != (layer.M,):
-            raise ValueError(f"weights[{layer.name!r}]['bias']: expected shape ({layer.M},), got {b.shape}")
+            raise ArgumentError(f"weights[{layer.name!r}]['bias']: expected shape ({layer.M},), got {b.shape}")
         checked[layer.name] = {"weight": w, "bias": b}
     unknown = set(weights) - set(checked)
     if unknown:
-        raise ValueError(f"weights: expected only layers of {network.name} with weights or parameters, "
+        raise ArgumentError(f"weights: expected only layers of {network.name} with weights or parameters, "
                          f"got {sorted(unknown)}")
     return checked
 
@@ -156,9 +157,9 @@ class _Runner:
         if x.ndim == 2 and spec.H == 1 and spec.C == 1:  # a batch of token ids (N, L)
             x = x[:, None, None, :]
         if x.ndim != 4 or x.shape[1:] != (spec.C, spec.H, W):
-            raise ValueError(f"inputs: expected shape (N, {spec.C}, {spec.H}, {W}) (N, C, H, W)"
-                             + (f" or (N, {spec.C}, {W})" if spec.H == 1 else "")
-                             + (f" or (N, {W}) token ids" if spec.H == 1 and spec.C == 1 else "") + f", got {x.shape}")
+            raise ArgumentError(f"inputs: expected shape (N, {spec.C}, {spec.H}, {W}) (N, C, H, W)"
+                                + (f" or (N, {spec.C}, {W})" if spec.H == 1 else "")
+                                + (f" or (N, {W}) token ids" if spec.H == 1 and spec.C == 1 else "") + f", got {x.shape}")
         return x
 
     def _weight_layer(self, layer: Layer, x: np.ndarray, **kw) -> np.ndarray:

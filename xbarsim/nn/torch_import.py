@@ -59,6 +59,7 @@ import numpy as np
 
 from ..workload.loader import load_workload
 from .engine import Model
+from ..errors import ArgumentError
 
 __all__ = ["from_torch"]
 
@@ -114,7 +115,7 @@ class _Import:
     # -- bookkeeping ---------------------------------------------------------------------------
 
     def fail(self, node, what: str):
-        return ValueError(f"from_torch: cannot import node {node.name!r} ({node.op} {node.target}): {what}")
+        return ArgumentError(f"from_torch: cannot import node {node.name!r} ({node.op} {node.target}): {what}")
 
     def tracked(self, node, arg) -> _Value:
         if isinstance(arg, _Ref):
@@ -163,7 +164,7 @@ class _Import:
         return layer["name"]
 
     def _input_error(self):
-        raise ValueError("from_torch: a layer other than the first reads the network input directly; "
+        raise ArgumentError("from_torch: a layer other than the first reads the network input directly; "
                          "xbarsim workloads read the input only through their first layer")
 
     def layer(self, name: str) -> Dict:

@@ -58,7 +58,7 @@ import numpy as np
 from scipy import special
 
 from ..config.crossbar import CrossbarSpec
-from ..errors import ConfigError, XbarsimError
+from ..errors import ArgumentError, ConfigError, XbarsimError
 from ..functional.matrix import MvmStats, ProgrammedMatrix, program
 from ..functional.converters import ranges_from_limits
 from ..workload.network import Layer, Network
@@ -106,24 +106,24 @@ def check_parameters(network: Network, weights: Mapping[str, Mapping[str, np.nda
             continue
         entry = weights.get(layer.name)
         if entry is None:
-            raise ValueError(f"weights: expected an entry for {layer.type} layer {layer.name!r} with "
+            raise ArgumentError(f"weights: expected an entry for {layer.type} layer {layer.name!r} with "
                              f"{', '.join(repr(k) for k in shapes)}, got none")
         out = {}
         for key, shape in shapes.items():
             if key not in entry:
-                raise ValueError(f"weights[{layer.name!r}]: expected a {key!r} array of shape {shape}, got none")
+                raise ArgumentError(f"weights[{layer.name!r}]: expected a {key!r} array of shape {shape}, got none")
             value = np.asarray(entry[key], dtype=np.float64)
             if value.shape != shape:
-                raise ValueError(f"weights[{layer.name!r}][{key!r}]: expected shape {shape}, got {value.shape}")
+                raise ArgumentError(f"weights[{layer.name!r}][{key!r}]: expected shape {shape}, got {value.shape}")
             out[key] = value
         allowed = set(shapes) | ({"eps"} if layer.type in ("layernorm", "rmsnorm") else set())
         extra = sorted(set(entry) - allowed)
         if extra:
-            raise ValueError(f"weights[{layer.name!r}]: expected only {sorted(allowed)}, got {extra}")
+            raise ArgumentError(f"weights[{layer.name!r}]: expected only {sorted(allowed)}, got {extra}")
         if "eps" in entry:
             eps = np.asarray(entry["eps"], dtype=np.float64)
             if eps.shape not in ((), (1,)) or not np.isfinite(eps).all() or float(eps.reshape(-1)[0]) <= 0:
-                raise ValueError(f"weights[{layer.name!r}]['eps']: expected one number > 0, got {entry['eps']!r}")
+                raise ArgumentError(f"weights[{layer.name!r}]['eps']: expected one number > 0, got {entry['eps']!r}")
             out["eps"] = eps.reshape(())
         checked[layer.name] = out
     return checked
@@ -143,7 +143,7 @@ def activate(y: np.ndarray, kind: str) -> np.ndarray:
         return y * special.expit(y)
     if kind == "tanh":
         return np.tanh(y)
-    raise ValueError(f"activation: expected one of none, relu, gelu, silu, tanh, got {kind!r}")
+    raise ArgumentError(f"activation: expected one of none, relu, gelu, silu, tanh, got {kind!r}")
 
 
 def _softmax(x: np.ndarray, heads: int) -> np.ndarray:

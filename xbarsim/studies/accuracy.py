@@ -25,6 +25,7 @@ from ..config.crossbar import CrossbarSpec
 from ..config.loader import load_arch
 from ..nn.engine import ActivationNoise, Model, accuracy, softmax
 from ..nn.weights import load_model
+from ..outputs import Output
 from .data import load_dataset
 from .families import StudyModel, family
 
@@ -263,14 +264,26 @@ def early_exit(model: Model, crossbar: CrossbarSpec, dataset: str, threshold: fl
     return result
 
 
-def write_study(result: StudyResult, out: Path, name: str) -> Dict[str, Path]:
-    """``<name>.md`` (table), ``<name>.json`` (raw accuracies) and ``<name>.png`` (plot) in ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"table": out / f"{name}.md", "json": out / f"{name}.json", "plot": out / f"{name}.png"}
-    files["table"].write_text(result.table() + "\n", encoding="utf-8")
-    files["json"].write_text(json.dumps(result.to_json(), indent=1), encoding="utf-8")
-    result.plot(files["plot"])
-    return files
+def study_files(name: str) -> Dict[str, str]:
+    """The files a study named ``name`` writes: table, raw accuracies and plot."""
+    return {"table": f"{name}.md", "json": f"{name}.json", "plot": f"{name}.png"}
+
+
+def write_study(result: StudyResult, out: Path, name: str, *, overwrite: bool = False) -> Dict[str, Path]:
+    """``<name>.md`` (table), ``<name>.json`` (raw accuracies) and ``<name>.png`` (plot) in the folder ``out``.
+
+    The folder may hold other studies. The three files are written to a temporary folder and
+    moved into place when all are complete (:class:`xbarsim.outputs.Output`); existing ones are
+    replaced only with ``overwrite``.
+    """
+    names = study_files(name)
+    with Output(out, what="study results", members=list(names.values()), overwrite=overwrite) as output:
+        temp = output.temp
+        (temp / names["table"]).write_text(result.table() + "\n", encoding="utf-8")
+        (temp / names["json"]).write_text(json.dumps(result.to_json(), indent=1), encoding="utf-8")
+        result.plot(temp / names["plot"])
+        final = output.commit()
+    return {key: final / file for key, file in names.items()}
 
 
 def load_arch_for_study(arch) -> Arch:

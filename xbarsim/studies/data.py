@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from ..errors import ArgumentError
 
 __all__ = ["Dataset", "load_dataset", "DATASETS"]
 
@@ -74,4 +75,4 @@ def load_dataset(name: str) -> Dataset:
         return _digits()
     if name == "mnist1d":
         return _mnist1d()
-    raise ValueError(f"dataset: expected one of {', '.join(DATASETS)}, got {name!r}")
+    raise ArgumentError(f"dataset: expected one of {', '.join(DATASETS)}, got {name!r}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Dict, List
+from ..errors import ArgumentError
 
 __all__ = ["StudyModel", "BASE", "FAMILIES", "family", "all_models", "MODEL_PACKAGE"]
 
@@ -62,7 +63,7 @@ FAMILIES: Dict[str, List[dict]] = {
 def family(name: str, dataset: str) -> List[StudyModel]:
     """The models of one family on one dataset."""
     if name not in FAMILIES:
-        raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {name!r}")
+        raise ArgumentError(f"family: expected one of {', '.join(FAMILIES)}, got {name!r}")
     base = StudyModel(dataset=dataset, **BASE)
     return [replace(base, **changes) for changes in FAMILIES[name]]
 

@@ -262,18 +262,20 @@ class ComparisonResult:
         fig.savefig(path, dpi=120, bbox_inches="tight")
         return path
 
-    def write(self, out: Path, name: str) -> Dict[str, Path]:
-        """``<name>.md``, ``.json`` and ``.png`` in ``out``, each written whole or not at all."""
-        out.mkdir(parents=True, exist_ok=True)
-        files = {"table": out / f"{name}.md", "json": out / f"{name}.json", "plot": out / f"{name}.png"}
-        for key, text in (("table", self.table() + "\n"), ("json", json.dumps(self.to_json(), indent=1))):
-            tmp = files[key].with_suffix(files[key].suffix + ".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(files[key])
-        tmp = files["plot"].with_name(files["plot"].stem + ".tmp.png")
-        self.plot(tmp)
-        tmp.replace(files["plot"])
-        return files
+    def write(self, out: Path, name: str, *, overwrite: bool = False) -> Dict[str, Path]:
+        """``<name>.md``, ``.json`` and ``.png`` in the folder ``out`` (which may hold other studies),
+        moved into place together when all three are complete (:class:`xbarsim.outputs.Output`);
+        existing ones are replaced only with ``overwrite``."""
+        from ..outputs import Output
+        from .accuracy import study_files
+
+        names = study_files(name)
+        with Output(out, what="study results", members=list(names.values()), overwrite=overwrite) as output:
+            (output.temp / names["table"]).write_text(self.table() + "\n", encoding="utf-8")
+            (output.temp / names["json"]).write_text(json.dumps(self.to_json(), indent=1), encoding="utf-8")
+            self.plot(output.temp / names["plot"])
+            final = output.commit()
+        return {key: final / file for key, file in names.items()}
 
 
 def run_comparison(dataset: str, arch: Arch, sigmas: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2), draws: int = 5,

@@ -43,15 +43,18 @@ from ..errors import MappingError
 from ..hardware import REGISTRY
 from ..hardware.network import Mesh
 from ..mapping import activity as activity_module
-from ..mapping.lowering import layer_bits
+from ..hardware.matrix import passes as mxu_passes
+from ..mapping.lowering import layer_bits, on_crossbars
 from ..mapping.placement import LayerMapping, Mapping, PartMapping, segment_bounds
 from ..workload.network import Layer
 
 __all__ = ["OpStream", "build_stream", "layer_bits", "region_capacities", "STEP_KINDS", "LOCATIONS",
-           "PART_DTYPE", "ACTIVITY_DTYPE", "RESOURCE_DTYPE", "REGION_DTYPE", "COPY_DTYPE", "LAYER_DTYPE"]
+           "PART_DTYPE", "ACTIVITY_DTYPE", "RESOURCE_DTYPE", "REGION_DTYPE", "COPY_DTYPE", "LAYER_DTYPE", "STORE_DTYPE"]
 
 STEP_KINDS = ("compute", "load", "gather", "program", "barrier")
-LOCATIONS = ("tile", "glb", "dram")
+LOCATIONS = ("tile", "glb", "dram", "store")
+"""Where a layer's output goes: pushed to its readers' tiles, the global buffer, DRAM, or (only
+read as a product's operand b) the operand stores of its products."""
 
 PART_DTYPE = np.dtype([
     ("layer", "<i4"), ("part", "<i4"), ("round", "<i4"), ("copies", "<i4"), ("input_cycles", "<i8"),
@@ -81,6 +84,13 @@ COPY_DTYPE = np.dtype([("layer", "<i4"), ("part", "<i4"), ("copy", "<i4"), ("rou
 LAYER_DTYPE = np.dtype([("round", "<i4"), ("parts", "<i4"), ("copies", "<i4"), ("segments", "<i4"),
                         ("home_tile", "<i4"), ("location", "<i1")])
 """The recorded mapping: one row per layer (location indexes LOCATIONS)."""
+
+STORE_DTYPE = np.dtype([("layer", "<i4"), ("source", "<i4"), ("level", "<i1"), ("tile", "<i4"), ("bytes", "<i8"),
+                        ("unit", "<i1")])
+"""One row per product of two activations: its operand b's store (the KV cache of a decoder): the
+product, b's producer, the level (indexes LOCATIONS: tile, glb, dram), the tile (tile level, or
+where a crossbar product's copies are), the bytes reserved, and where the product ran (0: the
+digital matrix unit, 1: crossbar arrays)."""
 
 
 def _nbytes(bits: int) -> int:
@@ -138,6 +148,8 @@ class OpStream:
     layers: np.ndarray
     notes: Tuple[str, ...] = ()
     data_aware: bool = False
+    stores: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=STORE_DTYPE))
+    """Operand stores of the products of two activations (STORE_DTYPE), empty without products."""
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, OpStream):
@@ -249,6 +261,46 @@ def _merge(a: Dict[int, np.ndarray], b: Dict[int, np.ndarray]) -> Dict[int, np.n
     return out
 
 
+#: Layers whose output at a position needs their inputs at that position only.
+_POSITIONWISE = ("add", "mul", "matmul", "softmax", "layernorm", "rmsnorm", "gelu", "silu", "embedding")
+
+
+def _reads(layer: Layer, k: int) -> bool:
+    """Whether ``layer`` reads the data of its k-th input through a tile-buffer region: not a
+    product's operand b (kept in its store) nor what position and segment embeddings look up
+    (only the input's length)."""
+    if layer.type == "matmul":
+        return k == 0
+    if layer.type == "embedding":
+        return layer.lookup == "token"
+    return True
+
+
+def _token_units(layer: Layer, f0: int, f1: int, width: int, bounds) -> List[int]:
+    """Units (row x segments + segment) of a tokens layer's input that its output tokens [f0, f1)
+    come from: token t is element ``t + start - extra_tokens`` of the input read row by row
+    (``start``: the first kept token); prepended tokens come from no unit."""
+    start = layer.H * layer.W + layer.extra_tokens - layer.F if layer.keep_from == "last" else 0
+    p0 = max(0, f0 + start - layer.extra_tokens)
+    p1 = f1 + start - layer.extra_tokens
+    out: List[int] = []
+    for r in range(p0 // width, -(-p1 // width) if p1 > p0 else p0 // width):
+        c0, c1 = max(p0 - r * width, 0), min(p1 - r * width, width) - 1
+        out += [r * len(bounds) + s for s, (a, b) in enumerate(bounds) if a <= c1 and b - 1 >= c0]
+    return out
+
+
+def _operand_write(low, layer: Layer, tokens: int) -> Tuple[int, int]:
+    """(rows written per array, cells written) when ``tokens`` new keys of a crossbar product's
+    operand are written into one copy: K^T (Q K^T) gains columns, so each of its rows is written
+    (``program_rows``); V (attention x V) gains ``tokens`` rows per head block."""
+    cells = low.groups * tokens * (layer.contraction if layer.transpose_b else layer.head_columns) * \
+        low.cells_per_weight
+    if layer.transpose_b:
+        return low.program_rows, cells
+    return min(low.crossbar.rows, tokens * max(1, low.groups_per_array)), cells
+
+
 def copy_of(m: LayerMapping, copies: int, batch: int) -> np.ndarray:
     """Copy serving each step, (batch, rows x segments): each row is cut into ``m.groups`` runs of
     consecutive segments, dealt to consecutive copies; rows are dealt in turn, image after image.
@@ -324,7 +376,8 @@ class _Source:
 
 
 class _Builder:
-    def __init__(self, mapping: Mapping, batch: int, activity_data: Optional[Dict] = None, zero_skip: bool = False):
+    def __init__(self, mapping: Mapping, batch: int, activity_data: Optional[Dict] = None, zero_skip: bool = False,
+                 stores: Optional[Dict[int, Tuple[str, int]]] = None):
         self.mapping = mapping
         self.arch = arch = mapping.arch
         self.network = mapping.network
@@ -368,14 +421,28 @@ class _Builder:
         self.layer_steps: Dict[int, List[int]] = {}
         self.gate: Optional[int] = None  # layer schedule: the previous layer's barrier
         self.last_step: Dict[object, int] = {}
+        self.products = {layer.index: layer for layer in self.layers if layer.type == "matmul"}
+        self.sequence_model = any(layer.type in ("linear", "matmul", "embedding", "tokens") for layer in self.layers)
+        self.b_readers: Dict[int, List[int]] = {}  # b's producer -> the products reading it as operand b
+        for index, layer in self.products.items():
+            self.b_readers.setdefault(layer.inputs[1], []).append(index)
+        self.data_readers = {i: [] for i in range(-1, len(self.layers))}  # readers of data through regions
+        for layer in self.layers:
+            for k, source in enumerate(layer.inputs):
+                if _reads(layer, k) and layer.index not in self.data_readers[source]:
+                    self.data_readers[source].append(layer.index)
+        self.glb_peak = 0
         self.location = self._locations()
-        self.sources = {layer.index: [self._source(layer, s) for s in layer.inputs] for layer in self.layers}
+        self.sources = {layer.index: [self._source(layer, s) for k, s in enumerate(layer.inputs) if _reads(layer, k)]
+                        for layer in self.layers}
         self.units_per_image = {m.layer.index: m.layer.E * m.segments for m in mapping.layers}
         self.produced: Dict[Tuple[int, int, int], List[int]] = {}  # (layer, image, unit) -> steps (all parts)
         self.pushed: Dict[Tuple[int, int, int, int, int], int] = {}  # (reader, source, image, unit, tile) -> op
         self.loaded: Dict[Tuple[int, int, int, int], Tuple[int, int]] = {}  # (region, image, unit) -> (step, op)
         self.homes = self._homes()
         self._place_units()
+        self.stores = self._stores(stores or {})
+        self.loaded_keys: Dict[Tuple[int, int], int] = {}  # (product, image) -> keys already in its unit's buffer
         self.consumers = self._consumer_tiles()
 
     # -- tables ----------------------------------------------------------------------------------
@@ -409,7 +476,7 @@ class _Builder:
 
     def _locations(self) -> Dict[int, str]:
         mapping, arch = self.mapping, self.arch
-        readers = self.network.consumers()
+        readers = self.data_readers
         location: Dict[int, str] = {}
         live: Dict[int, int] = {}
         for layer in self.layers:
@@ -417,8 +484,8 @@ class _Builder:
                 del live[source]
             users = readers[layer.index]
             m = self.lm[layer.index]
-            if not users:
-                location[layer.index] = "dram"
+            if not users:  # read only as a product's operand b (written to its store), or the network output
+                location[layer.index] = "store" if layer.index in self.b_readers else "dram"
                 continue
             same_round = all(self.lm[u].round == m.round for u in users)
             if mapping.schedule == "pipeline" and same_round and len(m.parts) <= 1:
@@ -428,6 +495,7 @@ class _Builder:
             if sum(live.values()) + size <= arch.global_buffer.size:
                 live[layer.index] = size
                 location[layer.index] = "glb"
+                self.glb_peak = max(self.glb_peak, sum(live.values()))
             else:
                 location[layer.index] = "dram"
         return location
@@ -435,8 +503,8 @@ class _Builder:
     def _source_geometry(self, source: int):
         """(rows, width, segments, bytes per output column) of a source's output."""
         if source < 0:
-            inp = self.network.spec.input
-            return inp.H, inp.W, 1, inp.C * _nbytes(layer_bits(self.layers[0], self.arch)[0])
+            H, W, C = self.network.input_shape
+            return H, W, 1, C * _nbytes(layer_bits(self.layers[0], self.arch)[0])
         producer = self.layers[source]
         return producer.E, producer.F, self.lm[source].segments, producer.M * _nbytes(layer_bits(producer, self.arch)[1])
 
@@ -446,7 +514,7 @@ class _Builder:
         unit_row = np.repeat(np.arange(rows), segs)
         unit_seg = np.tile(np.arange(segs), rows)
         unit_bytes = np.tile(np.array([(b - a) * col_bytes for a, b in bounds], dtype=np.int64), rows)
-        channels = self.network.spec.input.C if source < 0 else self.layers[source].M
+        channels = self.network.input_shape[2] if source < 0 else self.layers[source].M
         unit_elements = np.tile(np.array([(b - a) * channels for a, b in bounds], dtype=np.int64), rows)
         m = self.lm[layer.index]
         units = []
@@ -454,7 +522,10 @@ class _Builder:
             for f0, f1 in segment_bounds(layer.F, m.segments):
                 if layer.type == "fc":
                     r0, r1, c0, c1 = 0, rows - 1, 0, width - 1
-                elif layer.type == "add":
+                elif layer.type == "tokens":
+                    units.append(_token_units(layer, f0, f1, width, bounds))
+                    continue
+                elif layer.type in _POSITIONWISE:
                     r0 = r1 = e
                     c0, c1 = f0, f1 - 1
                 else:
@@ -479,8 +550,8 @@ class _Builder:
                     tiles = np.array([p.home_tile for p in part.placements], dtype=np.int64)
                     homes[(layer.index, part.lowered.part)] = tiles[copy_of(m, part.copies, self.batch)]
             else:  # pool / add: on the tile that produces its first needed input unit
-                src = self.sources[layer.index][0]
-                if src.source >= 0 and src.where == "tile":
+                src = self.sources[layer.index][0] if self.sources[layer.index] else None
+                if src is not None and src.source >= 0 and src.where == "tile":
                     first = np.array([u[0] for u in src.units], dtype=np.int64)
                     homes[(layer.index, 0)] = homes[(src.source, 0)][:, first]
                 else:
@@ -587,7 +658,7 @@ class _Builder:
             if mapping.reprograms:
                 for m in mapping.layers:
                     for part in m.parts:
-                        if part.round == r:
+                        if part.round == r and m.layer.type != "matmul":  # a product's operand: per input
                             self.program(m, part)
             for m in mapping.layers:
                 for part in m.parts:
@@ -699,6 +770,7 @@ class _Builder:
         psum = _nbytes(arch.pe.psum_bits)
         sources = self.sources[layer.index]
         gather = self._gathers(layer)
+        product = layer.index in self.stores
         self._pushing = layer.index
         if part is not None:
             low = part.lowered
@@ -709,6 +781,8 @@ class _Builder:
         else:
             out_channels = layer.M
         for image in range(self.batch):
+            if product and part is not None:
+                written = self._write_operand(m, part, image, np.unique(copies_of[image]).tolist())
             for i in range(spi):
                 e, s = divmod(i, m.segments)
                 f0, f1 = bounds[s]
@@ -716,6 +790,7 @@ class _Builder:
                 tile = int(homes[image, i])
                 deps: List[int] = []
                 releases: List[int] = []
+                variant = None
                 if part is not None:
                     c = int(copies_of[image, i])
                     place = part.placements[c]
@@ -724,6 +799,17 @@ class _Builder:
                         deps.append(self.program_step[(layer.index, low.part, c)])
                 else:
                     owner = ("unit", layer.index, tile)
+                if product:  # operand b: written into the copy's arrays, or loaded into the matrix unit
+                    keys = self._keys_needed(layer, f0, f1)
+                    if part is not None:
+                        deps += [step for first, step in written[c] if first < keys]
+                    else:
+                        variant, more = self._operand_load(layer, image, keys, f0, f1)
+                        deps += more
+                        if owner in self.last_step and self.stores[layer.index]["stationary"]:
+                            deps.append(self.last_step[owner])  # the unit's buffer is filled step after step
+                elif layer.type == "tokens":
+                    variant = max(0, min(f1, layer.extra_tokens) - f0) if layer.keep_from == "first" else 0
                 if gather:
                     deps += self._gather(layer, m, part, sources, image, i, tile, owner,
                                          loads[c] if part is not None else None, in_b, deps)
@@ -737,13 +823,13 @@ class _Builder:
                     self.act_rows.append((part_index, image * layer.vectors + e * layer.F + f0, vectors))
                 dests = tuple((reader, tuple(per_image[image][i])) for reader, per_image in readers)
                 key = (layer.index, part_index if part is not None else -1, c if part is not None else -1, tile,
-                       vectors, dests, gather)
+                       vectors, dests, gather, variant)
                 template = self.templates.get(key)
                 if template is None:
                     base = (len(self.o_kind), len(self.o_res), len(self.preds))
                     pushes = self._compute_ops(layer, m, part, c if part is not None else -1, tile, vectors, [],
                                                loads if part is not None else None, out_channels, psum, out_b,
-                                               dests, gather)
+                                               dests, gather, variant)
                     self.templates[key] = self._capture(base, pushes)
                 else:
                     pushes = self._emit(template)
@@ -753,12 +839,104 @@ class _Builder:
                 self.produced.setdefault((layer.index, image, i), []).append(step)
                 self.last_step[owner] = step
 
+    # -- products of two activations ---------------------------------------------------------------
+
+    def _keys_needed(self, layer: Layer, f0: int, f1: int) -> int:
+        """Keys the queries [f0, f1) of a product need: all, or with causally masked products skipped
+        up to the last query's position (query q of L sits at key ``keys - L + q``)."""
+        if layer.causal and layer.skip_masked:
+            return min(layer.keys, layer.keys - layer.vectors + f1)
+        return layer.keys
+
+    def _operand_units(self, layer: Layer, image: int, first: int, last: int) -> List[Tuple[int, int, int]]:
+        """(unit, first key, end key) of the units of operand b this run produces that hold keys in
+        [first, last) (the keys before ``offset`` were stored by earlier runs)."""
+        store = self.stores[layer.index]
+        b = store["source"]
+        if b < 0:
+            return []
+        producer, offset = self.layers[b], store["offset"]
+        out = []
+        for j, (a, z) in enumerate(segment_bounds(producer.F, self.lm[b].segments)):
+            if offset + a < last and offset + z > first:
+                out.append((j, offset + a, offset + z))
+        return out
+
+    def _operand_load(self, layer: Layer, image: int, keys: int, f0: int, f1: int):
+        """A digital product's step: (its variant: bytes of b loaded into the matrix unit's buffer, MAC
+        slots, bytes streamed from that buffer; the producer steps it waits for)."""
+        store, arch = self.stores[layer.index], self.arch
+        before = self.loaded_keys.get((layer.index, image), 0) if store["stationary"] else 0
+        self.loaded_keys[(layer.index, image)] = max(before, keys)
+        load = max(0, keys - before) * store["row"]
+        queries = np.arange(f0, f1)
+        if layer.causal and layer.skip_masked:
+            seen = int(np.minimum(layer.keys, layer.keys - layer.vectors + queries + 1).sum())
+        else:
+            seen = layer.keys * len(queries)
+        macs = layer.heads * (layer.contraction * layer.head_columns // layer.keys) * seen
+        weight_bits = layer.weight_bits if layer.weight_bits is not None else arch.crossbar.weight_bits
+        slots = macs * mxu_passes(arch, layer_bits(layer, arch)[0], weight_bits)
+        deps = [step for j, _, _ in self._operand_units(layer, image, before if store["stationary"] else 0, keys)
+                for step in self.produced[(store["source"], image, j)]]
+        return (load, slots, keys * store["row"]), deps
+
+    def _store_read(self, store: dict, nbytes: int, tile: int, preds: Sequence[int] = ()) -> int:
+        """Read ``nbytes`` of a product's operand from its store, delivered to ``tile``: the last op."""
+        if store["level"] == "tile":
+            read = self.op("buffer_read", self.resource("tile_buffer", store["tile"]), nbytes, preds=preds)
+            if store["tile"] != tile:
+                read = self.transfer(store["tile"], tile, nbytes, (read,))
+            return read
+        kind = "glb_read" if store["level"] == "glb" else "dram_read"
+        return self.op(kind, self.resource("glb" if store["level"] == "glb" else "dram"), nbytes, preds=preds)
+
+    def _store_write(self, store: dict, nbytes: int, tile: int, preds: Sequence[int]) -> None:
+        """Write ``nbytes`` produced on ``tile`` into a product's store."""
+        if store["level"] == "tile":
+            if store["tile"] != tile:
+                preds = (self.transfer(tile, store["tile"], nbytes, preds),)
+            self.op("buffer_write", self.resource("tile_buffer", store["tile"]), nbytes, preds=preds)
+        elif store["level"] == "glb":
+            self.op("glb_write", self.resource("glb"), nbytes, preds=preds)
+        else:
+            self.op("dram_write", self.resource("dram"), nbytes, preds=preds)
+
+    def _write_operand(self, m: LayerMapping, part: PartMapping, image: int, copies: List[int]):
+        """Write the units of operand b this run produces for ``image`` into each copy of a crossbar
+        product: per unit, a read from its store, a transfer to the copy's tile, and the write of its
+        rows (``write_operand``), after the copy's previous image's steps. Returns, per copy, the
+        (first key, step) of every write."""
+        layer, low = m.layer, part.lowered
+        store = self.stores[layer.index]
+        out: Dict[int, List[Tuple[int, int]]] = {}
+        for c in copies:
+            place = part.placements[c]
+            res = self.copy_resource(layer.index, low.part, c, place.home_tile)
+            owner = ("copy", layer.index, low.part, c)
+            seq = self.sequence.get(owner, [])
+            out[c] = []
+            for j, first, end in self._operand_units(layer, image, 0, layer.keys):
+                tokens = end - first
+                read = self._store_read(store, tokens * store["row"], place.home_tile)
+                rows, cells = _operand_write(low, layer, tokens)
+                self.op("write_operand", res, rows, preds=(read,), aux=cells)
+                deps = list(self.produced.get((store["source"], image, j), ()))
+                if not out[c]:
+                    deps += seq[-2:]  # the previous operand's reads are over
+                out[c].append((first, self.end_step("program", layer.index, image, low.part, c, place.home_tile,
+                                                    deps, owner=owner)))
+        return out
+
     def _compute_ops(self, layer, m, part, c, tile, vectors, data, loads, out_channels, psum, out_b, dests,
-                     gather) -> List[Tuple[int, int, int]]:
+                     gather, variant=None) -> List[Tuple[int, int, int]]:
         """The operations of one compute step (after its inputs are in ``tile``'s regions): deliver the
-        vectors and run the MVM (or the pooling or adds), activate, then send the outputs on.
-        Returns the region writes it makes: (operation, reader, tile)."""
-        in_b = _nbytes(layer_bits(layer, self.arch)[0])
+        vectors and run the MVM (or the unit's work), add biases, activate, then send the outputs on
+        (and into the stores of the products reading them as operand b). Returns the region writes
+        it makes: (operation, reader, tile)."""
+        arch = self.arch
+        in_b = _nbytes(layer_bits(layer, arch)[0])
+        ops = arch.tile.vector_unit.ops
         if part is not None:
             low = part.lowered
             if not gather:
@@ -779,13 +957,51 @@ class _Builder:
             elements = vectors * layer.C * layer.R * layer.S
             read = self.op("buffer_read", self.resource("tile_buffer", tile), elements * in_b)
             last = [self.op("pool", self.resource("pool", tile), elements, preds=(read,))]
-        else:
+        elif layer.type in ("add", "mul"):
             width = len(layer.inputs)
             read = self.op("buffer_read", self.resource("tile_buffer", tile), vectors * layer.C * width * in_b)
-            last = [self.op("eltwise", self.resource("tsa", tile), vectors * layer.C * (width - 1), preds=(read,))]
-        if layer.activation != "none":
+            if layer.type == "add":
+                last = [self.op("eltwise", self.resource("tsa", tile), vectors * layer.C * (width - 1), preds=(read,))]
+            else:
+                last = [self.op("vec", self.resource("vec", tile), vectors * layer.C * (width - 1) * ops["mul"],
+                                preds=(read,))]
+        elif layer.type in ("softmax", "layernorm", "rmsnorm", "gelu", "silu"):
+            read = self.op("buffer_read", self.resource("tile_buffer", tile), vectors * layer.C * in_b)
+            last = [self.op("vec", self.resource("vec", tile), vectors * layer.C * ops[layer.type], preds=(read,))]
+        elif layer.type == "matmul":  # on the tile's matrix unit, operand b loaded from its store as needed
+            load, slots, streamed = variant
+            store = self.stores[layer.index]
+            preds = [self.op("buffer_read", self.resource("tile_buffer", tile), vectors * layer.C * in_b)]
+            if load:
+                fetched = self._store_read(store, load, tile)
+                preds.append(self.op("mxu_load", self.resource("mxu_buffer", tile), load, preds=(fetched,)))
+            last = [self.op("matmul", self.resource("mxu", tile), slots, preds=preds, aux=streamed)]
+        elif layer.type == "embedding":  # rows of its table, in DRAM
+            preds = ()
+            if layer.lookup == "token":  # the token ids
+                preds = (self.op("buffer_read", self.resource("tile_buffer", tile), vectors * layer.C * in_b),)
+            last = [self.op("dram_read", self.resource("dram"), vectors * layer.M * out_b, preds=preds)]
+        else:  # tokens: a re-indexing of its input; prepended tokens (parameters) come from DRAM
+            extra = variant or 0
+            last = []
+            if vectors > extra:
+                last.append(self.op("buffer_read", self.resource("tile_buffer", tile),
+                                    (vectors - extra) * layer.C * in_b))
+            if extra:
+                last.append(self.op("dram_read", self.resource("dram"), extra * layer.C * out_b))
+        if layer.bias:  # one addition per output: on the vector unit, or the shift-and-add units without one
+            if arch.tile.vector_unit.lanes:
+                last = [self.op("vec", self.resource("vec", tile), vectors * out_channels, preds=last)]
+            else:
+                last = [self.op("eltwise", self.resource("tsa", tile), vectors * out_channels, preds=last)]
+        if layer.activation == "relu":
             last = [self.op("act", self.resource("act", tile), vectors * out_channels, preds=last)]
+        elif layer.activation != "none":
+            last = [self.op("vec", self.resource("vec", tile), vectors * out_channels * ops[layer.activation],
+                            preds=last)]
         nbytes = vectors * out_channels * out_b
+        for product in self.b_readers.get(layer.index, ()):
+            self._store_write(self.stores[product], nbytes, tile, last)
         where = self.location[layer.index]
         pushes = []
         if where == "tile":
@@ -801,7 +1017,7 @@ class _Builder:
                     pushes.append((first, reader, dst))
         elif where == "glb":
             self.op("glb_write", self.resource("glb"), nbytes, preds=last)
-        else:
+        elif where == "dram":
             self.op("dram_write", self.resource("dram"), nbytes, preds=last)
         return pushes
 
@@ -901,14 +1117,15 @@ class _Builder:
         via: Dict[Tuple[int, int], Dict[int, np.ndarray]] = {}  # (layer, source) -> the same, through it
         for layer in self.layers:
             reach: Dict[int, np.ndarray] = {}
-            for src in self.sources[layer.index]:
-                if src.source < 0 or src.where != "tile":
-                    continue
-                flat, owner, starts = _flatten(src.units)
-                path = {src.source: np.maximum.reduceat(flat, starts)}
-                for ancestor, values in frontier[src.source].items():
+            inputs = [(src.source, src.units) for src in self.sources[layer.index]
+                      if src.source >= 0 and src.where == "tile"]
+            inputs += self._operand_needs(layer)
+            for source, units in inputs:
+                flat, owner, starts = _flatten(units)
+                path = {source: np.maximum.reduceat(flat, starts)}
+                for ancestor, values in frontier[source].items():
                     path[ancestor] = np.maximum.reduceat(values[flat], starts)
-                via[(layer.index, src.source)] = _merge(via.get((layer.index, src.source), {}), path)
+                via[(layer.index, source)] = _merge(via.get((layer.index, source), {}), path)
                 reach = _merge(reach, path)
             frontier[layer.index] = reach
         self.spans: Dict[Tuple[int, int], tuple] = {}
@@ -919,13 +1136,31 @@ class _Builder:
                 high = np.maximum.reduceat(flat, starts)
                 if src.where == "tile":
                     others: Dict[int, np.ndarray] = {}
-                    for other in self.sources[layer.index]:
-                        if other.source != src.source:
-                            others = _merge(others, via.get((layer.index, other.source), {}))
+                    for (reader, other), path in via.items():  # the other inputs, operand b included
+                        if reader == layer.index and other != src.source:
+                            others = _merge(others, path)
                     ahead = self._run_ahead(frontier, others, src.source)
                     if len(ahead):
                         high = np.maximum(high, np.minimum(ahead, len(src.unit_bytes) - 1))
                 self.spans[(layer.index, src.source)] = (low, high, flat, owner)
+
+    def _operand_needs(self, layer: Layer) -> List[Tuple[int, List[List[int]]]]:
+        """A product's operand b as a dependency (not data through a region): per step, the units of
+        b's producer (in the same round) it waits for."""
+        if layer.type != "matmul" or layer.inputs[1] < 0:
+            return []
+        b = layer.inputs[1]
+        if self.lm[b].round != self.lm[layer.index].round:
+            return []
+        producer, m = self.layers[b], self.lm[layer.index]
+        offset = layer.keys - producer.F
+        bounds = segment_bounds(producer.F, self.lm[b].segments)
+        units = []
+        for e in range(layer.E):
+            for f0, f1 in segment_bounds(layer.F, m.segments):
+                keys = self._keys_needed(layer, f0, f1)
+                units.append([j for j, (a, _) in enumerate(bounds) if offset + a < keys] or [0])
+        return [(b, units)]
 
     def _needs(self, reader: int, src: "_Source", homes: Sequence[np.ndarray]) -> Dict[int, int]:
         """Working set per tile of the regions holding ``src`` for ``reader`` (steps placed by
@@ -997,24 +1232,118 @@ class _Builder:
                     first = np.array([min(u) for u in src.units], dtype=np.int64)
                     producer = self.homes[(src.source, 0)]
                     candidates.append(producer[:, self._unit_step(src.source, first)])
-            if not candidates:
+            if layer.type == "matmul":  # a digital product runs on one tile, whose matrix unit holds operand b
+                b = layer.inputs[1]
+                tiles = [int(c.flat[0]) for c in candidates] + ([int(self.homes[(b, 0)].flat[0])] if b >= 0 else [])
+                pool = sorted(set(round_tiles.get(m.round, [m.home_tile])),
+                              key=lambda t: (demand.get((t, phase(layer)), 0), t))
+                candidates = [np.full((self.batch, spi), t, dtype=np.int64)
+                              for t in dict.fromkeys(tiles + pool[:1] or [m.home_tile])]
+            elif not candidates:
                 candidates.append(np.full((self.batch, spi), m.home_tile, dtype=np.int64))
+                if self.sequence_model and layer.E == 1:  # a token sequence: segments dealt over the round's tiles
+                    pool = sorted(set(round_tiles.get(m.round, [m.home_tile])),
+                                  key=lambda t: (demand.get((t, phase(layer)), 0), t))
+                    for k in sorted({min(len(pool), f) for f in (2, 4, 16)}):  # the widest first: it wins ties
+                        spread = np.array(pool[:k], dtype=np.int64)[np.arange(spi) % k]
+                        candidates.insert(0, np.broadcast_to(spread, (self.batch, spi)).copy())
             else:
                 pool = sorted(set(round_tiles.get(m.round, [m.home_tile])),
                               key=lambda t: (demand.get((t, phase(layer)), 0), t))
                 k0 = len(np.unique(candidates[0]))
-                for k in sorted({min(len(pool), k0 * f) for f in (1, 2, 4)}):
-                    rows = np.arange(spi) // m.segments  # neighbouring rows on different tiles
+                tokens = self.sequence_model and layer.E == 1  # a token sequence: segments dealt in turn
+                for k in sorted({min(len(pool), k0 * f) for f in ((1, 2, 4, 16) if tokens else (1, 2, 4))}):
+                    rows = np.arange(spi) if tokens else np.arange(spi) // m.segments  # neighbours on different tiles
                     spread = np.array(pool[:k], dtype=np.int64)[rows % k]
                     candidates.append(np.broadcast_to(spread, (self.batch, spi)).copy())
             best = None
             for homes in candidates:
                 needs = needs_of(layer, [homes])
-                score = max(demand.get((tile, phase(layer)), 0) + value for (_, tile), value in needs.items())
+                score = max((demand.get((tile, phase(layer)), 0) + value for (_, tile), value in needs.items()),
+                            default=0)
                 if best is None or score < best[0]:
                     best = (score, homes, needs)
             self.homes[(layer.index, 0)] = best[1]
             add(layer, best[2])
+        self.demand = demand
+        self.phase_of = {layer.index: phase(layer) for layer in self.layers}
+
+    def _stores(self, given: Dict[int, Tuple[str, int]]) -> Dict[int, dict]:
+        """Where each product keeps its operand b, and how it reads it.
+
+        A digital product's store holds b for the whole run at its longest (a decoder's KV cache:
+        the prefill's keys and every decoded one), for the batch; a crossbar product's only what
+        this run writes into its arrays (the arrays hold the rest). The level is
+        ``products.store``, or with ``auto`` the first with room: the buffer of the tile the
+        product runs on (beside the working sets of its regions and the stores already there),
+        the global buffer (beside the feature maps it holds at their peak), DRAM. ``given``
+        (product -> (level, tile)) fixes the levels of digital products, as a decode step must
+        find its cache where the prefill put it. A digital product's operand stays in its
+        matrix unit's buffer across its query steps (*stationary*) when it fits the buffer's
+        share (the buffer split evenly among the products running on the tile together);
+        otherwise it is streamed again for every step."""
+        arch, network = self.arch, self.network
+        remaining = network.decode_steps - (0 if network.step is None else network.step + 1)
+        size, glb_free = int(arch.tile.buffer.size), int(arch.global_buffer.size) - self.glb_peak
+        reserved: Dict[int, int] = {}
+        sharing: Dict[Tuple[int, int], int] = {}
+        out: Dict[int, dict] = {}
+        for index, layer in self.products.items():
+            crossbar = on_crossbars(arch, layer)
+            b = layer.inputs[1]
+            if b >= 0:
+                producer = self.layers[b]
+                tokens, row = producer.F, producer.M * _nbytes(layer_bits(producer, arch)[1])
+            else:
+                _, tokens, channels = self.network.input_shape
+                row = channels * _nbytes(layer_bits(self.layers[0], arch)[0])
+            m = self.lm[index]
+            tile = m.home_tile if crossbar else int(self.homes[(index, 0)].flat[0])
+            held = tokens if crossbar else layer.keys + (remaining if layer.cache else 0)
+            nbytes = held * row * self.batch
+            entry = {"crossbar": crossbar, "source": b, "row": row, "offset": layer.keys - tokens, "bytes": nbytes,
+                     "tile": tile, "stationary": False}
+            if b < 0:  # the network input, already in DRAM
+                entry.update(level="dram", bytes=0)
+            elif index in given and not crossbar:
+                entry["level"], entry["tile"] = given[index]
+            else:
+                entry["level"] = self._store_level(layer, nbytes, tile, size, reserved, glb_free)
+            if entry["level"] == "tile":
+                reserved[entry["tile"]] = reserved.get(entry["tile"], 0) + nbytes
+            elif entry["level"] == "glb":
+                glb_free -= nbytes
+                if glb_free < 0:
+                    raise MappingError(f"layer {layer.name!r}: its operand b ({nbytes:,} B) no longer fits the global "
+                                       f"buffer ({int(arch.global_buffer.size):,} B) beside this phase's feature maps")
+            if not crossbar:
+                key = (entry["tile"], self.phase_of[index])
+                sharing[key] = sharing.get(key, 0) + 1
+            out[index] = entry
+        unit = arch.tile.matrix_unit.buffer.size
+        for index, entry in out.items():
+            if not entry["crossbar"]:
+                share = unit / sharing[(entry["tile"], self.phase_of[index])]
+                entry["stationary"] = self.products[index].keys * entry["row"] <= share
+        self.reserved = reserved
+        return out
+
+    def _store_level(self, layer: Layer, nbytes: int, tile: int, size: int, reserved: Dict[int, int],
+                     glb_free: int) -> str:
+        """The level of a product's store (``products.store``; ``auto``: the first with room)."""
+        wanted = self.arch.products.store
+        need = max([v for (t, _), v in self.demand.items() if t == tile] + [0]) + reserved.get(tile, 0)
+        fits = {"tile": need + nbytes <= size, "glb": nbytes <= glb_free, "dram": True}
+        if wanted != "auto":
+            if not fits[wanted]:
+                where = (f"the buffer of tile {tile} ({size:,} B, {need:,} B of it taken by working sets and other "
+                         "stores)" if wanted == "tile" else
+                         f"the global buffer ({glb_free:,} B free of {int(self.arch.global_buffer.size):,} B)")
+                raise MappingError(f"layer {layer.name!r}: its operand b ({nbytes:,} B at its longest, the KV cache "
+                                   f"when decoding) does not fit {where} (products.store: {wanted}); use "
+                                   "products.store: auto to take the first level with room")
+            return wanted
+        return next(level for level in ("tile", "glb", "dram") if fits[level])
 
     def _unit_step(self, source: int, units: np.ndarray) -> np.ndarray:
         """Step (within an image) of ``source`` that produces each of ``units`` (a unit is a step)."""
@@ -1049,8 +1378,25 @@ class _Builder:
                 producible = bound if producible is None else np.minimum(producible, bound)  # all at once
         return direct if producible is None else np.maximum(direct, producible)
 
+    def _reserve_stores(self) -> None:
+        """Tile buffers holding product stores: each gets a region with no writes whose working set
+        is the store, in every phase of the tile, so the other regions share what remains."""
+        for index, store in self.stores.items():
+            if store["level"] != "tile":
+                continue
+            tile = store["tile"]
+            phases = sorted({row[5] for row in self.region_rows if row[0] == tile} | {self.phase_of[index]})
+            for phase in phases:
+                self.region_rows.append([tile, index, store["source"], store["bytes"], store["bytes"], phase])
+                self.region_next.append(0)
+
+    def _store_table(self) -> np.ndarray:
+        return np.array([(index, st["source"], LOCATIONS.index(st["level"]), st["tile"], st["bytes"],
+                          int(st["crossbar"])) for index, st in self.stores.items()], dtype=STORE_DTYPE)
+
     def _finish(self) -> OpStream:
         self._working_sets()
+        self._reserve_stores()
         for check in REGISTRY.checks():
             check(self.arch, self.mapping)
         i64, i32 = np.int64, np.int32
@@ -1080,7 +1426,8 @@ class _Builder:
             resources=np.array(self.res_rows, dtype=RESOURCE_DTYPE),
             regions=np.array([tuple(r) for r in self.region_rows], dtype=REGION_DTYPE),
             parts=parts, activity=acts, copies=np.array(self.copy_rows, dtype=COPY_DTYPE), layers=layers,
-            notes=tuple(self.mapping.notes) + self._notes(), data_aware=bool(self.activity_data))
+            notes=tuple(self.mapping.notes) + self._notes(), data_aware=bool(self.activity_data),
+            stores=self._store_table())
 
     def _fill_activity(self, acts: np.ndarray, parts: np.ndarray) -> None:
         """Activity of every MVM: per-vector counts (structural, or observed on real data) summed
@@ -1104,7 +1451,7 @@ class _Builder:
                 acts[name][order] = np.add.reduceat(values, starts)
 
     def _notes(self) -> Tuple[str, ...]:
-        readers = self.network.consumers()
+        readers = self.data_readers
         spilled = [layer.name for layer in self.layers if readers[layer.index] and self.location[layer.index] == "dram"]
         if not spilled:
             return ()
@@ -1115,13 +1462,15 @@ class _Builder:
 
 
 def build_stream(mapping: Mapping, batch: int = 1, activity: Optional[Dict[Tuple[int, int], Dict]] = None,
-                 zero_skip: bool = False) -> OpStream:
+                 zero_skip: bool = False, stores: Optional[Dict[int, Tuple[str, int]]] = None) -> OpStream:
     """The operation stream of ``batch`` images through ``mapping``.
 
     ``activity`` ((layer index, part) -> per-vector counts from
     :func:`xbarsim.mapping.activity.observe`, vectors ordered image, row, column) makes the
-    MVMs' activity (counts and, with zero skipping, read items) that of real data.
+    MVMs' activity (counts and, with zero skipping, read items) that of real data. ``stores``
+    (product layer index -> (level, tile)) places the operand stores of digital products where an
+    earlier phase put them (a decode step finds its KV cache where the prefill left it).
     """
     if batch < 1:
         raise MappingError(f"batch: expected an integer >= 1, got {batch}")
-    return _Builder(mapping, batch, activity, zero_skip).build()
+    return _Builder(mapping, batch, activity, zero_skip, stores).build()

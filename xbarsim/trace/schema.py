@@ -26,9 +26,10 @@ STREAM_ARRAYS = (
     "op_kind", "res_ptr", "res", "op_amount", "op_aux", "op_region", "op_seq", "op_uses", "pred_ptr", "pred",
 )
 """Plain columns of ``/stream`` (the names and meanings of :class:`xbarsim.timing.stream.OpStream`)."""
-STREAM_TABLES = ("resources", "regions", "parts", "activity", "copies", "layers")
-"""Structured tables of ``/stream``: resources, tile-buffer regions, layer parts, MVM activity, and
-the recorded mapping (copies and layers)."""
+STREAM_TABLES = ("resources", "regions", "parts", "activity", "copies", "layers", "stores")
+"""Structured tables of ``/stream``: resources, tile-buffer regions, layer parts, MVM activity, the
+recorded mapping (copies and layers), and the operand stores of products of activations (absent
+from traces written before them: read as empty)."""
 TIMELINE_ARRAYS = ("request", "admit", "start", "end", "cause")
 """Per-operation columns of ``/timeline`` (detail ``event``)."""
 COMPRESSION = dict(compression="gzip", compression_opts=1, shuffle=True)

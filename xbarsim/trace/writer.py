@@ -1,9 +1,9 @@
-"""Writing traces atomically: a temporary file renamed when complete."""
+"""Writing traces: exclusively and atomically (a claimed name, a temporary file renamed when
+complete, see :mod:`xbarsim.outputs`), with content checksums (:mod:`.checksum`)."""
 
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -12,7 +12,9 @@ import numpy as np
 
 from .. import __version__
 from ..config.loader import dump_yaml
-from ..errors import TraceError
+from ..errors import OutputError, one_line
+from ..outputs import Output
+from . import checksum
 from .schema import (COMPRESSION, FORMAT, SCHEMA_VERSION, STREAM_ARRAYS, STREAM_TABLES, TIMELINE_ARRAYS,
                      string_table_dtype)
 
@@ -26,18 +28,23 @@ def _strings(values: Sequence[str]) -> np.ndarray:
 
 class TraceWriter:
     """Writes one trace. Use as a context manager: leaving it with an exception removes the
-    temporary file, and the target is only created by :meth:`commit`."""
+    temporary file, and the target is only created by :meth:`commit`.
+
+    The destination is claimed at construction (:class:`xbarsim.outputs.Output`): a second
+    writer of the same name fails at once, an existing trace is replaced only with
+    ``overwrite``, and the final rename never replaces a file that appeared meanwhile.
+    """
 
     def __init__(self, path, overwrite: bool = False):
-        self.path = Path(path)
-        if self.path.exists() and not overwrite:
-            raise TraceError(f"{self.path} exists: pass overwrite=True (or --force) to replace it, "
-                             "or choose another name")
-        if self.path.is_dir():
-            raise TraceError(f"{self.path} is a directory, not a trace file name")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        self.file = h5py.File(self.temp, "w")
+        self.output = Output(path, what="trace", overwrite=overwrite)
+        self.path = self.output.path
+        self.temp = self.output.temp
+        try:
+            self.file = h5py.File(self.temp, "w")
+        except OSError as exc:
+            self.output.abort()
+            raise OutputError(f"{one_line(str(self.path))}: cannot create the trace there: "
+                              f"{one_line(str(exc).split('(')[0].strip() or type(exc).__name__)}") from None
         self.file.attrs["format"] = FORMAT
         self.file.attrs["schema_version"] = SCHEMA_VERSION
         self.file.attrs["status"] = "writing"
@@ -52,20 +59,20 @@ class TraceWriter:
             self.abort()
 
     def abort(self) -> None:
-        """Close and delete the temporary file; the target is untouched."""
+        """Close and delete the temporary file, release the destination; the target is untouched."""
         try:
             if self.file.id.valid:
                 self.file.close()
         finally:
-            if self.temp.exists():
-                self.temp.unlink()
+            self.output.abort()
 
     def commit(self) -> Path:
-        """Mark the trace complete and move it to its name in one step."""
+        """Mark the trace complete, store its checksums and move it to its name in one step."""
         self.file.attrs["status"] = "complete"
+        self.file.flush()
+        self.file.attrs[checksum.ATTRIBUTE] = checksum.encode(checksum.compute(self.file))
         self.file.close()
-        os.replace(self.temp, self.path)
-        return self.path
+        return self.output.commit()
 
     # -- content ---------------------------------------------------------------------------------
 
@@ -129,6 +136,18 @@ class TraceWriter:
             for name in TIMELINE_ARRAYS + ("free_time",):
                 self._array(g, name, getattr(timeline, name))
 
+    def _decode(self, decode) -> None:
+        """A decoder's decode steps (after the prefill the rest of the trace describes)."""
+        g = self.file.create_group("decode")
+        g.attrs["method"] = decode.method
+        for name in ("tokens", "time_per_token_s", "energy_per_token_pj", "latency_s"):
+            g.attrs[name] = getattr(decode, name)
+        for name in ("steps", "keys", "cycles", "energy_pj", "simulated"):
+            self._array(g, name, np.asarray(getattr(decode, name)))
+        parts = g.create_group("energy_by_component")
+        for component, values in sorted(decode.energy_by_component.items()):
+            self._array(parts, component, np.asarray(values))
+
     def _results(self, result, functional_stats: Optional[dict]) -> None:
         """Totals, the per-layer table and the action counts."""
         f = self.file
@@ -141,7 +160,7 @@ class TraceWriter:
         summary.create_dataset("notes", data=list(result.notes), dtype=h5py.string_dtype())
         layers = result.layers
         width = max(len(r.name.encode()) for r in layers)
-        dtype = np.dtype([("name", string_table_dtype(width)), ("type", "S8"), ("round", "<i4"), ("copies", "<i4"),
+        dtype = np.dtype([("name", string_table_dtype(width)), ("type", "S12"), ("round", "<i4"), ("copies", "<i4"),
                           ("arrays", "<i8"), ("cells_used", "<i8"), ("utilization", "<f8"), ("vectors", "<i8"),
                           ("macs", "<i8"), ("start_cycle", "<i8"), ("end_cycle", "<i8"), ("energy_pj", "<f8"),
                           ("critical_cycles", "<i8")])
@@ -158,6 +177,8 @@ class TraceWriter:
         breakdown = f.create_group("energy_by_component")
         for component, value in sorted(result.energy.by_component.items()):
             breakdown.attrs[component] = value
+        if result.decode is not None:
+            self._decode(result.decode)
         if functional_stats:
             g = f.create_group("functional")
             for key, value in functional_stats.items():

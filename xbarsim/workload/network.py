@@ -215,6 +215,8 @@ class Layer:
     lookup: str = "token"
     extra_tokens: int = 0
     """Tokens prepended by a ``tokens`` layer."""
+    keep_from: str = "first"
+    """Which end of its sequence a ``tokens`` layer keeps (``first`` or ``last``)."""
     position: int = 0
     """Position of the first token this layer's output holds: 0 in a prefill, L + t in decode step t."""
     tied: int = -1
@@ -388,6 +390,12 @@ class Network:
         inp = self.spec.input
         return inp.W if inp.H == 1 else None
 
+    @property
+    def input_shape(self) -> Tuple[int, int, int]:
+        """(H, W, C) of this phase's input: the spec's, or one token while decoding."""
+        inp = self.spec.input
+        return inp.H, (1 if self.step is not None else inp.W), inp.C
+
     def decode_step(self, step: int) -> "Network":
         """The network of decode step ``step`` (0-based): one token at position L + step, every
         cached product reading L + step + 1 keys."""
@@ -500,7 +508,8 @@ def _resolve(spec: NetworkSpec, step: Optional[int] = None,
                            list(ls.inputs) or described("one input"))
         elif ls.type == "matmul":
             if len(sources) != 2:
-                raise fail("inputs", "exactly two layers [a, b] for a matmul", list(ls.inputs) or described("one input"))
+                raise fail("inputs", "exactly two layers [a, b] for a matmul",
+                           list(ls.inputs) or described("one input"))
         elif len(sources) != 1:
             raise fail("inputs", f"exactly one input for {_a(ls.type)} layer", list(ls.inputs))
         H, W, C = shapes[sources[0]]
@@ -602,7 +611,7 @@ def _resolve(spec: NetworkSpec, step: Optional[int] = None,
                       output_bits=out_bits, stride_w=stride_w, padding_w=padding_w, bias=ls.bias, heads=heads,
                       transpose_b=ls.transpose_b, cache=ls.cache, causal=ls.causal, skip_masked=skip_masked,
                       keys=keys, contraction=contraction, vocab=vocab, lookup=ls.lookup, extra_tokens=extra,
-                      position=first, tied=tied)
+                      position=first, tied=tied, keep_from=ls.keep_from)
         names[ls.name] = i
         shapes[i] = (E, F, M)
         positions[i] = first

@@ -6,6 +6,7 @@ MAC and weight totals are checked against published figures in ``tests/unit/test
 from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional
+from ..errors import ArgumentError
 
 __all__ = ["ZOO", "zoo_names", "zoo_spec", "NetBuilder"]
 
@@ -194,8 +195,8 @@ def vit_b16(image: int = 224, classes: int = 1000) -> Dict:
 
 
 def tiny_decoder() -> Dict:
-    """A two-block decoder (vocabulary 64, d 16, 2 heads, MLP 32, a prompt of 8 tokens and 4
-    decoded, context 16) small enough for tests and the ``tiny`` chip."""
+    """A two-block decoder (vocabulary 64, d 16, 2 heads, MLP 64, a prompt of 8 tokens and 4
+    decoded, context 16), small enough for quick tests (a few tiles of ``isaac-llm``)."""
     spec = gpt2("tiny-decoder", prompt=8, decode=4, layers=2, d=16, heads=2, vocab=64, context=16)
     return spec
 
@@ -252,7 +253,7 @@ def wide_resnet(depth: int = 28, widen: int = 10, classes: int = 10) -> Dict:
     """Wide ResNet WRN-d-k for CIFAR (Zagoruyko & Komodakis, BMVC 2016): (d-4)/6 blocks of two 3x3
     convs per stage, widths 16k, 32k, 64k. WRN-28-10: 36.5 M parameters."""
     if (depth - 4) % 6:
-        raise ValueError(f"depth: expected 6n+4 (16, 22, 28, 40, ...), got {depth}")
+        raise ArgumentError(f"depth: expected 6n+4 (16, 22, 28, 40, ...), got {depth}")
     return _cifar_resnet(f"wrn{depth}-{widen}", 16, (16 * widen, 32 * widen, 64 * widen), (depth - 4) // 6, classes)
 
 
@@ -305,7 +306,7 @@ def resnet_cifar(depth: int, width: int = 16, name: Optional[str] = None, classe
     Shape changes use 1x1 projection shortcuts (option B), which add about 1% to option A's count.
     """
     if (depth - 2) % 6:
-        raise ValueError(f"depth: expected 6n+2 (20, 32, 44, 56, ...), got {depth}")
+        raise ArgumentError(f"depth: expected 6n+2 (20, 32, 44, 56, ...), got {depth}")
     return _cifar_resnet(name or f"resnet{depth}", width, (width, 2 * width, 4 * width), (depth - 2) // 6, classes)
 
 

@@ -307,3 +307,18 @@ def test_bad_transformer_arguments_are_named():
         Model(network, {**params, "a": {"weight": params["a"]["weight"], "bias": np.zeros(6)}})
     with pytest.raises(ValueError, match=r"inputs: expected shape \(N, 1, 1, 5\)"):
         model.forward(np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize("qk, av", [("digital", "digital"), ("crossbar", "digital"), ("crossbar", "crossbar")])
+def test_an_arch_products_section_says_where_products_run(qk, av):
+    """program(arch) without ``dynamic`` follows the arch's ``products.qk`` / ``products.av`` (the
+    timing model's choice), so one arch file sets both halves; an explicit ``dynamic`` wins."""
+    network = _operand_network()
+    rng = np.random.default_rng(6)
+    params = {"a": {"weight": rng.normal(0, 1, (7, 6))}, "b": {"weight": rng.normal(0, 1, (5, 6))}}
+    ids = rng.integers(0, 7, (3, 5))
+    arch = xbarsim.evolve(xbarsim.load_arch("study"), {"products.qk": qk, "products.av": av})
+    chip = Model(network, params).program(arch, calibration=ids)
+    assert (chip.products["qk"].dynamic, chip.products["av"].dynamic) == (qk, av)
+    chip = Model(network, params).program(arch, calibration=ids, dynamic="digital")
+    assert chip.products["qk"].dynamic == chip.products["av"].dynamic == "digital"

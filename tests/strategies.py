@@ -14,7 +14,7 @@ from xbarsim.functional.converters import input_bounds
 
 __all__ = [
     "crossbar_specs", "weight_matrices", "input_matrices", "mvm_problems", "seeds", "quantities",
-    "small_archs", "small_networks", "reference_cases", "retime_changes", "faster_changes",
+    "small_archs", "small_networks", "small_transformers", "reference_cases", "retime_changes", "faster_changes",
     "adc_designs", "technologies", "area_growths", "activity_layouts",
     "sweep_axes", "sweep_ranges", "grid_specs", "objective_values", "SWEEP_FIELD_RANGES",
     "small_sequence_networks", "reference_sequence_cases",
@@ -320,6 +320,64 @@ def small_networks(draw, max_layers: int = 4):
         count += 1
     if count == 0 or draw(st.booleans()):
         net.fc("fc", draw(st.integers(1, 5)))
+    return load_workload(net.spec)
+
+
+@st.composite
+def small_transformers(draw, max_blocks: int = 2):
+    """Small random transformers, valid by construction: token ids (token and position embeddings)
+    or an image cut into 1x1 patches (with learned tokens prepended), then attention blocks (a
+    layer or RMS norm, q/k/v linear layers, Q K^T and attention x V per head, causal or not, a
+    softmax per head, a projection, a residual add) and feed-forward blocks (GELU/SiLU/ReLU as an
+    activation or a layer, or a SwiGLU gate), ending on one kept token and an fc classifier, or
+    on a linear layer over every token."""
+    from xbarsim.workload import NetBuilder, load_workload
+
+    heads = draw(st.integers(1, 3))
+    d = heads * draw(st.integers(1, 3))
+    if draw(st.booleans()):  # a sequence of token ids
+        length, vocab = draw(st.integers(1, 5)), draw(st.integers(2, 9))
+        net = NetBuilder("random-transformer", 1, length, 1)
+        tok = net.embedding("tok", vocab, d)
+        if draw(st.booleans()):
+            pos = net.embedding("pos", length + draw(st.integers(0, 2)), d, lookup="position", inputs=[tok])
+            net.add("embed", [tok, pos], activation="none")
+    else:  # an image cut into 1x1 patches
+        H, W, C = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+        net = NetBuilder("random-transformer", H, W, C)
+        net.conv("patch", d, 1, activation="none", bias=True)
+        net.tokens("tokens", extra_tokens=draw(st.integers(0, 2)))
+    causal = draw(st.booleans())
+    for i in range(draw(st.integers(1, max_blocks))):
+        source = net.last
+        x = net.function(f"norm{i}", draw(st.sampled_from(["layernorm", "rmsnorm"])), inputs=[source])
+        bias = draw(st.booleans())
+        q = net.linear(f"q{i}", d, bias=bias, inputs=[x])
+        k = net.linear(f"k{i}", d, bias=bias, inputs=[x])
+        v = net.linear(f"v{i}", heads * draw(st.integers(1, 3)), bias=bias, inputs=[x])
+        net.matmul(f"qk{i}", q, k, heads, transpose_b=True, causal=causal)
+        p = net.function(f"softmax{i}", "softmax", heads=heads)
+        net.matmul(f"av{i}", p, v, heads, causal=causal)
+        out = net.linear(f"proj{i}", d, bias=True)
+        mid = net.add(f"res{i}", [out, source], activation="none")
+        hidden = draw(st.integers(1, 6))
+        kind = draw(st.sampled_from(["gelu", "silu", "relu", "gelu-layer", "silu-layer", "swiglu"]))
+        if kind == "swiglu":
+            gate = net.linear(f"gate{i}", hidden, activation="silu", inputs=[mid])
+            up = net.linear(f"up{i}", hidden, bias=True, inputs=[mid])
+            net.mul(f"glu{i}", [gate, up])
+        elif kind.endswith("-layer"):
+            net.linear(f"up{i}", hidden, bias=True, inputs=[mid])
+            net.function(f"act{i}", kind[:4])
+        else:
+            net.linear(f"up{i}", hidden, activation=kind, bias=True, inputs=[mid])
+        down = net.linear(f"down{i}", d)
+        net.add(f"res2_{i}", [down, mid], activation="none")
+    if draw(st.booleans()):
+        net.tokens("pick", keep=1, keep_from=draw(st.sampled_from(["first", "last"])))
+        net.fc("classes", draw(st.integers(1, 4)))
+    else:
+        net.linear("out", draw(st.integers(1, 4)), activation=draw(st.sampled_from(["none", "tanh"])))
     return load_workload(net.spec)
 
 

@@ -274,6 +274,7 @@ def cmd_accuracy(args) -> int:
     from .studies.data import load_dataset
 
     what = args.rows or args.family or "depth"
+    seeds = _comparison_seeds(args, what)
     overrides = tuple((key, value) for key, value in (("variation_draw", args.variation_draw),
                                                       ("on_off_ratio", args.on_off_ratio),
                                                       ("adc_range", args.adc_range)) if value is not None)
@@ -282,6 +283,8 @@ def cmd_accuracy(args) -> int:
     out = Path(args.out or f"accuracy-{name}")
     check_destination(out, what="study results", members=list(study_files(name).values()), overwrite=args.force)
     arch = load_arch(args.arch)
+    if what == "transformer":
+        return _transformer_study(args, arch, seeds, out, name)
     load_dataset(args.dataset)  # a missing dataset is the first thing to say
     semantics = Semantics(args.semantics, overrides, args.batch)
     semantics.crossbar(arch.crossbar)  # a bad combination fails here, before any work
@@ -320,6 +323,58 @@ def cmd_accuracy(args) -> int:
                   + " | ".join(f"{100 * v:.0f}%" for v in shares) + " |")
     print(f"\n{result.seconds:.1f} s; wrote {files['table']}, {files['json']}, {files['plot']}")
     return EXIT_OK
+
+
+def _comparison_seeds(args, what: str):
+    """The training seeds ``--family transformer`` uses (None for other studies, which take no
+    ``--seeds`` or ``--dynamic``)."""
+    from .studies.transformer import SEEDS
+
+    if what != "transformer":
+        for flag, value in (("--seeds", args.seeds), ("--dynamic", args.dynamic)):
+            if value is not None:
+                raise ArgumentError(f"{flag}: expected only with --family transformer, got it with {what}")
+        return None
+    if args.sweep != "variation":
+        raise ArgumentError(f"--sweep: expected variation with --family transformer, got {args.sweep}")
+    if args.dataset not in SEEDS:
+        raise ArgumentError(f"--dataset: expected {' or '.join(SEEDS)} with --family transformer (the datasets its "
+                            f"models are trained on), got {args.dataset}")
+    shipped = SEEDS[args.dataset]
+    if args.seeds is not None and args.seeds > len(shipped):
+        raise ArgumentError(f"--seeds: expected 1..{len(shipped)} (the trained seeds shipped for {args.dataset}), "
+                            f"got {args.seeds}")
+    return shipped[:args.seeds] if args.seeds else shipped
+
+
+def _transformer_study(args, arch, seeds, out: Path, name: str) -> int:
+    """``xbarsim accuracy --family transformer``: the transformer-vs-CNN comparison."""
+    from .studies.transformer import run_comparison
+
+    from .studies.accuracy import DEFAULT_DRAWS
+
+    dynamic = args.dynamic or ("digital", "crossbar")
+    sigmas = args.values or (0.0, 0.05, 0.1, 0.15, 0.2)
+    draws = args.draws or DEFAULT_DRAWS[args.dataset]
+    cells = (len(dynamic) + 1) * len(sigmas)
+    say = (lambda text: None) if args.quiet else _progress_lines(cells)
+    if not args.quiet:
+        print(f"  {len(dynamic) + 1} rows x {len(sigmas)} sigmas x {len(seeds)} seeds x {draws} draws on "
+              f"{'the first ' + str(args.test_limit) if args.test_limit else 'all'} {args.dataset} test examples: "
+              f"{cells} cells, one line each as it finishes, with the time left", file=sys.stderr, flush=True)
+    result = run_comparison(args.dataset, arch, sigmas=sigmas, draws=draws, seeds=seeds, dynamic=dynamic,
+                            test_limit=args.test_limit or None, progress=say)
+    files = result.write(out, name, overwrite=args.force)
+    print(result.table())
+    print(f"\n{result.seconds:.1f} s; wrote {files['table']}, {files['json']}, {files['plot']}")
+    return EXIT_OK
+
+
+def _dynamic_modes(text: str):
+    modes = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not modes or any(m not in ("digital", "crossbar") for m in modes):
+        raise argparse.ArgumentTypeError(f"expected digital, crossbar or digital,crossbar, got {text!r}")
+    return modes
 
 
 def cmd_presets(args) -> int:
@@ -605,13 +660,16 @@ def build_parser() -> argparse.ArgumentParser:
                                 "  xbarsim accuracy --rows adc-bits --sweep variation --adc-range calibrated\n"
                                 "  xbarsim accuracy --dataset digits --rows weight-bits --sweep variation\n"
                                 "  xbarsim accuracy --family exits --threshold 0.3\n"
-                                "  xbarsim accuracy --family width --sweep activation-noise-rescaled --draws 2",
+                                "  xbarsim accuracy --family width --sweep activation-noise-rescaled --draws 2\n"
+                                "  xbarsim accuracy --family transformer --dataset digits --draws 3",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     acc.add_argument("--dataset", choices=("fashion-mnist", "digits", "mnist1d"), default="fashion-mnist",
                      help="fashion-mnist (needs Debian's dataset-fashion-mnist), digits or mnist1d")
     rows = acc.add_mutually_exclusive_group()
-    rows.add_argument("--family", choices=("depth", "width", "kernel", "exits"), default=None,
-                      help="models to compare, one row each (default: depth)")
+    rows.add_argument("--family", choices=("depth", "width", "kernel", "exits", "transformer"), default=None,
+                      help="models to compare, one row each (default: depth); transformer: a small ViT "
+                           "(products of activations digital and in crossbars) against a CNN of similar size, "
+                           "over training seeds")
     rows.add_argument("--rows", choices=("weight-bits", "adc-bits", "cells-per-weight", "activation-noise",
                                          "activation-noise-rescaled", "read-noise"), default=None,
                       help="instead of a family: rows are values of this parameter for the base model")
@@ -642,6 +700,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="multi-exit models: exit when softmax entropy (nats) is below this (default: 0.5)")
     acc.add_argument("--test-limit", type=_count, default=None,
                      help="use the first N test examples (default: 100 for fashion-mnist, all otherwise; 0: all)")
+    acc.add_argument("--seeds", type=_positive, default=None,
+                     help="--family transformer: how many of the trained seeds to use (default: all 5)")
+    acc.add_argument("--dynamic", type=_dynamic_modes, default=None,
+                     help="--family transformer: where products of two activations run, digital, crossbar or "
+                          "both (default: digital,crossbar)")
     acc.add_argument("--out", default=None, metavar="DIR", help="output folder (default: accuracy-...); may hold "
                      "other studies")
     acc.add_argument("--force", action="store_true", help="replace this study's files if they exist")

@@ -1,11 +1,13 @@
-"""Networks on crossbars: numpy inference in float or through the functional model, weights in
-``.npz`` files, and import from PyTorch (optional)."""
+"""Networks on crossbars: numpy inference in float or through the functional model (CNNs and
+transformers, :mod:`xbarsim.nn.transformer`), weights in ``.npz`` files, and import from PyTorch
+(optional)."""
 
 from .engine import ActivationNoise, LayerQuantization, Model, ProgrammedModel, accuracy, softmax
+from .transformer import DYNAMIC, Decoder, OperandQuantization
 from .weights import load_model, save_model
 
-__all__ = ["ActivationNoise", "LayerQuantization", "Model", "ProgrammedModel", "accuracy", "from_torch",
-           "load_model", "save_model", "softmax"]
+__all__ = ["ActivationNoise", "DYNAMIC", "Decoder", "LayerQuantization", "Model", "OperandQuantization",
+           "ProgrammedModel", "accuracy", "from_torch", "load_model", "save_model", "softmax"]
 
 
 def from_torch(module, example_input, name: str = "torch", outputs=None):

@@ -1,8 +1,10 @@
 """Numpy inference of a network, in float or through the crossbar functional model.
 
-Activations are NCHW float arrays; a 1-D signal is an H = 1 image. Conv and fc layers are
-lowered to matrices exactly as the mapper lowers them (im2col, one matrix per group); pooling,
-residual adds and ReLU run digitally in float.
+Activations are NCHW float arrays; a 1-D signal is an H = 1 image, a token sequence an H = 1
+image of W tokens. Conv, fc and linear layers are lowered to matrices exactly as the mapper
+lowers them (im2col, one matrix per group); pooling, residual adds and activations run
+digitally in float. Transformer layers (products of two activations, softmax, norms, GELU,
+SiLU, embeddings, token reshapes) are computed by :mod:`xbarsim.nn.transformer`.
 
 * :class:`Model` (float weights) runs in float64: the digital baseline.
 * :meth:`Model.program` quantizes it (WAGE / NeuroSim style: weights clamped to max |w| and
@@ -11,14 +13,16 @@ residual adds and ReLU run digitally in float.
   inputs were all non-negative) and programs every weight matrix onto crossbars once, drawing
   programming variation and faults: a :class:`ProgrammedModel`. Its ``forward`` multiplies
   through the crossbars (DACs, ADCs, read noise), then rescales: ``y = mvm(x_int) * w_scale *
-  x_scale + bias``. ``forward(..., exact=True)`` does the same with exact integer products:
-  an ideal crossbar must reproduce it bit for bit.
+  x_scale + bias``. Products of two activations run on a digital unit or are written into
+  crossbars per input (``dynamic``; :mod:`xbarsim.nn.transformer`). ``forward(..., exact=True)``
+  does the same with exact integer products: an ideal crossbar must reproduce it bit for bit.
 * Optional activation noise (Yang & Sze, IEDM 2019): zero-mean Gaussian on the MAC output of
-  every conv and fc layer, before its bias and activation (an analog MAC is what is noisy; a
-  residual block's second conv is noisy before the add, its first conv before its ReLU), with a
-  fixed sigma or a sigma rescaled by the layer's largest MAC magnitude in the batch.
+  every conv, fc and linear layer, before its bias and activation (an analog MAC is what is
+  noisy; a residual block's second conv is noisy before the add, its first conv before its
+  ReLU), with a fixed sigma or a sigma rescaled by the layer's largest MAC magnitude in the batch.
 * Images run in batches (``batch``): every layer of a batch is one ``mvm`` call per group, the
   unit within which per-cycle variation is shared and the dynamic ADC range is taken.
+* Causal models decode token by token against KV caches (:meth:`Model.decoder`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from ..functional.reference import exact_mvm
 from ..mapping.lowering import layer_crossbar
 from ..workload.network import Layer, Network
 from ..errors import ArgumentError
+from . import transformer
 
 __all__ = ["ActivationNoise", "Model", "ProgrammedModel", "LayerQuantization", "accuracy", "softmax",
            "FLOAT_BATCH", "CROSSBAR_BATCH"]
@@ -121,8 +126,14 @@ def _pool(x: np.ndarray, layer: Layer) -> np.ndarray:
 
 
 def _check_weights(network: Network, weights: Weights) -> Weights:
-    checked = {}
+    checked = transformer.check_parameters(network, weights)
     for layer in network.weight_layers:
+        if layer.tied >= 0:  # the weights are an embedding's table (vocab x width = M x C)
+            table = network.layers[layer.tied].name
+            if "weight" in weights.get(layer.name, {}):
+                raise ArgumentError(f"weights[{layer.name!r}]['weight']: expected none (the layer is tied to "
+                                 f"{table!r}), got an array")
+            weights = {**weights, layer.name: {**weights.get(layer.name, {}), "weight": checked[table]["weight"]}}
         if layer.name not in weights or "weight" not in weights[layer.name]:
             raise ArgumentError(f"weights: expected an entry for layer {layer.name!r} with a 'weight' array, got none")
         w = np.asarray(weights[layer.name]["weight"], dtype=np.float64)
@@ -134,9 +145,10 @@ def _check_weights(network: Network, weights: Weights) -> Weights:
         if b.shape != (layer.M,):
             raise ArgumentError(f"weights[{layer.name!r}]['bias']: expected shape ({layer.M},), got {b.shape}")
         checked[layer.name] = {"weight": w, "bias": b}
-    unknown = set(weights) - {layer.name for layer in network.weight_layers}
+    unknown = set(weights) - set(checked)
     if unknown:
-        raise ArgumentError(f"weights: expected only weight layers of {network.name}, got {sorted(unknown)}")
+        raise ArgumentError(f"weights: expected only layers of {network.name} with weights or parameters, "
+                         f"got {sorted(unknown)}")
     return checked
 
 
@@ -145,14 +157,19 @@ class _Runner:
 
     network: Network
 
-    def _check_input(self, x) -> np.ndarray:
-        spec = self.network.spec.input
+    def _check_input(self, x, network: Optional[Network] = None) -> np.ndarray:
+        network = network or self.network
+        spec = network.spec.input
+        W = 1 if network.step is not None else spec.W  # a decode step reads one token
         x = np.asarray(x, dtype=np.float64)
         if x.ndim == 3 and spec.H == 1:  # a batch of 1-D signals (N, C, L)
             x = x[:, :, None, :]
-        if x.ndim != 4 or x.shape[1:] != (spec.C, spec.H, spec.W):
-            raise ArgumentError(f"inputs: expected shape (N, {spec.C}, {spec.H}, {spec.W}) (N, C, H, W)"
-                             + (f" or (N, {spec.C}, {spec.W})" if spec.H == 1 else "") + f", got {x.shape}")
+        if x.ndim == 2 and spec.H == 1 and spec.C == 1:  # a batch of token ids (N, L)
+            x = x[:, None, None, :]
+        if x.ndim != 4 or x.shape[1:] != (spec.C, spec.H, W):
+            raise ArgumentError(f"inputs: expected shape (N, {spec.C}, {spec.H}, {W}) (N, C, H, W)"
+                                + (f" or (N, {spec.C}, {W})" if spec.H == 1 else "")
+                                + (f" or (N, {W}) token ids" if spec.H == 1 and spec.C == 1 else "") + f", got {x.shape}")
         return x
 
     def _weight_layer(self, layer: Layer, x: np.ndarray, **kw) -> np.ndarray:
@@ -161,25 +178,35 @@ class _Runner:
     def _bias(self, layer: Layer) -> np.ndarray:
         raise NotImplementedError
 
-    def _run(self, x, noise: Optional[ActivationNoise], rng, outputs: Sequence[str], batch: int,
+    def _matmul(self, layer: Layer, a: np.ndarray, b: np.ndarray, **kw) -> np.ndarray:
+        raise NotImplementedError
+
+    def _run(self, x, noise: Optional[ActivationNoise], rng, outputs: Sequence[str], batch: Optional[int] = None,
+             network: Optional[Network] = None, caches: Optional[Dict[str, np.ndarray]] = None,
              **kw) -> Dict[str, np.ndarray]:
-        x = self._check_input(x)
+        """Run ``network`` (default: the model's; a decode step of it with ``caches``, the KV-cache
+        operands by layer name, which it extends) on ``x`` in batches of ``batch`` images (default
+        all; with caches always all, as the caches hold every input's operands)."""
+        network = network or self.network
+        x = self._check_input(x, network)
+        if batch is None or caches is not None:
+            batch = max(1, len(x))
         if not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1:
             raise ArgumentError(f"batch: expected a positive integer (images per batch), got {batch!r}")
         noise_rng = make_rng(rng) if noise is not None else None
-        parts = [self._run_batch(x[start:start + batch], noise, noise_rng, outputs, **kw)
+        parts = [self._run_batch(x[start:start + batch], noise, noise_rng, outputs, network, caches, **kw)
                  for start in range(0, len(x), batch)]
         if len(parts) == 1:
             return parts[0]
         return {name: np.concatenate([part[name] for part in parts]) for name in outputs}
 
     def _run_batch(self, x: np.ndarray, noise: Optional[ActivationNoise], noise_rng, outputs: Sequence[str],
-                   **kw) -> Dict[str, np.ndarray]:
-        readers = self.network.consumers()
-        last_use = {i: max(readers[i]) if readers[i] else len(self.network.layers) for i in readers}
-        keep = {self.network.layer(name).index for name in outputs}
+                   network: Network, caches: Optional[Dict[str, np.ndarray]], **kw) -> Dict[str, np.ndarray]:
+        readers = network.consumers()
+        last_use = {i: max(readers[i]) if readers[i] else len(network.layers) for i in readers}
+        keep = {network.layer(name).index for name in outputs}
         values: Dict[int, np.ndarray] = {-1: x}
-        for layer in self.network.layers:
+        for layer in network.layers:
             inputs = [values[i] for i in layer.inputs]
             if layer.has_weights:
                 source = inputs[0]
@@ -191,17 +218,40 @@ class _Runner:
                 y += self._bias(layer)[None, :, None, None]
             elif layer.type == "pool":
                 y = _pool(inputs[0], layer)
+            elif layer.type == "matmul":
+                b = inputs[1]
+                if caches is not None and layer.cache:  # the cache so far, then this pass's tokens
+                    if layer.name in caches:
+                        b = np.concatenate([caches[layer.name], b], axis=3)
+                    caches[layer.name] = b
+                y = self._matmul(layer, inputs[0], b, **kw)
+            elif layer.type in transformer.FUNCTIONS:
+                y = transformer.function(layer, inputs, self._parameters().get(layer.name))
             else:
                 y = np.sum(inputs, axis=0)
-            if layer.activation == "relu":
-                np.maximum(y, 0.0, out=y)
+            if layer.activation == "relu" and (layer.has_weights or layer.type in ("pool", "add")):
+                np.maximum(y, 0.0, out=y)  # y is this layer's own array: in place
+            else:
+                y = transformer.activate(y, layer.activation)
             values[layer.index] = y
             for i in layer.inputs:
                 if last_use[i] <= layer.index and i not in keep and i >= 0:
                     values.pop(i, None)
-        return {name: values[self.network.layer(name).index].reshape(x.shape[0], -1) if
-                self.network.layer(name).type == "fc" else values[self.network.layer(name).index]
+        return {name: values[network.layer(name).index].reshape(x.shape[0], -1) if
+                network.layer(name).type == "fc" else values[network.layer(name).index]
                 for name in outputs}
+
+    def _parameters(self) -> Weights:
+        raise NotImplementedError
+
+    def decoder(self, prompt, rng: Seed = None, outputs: Optional[Sequence[str]] = None) -> "transformer.Decoder":
+        """Run the prefill on ``prompt`` and keep the KV caches: a :class:`~xbarsim.nn.transformer.Decoder`
+        whose ``step(tokens)`` runs the network's decode steps, one token per input each.
+
+        ``rng`` drives read noise of a programmed model (None: the matrices' own streams)."""
+        names = tuple(outputs) if outputs else self.outputs
+        generator = None if rng is None else make_rng(rng)
+        return transformer.Decoder(self, prompt, names, read_rng=generator)
 
 
 class Model(_Runner):
@@ -217,6 +267,12 @@ class Model(_Runner):
 
     def _bias(self, layer: Layer) -> np.ndarray:
         return self.weights[layer.name]["bias"]
+
+    def _parameters(self) -> Weights:
+        return self.weights
+
+    def _matmul(self, layer: Layer, a: np.ndarray, b: np.ndarray, **kw) -> np.ndarray:
+        return transformer.float_matmul(layer, a, b)
 
     def _weight_layer(self, layer: Layer, x: np.ndarray, **kw) -> np.ndarray:
         cols = _im2col(x, layer)  # (NEF, G, K)
@@ -236,17 +292,23 @@ class Model(_Runner):
         return result[names[0]] if len(names) == 1 else result
 
     def layer_inputs(self, x) -> Dict[str, np.ndarray]:
-        """The input of every weight layer for ``x`` (float), e.g. to calibrate quantization."""
+        """The input of every weight layer for ``x`` (float), e.g. to calibrate quantization; for
+        a product of two activations, its per-head operands ``(a, b')`` (:func:`transformer.operand_heads`)."""
         seen: Dict[str, np.ndarray] = {}
         recorder = _Recorder(self, seen)
         x = self._check_input(x)
         recorder._run(x, None, None, (self.network.layers[-1].name,), max(1, len(x)))
         return seen
 
-    def program(self, target: Union[Arch, CrossbarSpec], calibration, rng: Seed = None) -> "ProgrammedModel":
-        """Quantize (calibrated on ``calibration`` inputs) and program onto crossbars of ``target``."""
+    def program(self, target: Union[Arch, CrossbarSpec], calibration, rng: Seed = None,
+                dynamic=None) -> "ProgrammedModel":
+        """Quantize (calibrated on ``calibration`` inputs) and program onto crossbars of ``target``.
+
+        ``dynamic`` says where products of two activations run: ``"digital"`` (exact, on a digital
+        unit), ``"crossbar"`` (written into arrays for every input) or ``{"qk": ..., "av": ...}``
+        by kind; None takes the arch's ``products`` section if it has one, else digital."""
         crossbar = target.crossbar if isinstance(target, Arch) else target
-        return ProgrammedModel(self, crossbar, calibration, rng)
+        return ProgrammedModel(self, crossbar, calibration, rng, dynamic=transformer.dynamic_modes(dynamic, target))
 
 
 class _Recorder(_Runner):
@@ -256,9 +318,16 @@ class _Recorder(_Runner):
     def _bias(self, layer):
         return self.model._bias(layer)
 
+    def _parameters(self) -> Weights:
+        return self.model.weights
+
     def _weight_layer(self, layer, x, **kw):
         self.seen[layer.name] = x
         return self.model._weight_layer(layer, x)
+
+    def _matmul(self, layer, a, b, **kw):
+        self.seen[layer.name] = transformer.operand_heads(layer, a, b)
+        return self.model._matmul(layer, a, b)
 
 
 @dataclass(frozen=True)
@@ -286,7 +355,8 @@ def _quantize_weights(w: np.ndarray, bits: int) -> Tuple[np.ndarray, float]:
 class ProgrammedModel(_Runner):
     """A model quantized and programmed onto crossbars: variation and faults are drawn once."""
 
-    def __init__(self, model: Model, crossbar: CrossbarSpec, calibration, rng: Seed = None):
+    def __init__(self, model: Model, crossbar: CrossbarSpec, calibration, rng: Seed = None,
+                 dynamic: Optional[Dict[str, str]] = None):
         self.model = model
         self.network = model.network
         self.outputs = model.outputs
@@ -314,6 +384,26 @@ class ProgrammedModel(_Runner):
             self.matrices[layer.name] = [
                 program(w_int[g], spec, generator, calibration=None if calib is None else calib[:, g, :])
                 for g in range(layer.groups)]
+        self.dynamic: Dict[str, str] = dict(dynamic or transformer.dynamic_modes("digital"))
+        """Where products of two activations run, by kind (``qk``, ``av``): digital or crossbar."""
+        self.products: Dict[str, transformer.OperandQuantization] = {
+            layer.name: transformer.calibrate_operands(layer, layer_crossbar(layer, crossbar),
+                                                       self.dynamic[transformer.product_kind(layer)],
+                                                       *inputs[layer.name], generator)
+            for layer in self.network.layers if layer.type == "matmul"}
+        """Scales (and where it runs) of every product of two activations."""
+        self._writes = generator.spawn(1)[0]  # per-input writes of operands into crossbars
+
+    def _parameters(self) -> Weights:
+        return self.model.weights
+
+    def _matmul(self, layer: Layer, a: np.ndarray, b: np.ndarray, exact: bool = False, read_rng=None, stats=None,
+                **kw) -> np.ndarray:
+        A, B = transformer.operand_heads(layer, a, b)
+        writes = read_rng if read_rng is not None else self._writes  # forward's rng drives writes and reads
+        y = transformer.quantized_matmul(layer, self.products[layer.name], A, B, exact=exact, write_rng=writes,
+                                         read_rng=read_rng, stats=stats)
+        return transformer.matmul_output(layer, y)
 
     def _bias(self, layer: Layer) -> np.ndarray:
         return self.model.weights[layer.name]["bias"]

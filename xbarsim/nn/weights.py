@@ -1,4 +1,5 @@
-"""Models in ``.npz`` files: the workload (as YAML text), float weights and metadata (JSON)."""
+"""Models in ``.npz`` files: the workload (as YAML text), float weights and parameters (a tied layer's
+weights once, as its embedding's table) and metadata (JSON)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,11 @@ def save_model(path, model: Model, meta: Optional[Dict[str, Any]] = None, dtype=
     arrays = {"__workload__": np.array(dump_yaml(model.network.to_dict())),
               "__outputs__": np.array(json.dumps(list(model.outputs))),
               "__meta__": np.array(json.dumps(meta or {}))}
+    tied = {layer.name for layer in model.network.weight_layers if layer.tied >= 0}
     for layer, entry in model.weights.items():
         for key, value in entry.items():
+            if key == "weight" and layer in tied:  # stored once, as the embedding's table
+                continue
             arrays[f"{layer}/{key}"] = np.asarray(value, dtype=dtype)
     tmp = f"{os.fspath(path)}.tmp.npz"
     np.savez_compressed(tmp, **arrays)

@@ -159,6 +159,8 @@ class Setting:
     output: Optional[str] = None
     seeds: Tuple[int, ...] = ()
     """Training seed of each model (empty: not recorded)."""
+    dynamic: Optional[str] = None
+    """Where products of two activations run (transformers): ``digital`` (default) or ``crossbar``."""
 
 
 @dataclass
@@ -335,12 +337,12 @@ def run_study(settings: Sequence[Setting], dataset: str, sweep: str, values: Opt
                 per_draw = {s.label: [] for s in group}
                 per_draw_exit = []
                 for draw in range(draws if random else 1):
-                    key = (meta.get("name", id(model)), spec, noise, draw, len(y), batch,
+                    key = (meta.get("name", id(model)), spec, noise, first.dynamic, draw, len(y), batch,
                            early_exit_threshold if policy else None)
                     if cache is not None and key in cache:
                         found, exit_policy = cache[key]
                     else:
-                        out = _all_outputs(model.program(spec, calibration, rng=draw).forward(
+                        out = _all_outputs(model.program(spec, calibration, rng=draw, dynamic=first.dynamic).forward(
                             x, noise=noise, rng=draw + 1_000_003, outputs=model.outputs, batch=batch), model)
                         found = {name: accuracy(out[name], y) for name in model.outputs}
                         exit_policy = (_policy([out[name] for name in model.outputs], y, early_exit_threshold)

@@ -2,6 +2,7 @@
 
     python -m xbarsim.studies.train [--dataset fashion-mnist|digits|mnist1d|all] [--only NAME]
                                     [--seeds 0,1,2] [--out DIR]
+    python -m xbarsim.studies.train --transformers [--seeds 0,1,2,3,4]   # the transformer-vs-CNN comparison
 
 Every model of every family (``xbarsim.studies.families``) is trained with Adam (weight decay
 1e-4, cosine schedule to zero) from its seed (the seed sets the initial weights and the batch
@@ -148,6 +149,64 @@ def _numpy_logits(model, x: np.ndarray):
     return [np.concatenate([p[i] for p in parts]) for i in range(len(model.outputs))]
 
 
+def fit(net, data, epochs: int, seed: int = 0) -> float:
+    """Train ``net`` on ``data`` with the study recipe (Adam, learning rate 2e-3, weight decay 1e-4,
+    cosine schedule, batch 64, batch order from ``seed``); returns the seconds it took. Losses of
+    several outputs (exits) are summed."""
+    import torch
+    from torch import nn
+
+    x_train, y_train = _tensors(data)[0], torch.tensor(data.y_train)
+    optimizer = torch.optim.Adam(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    steps = epochs * ((len(x_train) + 63) // 64)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    loss_fn = nn.CrossEntropyLoss()
+    order = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        net.train()
+        for batch in torch.randperm(len(x_train), generator=order).split(64):
+            outputs = net(x_train[batch])
+            outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+            loss = sum(loss_fn(o, y_train[batch]) for o in outputs)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    return time.perf_counter() - start
+
+
+def _tensors(data):
+    """Training and test inputs as float32 tensors, (N, C, L) for 1-D signals (as Conv1d wants)."""
+    import torch
+
+    x_train = torch.tensor(data.x_train, dtype=torch.float32)
+    x_test = torch.tensor(data.x_test, dtype=torch.float32)
+    if data.x_train.shape[2] == 1:
+        x_train, x_test = x_train[:, :, 0, :], x_test[:, :, 0, :]
+    return x_train, x_test
+
+
+def export(net, data, name: str):
+    """``net`` (trained) as an xbarsim model through ``from_torch``, checked to classify the test set
+    exactly as torch does: (model, float test accuracy per output, torch's test accuracy per output)."""
+    import torch
+
+    x_test = _tensors(data)[1]
+    net.eval()
+    with torch.no_grad():
+        reference = net(x_test)
+    reference = reference if isinstance(reference, tuple) else (reference,)
+    torch_accuracy = [float((o.argmax(1).numpy() == data.y_test).mean()) for o in reference]
+    model = from_torch(net, x_test[:4], name=name)
+    exported = model.forward(data.x_test)
+    exported = [exported[out] for out in model.outputs] if isinstance(exported, dict) else [exported]
+    agree = [float((e.argmax(1) == o.argmax(1).numpy()).mean()) for e, o in zip(exported, reference)]
+    if min(agree) < 1.0:
+        raise RuntimeError(f"{name}: the exported model disagrees with torch on {1 - min(agree):.2%} of test images")
+    return model, [float((e.argmax(1) == data.y_test).mean()) for e in exported], torch_accuracy
+
+
 def train(spec: StudyModel, out_dir: Path, settings: Training = None, log=print) -> dict:
     """Train ``spec``, export, check and save it; returns its metadata."""
     import torch
@@ -230,8 +289,18 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-existing", action="store_true",
                         help="keep models whose file already exists, and skip those another run is training")
     parser.add_argument("--reverse", action="store_true", help="train in reverse order (a second process)")
+    parser.add_argument("--transformers", action="store_true",
+                        help="train the transformer-vs-CNN comparison (xbarsim.studies.transformer) instead")
     args = parser.parse_args(argv)
     datasets = DATASETS if args.dataset == "all" else (args.dataset,)
+    if args.transformers:
+        from .transformer import SEEDS, train_comparison
+
+        for dataset in (d for d in datasets if d in SEEDS):
+            seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else SEEDS[dataset]
+            train_comparison(Path(args.out), [dataset], seeds, args.epochs or TRAINING[dataset].epochs,
+                             say=lambda text: print(text, flush=True))
+        return 0
     for dataset in datasets:
         settings = TRAINING[dataset]
         if args.epochs:

@@ -26,6 +26,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -149,26 +150,29 @@ def _numpy_logits(model, x: np.ndarray):
     return [np.concatenate([p[i] for p in parts]) for i in range(len(model.outputs))]
 
 
-def fit(net, data, epochs: int, seed: int = 0) -> float:
-    """Train ``net`` on ``data`` with the study recipe (Adam, learning rate 2e-3, weight decay 1e-4,
-    cosine schedule, batch 64, batch order from ``seed``); returns the seconds it took. Losses of
-    several outputs (exits) are summed."""
+def fit(net, data, epochs: int, seed: int = 0, batch: int = 64, learning_rate: float = 2e-3,
+        train_images: Optional[int] = None) -> float:
+    """Train ``net`` on ``data`` (its first ``train_images`` training examples, default all) with
+    the study recipe (Adam, weight decay 1e-4, cosine schedule to zero; by default learning rate
+    2e-3 and batch 64; batch order from ``seed``); returns the seconds it took. Losses of several
+    outputs (exits) are summed."""
     import torch
     from torch import nn
 
-    x_train, y_train = _tensors(data)[0], torch.tensor(data.y_train)
-    optimizer = torch.optim.Adam(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    steps = epochs * ((len(x_train) + 63) // 64)
+    count = train_images or len(data.x_train)
+    x_train, y_train = _tensors(data)[0][:count], torch.tensor(data.y_train[:count])
+    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate, weight_decay=1e-4)
+    steps = epochs * ((len(x_train) + batch - 1) // batch)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     loss_fn = nn.CrossEntropyLoss()
     order = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
     for _ in range(epochs):
         net.train()
-        for batch in torch.randperm(len(x_train), generator=order).split(64):
-            outputs = net(x_train[batch])
+        for chunk in torch.randperm(len(x_train), generator=order).split(batch):
+            outputs = net(x_train[chunk])
             outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-            loss = sum(loss_fn(o, y_train[batch]) for o in outputs)
+            loss = sum(loss_fn(o, y_train[chunk]) for o in outputs)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -210,35 +214,15 @@ def export(net, data, name: str):
 def train(spec: StudyModel, out_dir: Path, settings: Training = None, log=print) -> dict:
     """Train ``spec``, export, check and save it; returns its metadata."""
     import torch
-    from torch import nn
 
     settings = settings or TRAINING[spec.dataset]
     torch.manual_seed(spec.seed)
     data = load_dataset(spec.dataset)
-    count = settings.train_images or len(data.x_train)
-    x_train = torch.tensor(data.x_train[:count], dtype=torch.float32)
-    x_test = torch.tensor(data.x_test, dtype=torch.float32)
-    if spec.dataset == "mnist1d":  # Conv1d wants (N, C, L)
-        x_train, x_test = x_train[:, :, 0, :], x_test[:, :, 0, :]
-    y_train = torch.tensor(data.y_train[:count])
+    x_test = _tensors(data)[1]
     net = build(spec, data.shape[0])
-    optimizer = torch.optim.Adam(net.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
-    steps = settings.epochs * ((len(x_train) + settings.batch - 1) // settings.batch)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    loss_fn = nn.CrossEntropyLoss()
-    order = torch.Generator().manual_seed(spec.seed)
-    start = time.perf_counter()
-    for _ in range(settings.epochs):
-        net.train()
-        for batch in torch.randperm(len(x_train), generator=order).split(settings.batch):
-            outputs = net(x_train[batch])
-            outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-            loss = sum(loss_fn(o, y_train[batch]) for o in outputs)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    seconds = time.perf_counter() - start
+    seconds = fit(net, data, settings.epochs, spec.seed, settings.batch, settings.learning_rate,
+                  settings.train_images)
+    count = min(settings.train_images or len(data.x_train), len(data.x_train))
     net.eval()
     with torch.no_grad():
         parts = [net(x_test[i:i + _EVAL_BATCH]) for i in range(0, len(x_test), _EVAL_BATCH)]
@@ -251,7 +235,7 @@ def train(spec: StudyModel, out_dir: Path, settings: Training = None, log=print)
     meta = {"name": spec.name, "architecture": spec.architecture, "dataset": spec.dataset, "stages": spec.stages,
             "blocks": spec.blocks, "width": spec.width, "kernel": spec.kernel, "exits": spec.exits,
             "depth": spec.depth, "stem_stride": spec.stem_stride, "seed": spec.seed, "epochs": settings.epochs,
-            "batch": settings.batch, "learning_rate": settings.learning_rate, "train_images": int(len(x_train)),
+            "batch": settings.batch, "learning_rate": settings.learning_rate, "train_images": int(count),
             "torch_test_accuracy": torch_accuracy[-1], "torch_test_accuracy_per_output": torch_accuracy,
             "torch_version": torch.__version__, "torch_threads": torch.get_num_threads(),
             "train_seconds": round(seconds, 1), "test_images": int(len(data.y_test)),

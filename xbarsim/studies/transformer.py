@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -188,15 +187,10 @@ def mean_ci(groups: Sequence[Sequence[float]], level: float = 0.95) -> Tuple[flo
     accuracies (each the mean of its draws), so it covers the spread between trained models and
     between programmed chips alike. With one seed, the draws are the units. A single value (or
     values that do not vary) gives a zero-width interval."""
-    from scipy import stats
+    from .statistics import estimate
 
-    means = np.array([np.mean(g) for g in groups], dtype=np.float64)
-    units = means if len(groups) > 1 else np.asarray(groups[0], dtype=np.float64)
-    mean = float(means.mean())
-    if len(units) < 2 or np.all(units == units[0]):
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.5 + level / 2, len(units) - 1) * units.std(ddof=1) / math.sqrt(len(units)))
-    return mean, mean - half, mean + half
+    found = estimate(groups, confidence=level)  # the studies' one definition (xbarsim.studies.statistics)
+    return found.mean, found.low, found.high
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_simulate.py [--repeats 3] [--baseline REV]
     python benchmarks/bench_simulate.py --sensitivity
+    python benchmarks/bench_simulate.py --floor [--repeats 3]
 
 Every measurement runs ``xbarsim.simulate`` on the ``isaac`` preset in a fresh subprocess
 (so peak memory is its own), alternating between this checkout and the baseline (a detached
@@ -15,7 +16,11 @@ finer steps), so it has more, cheaper operations.
 Also, for this checkout only: ResNet-50 batch 64 pipelined (target: under 5 s on a 2-core
 machine) and ResNet-18 batch 16 pipelined in steady state against the array-time bound.
 ``--sensitivity`` measures only that steady state, on isaac and with faster links and larger
-tile buffers (what bounds it).
+tile buffers (what bounds it). ``--floor`` splits a run into its phases (stream building, event
+model, the rest) and sets the event model's cost per simpy event beside simpy's own floor, an
+empty callback event scheduled and fired on the same calendar, measured in the same process:
+the least any engine that keeps simpy as its calendar, one event per cycle in which something
+ends, can cost.
 """
 
 from __future__ import annotations
@@ -72,6 +77,50 @@ if {steady}:
 print(json.dumps(out))
 """
 
+FLOOR = r"""
+import gc, json, sys, time
+sys.path.insert(0, {root!r})
+import simpy
+from simpy.events import NORMAL, Event
+import xbarsim
+from xbarsim.config.loader import load_arch
+from xbarsim.workload.loader import load_workload
+from xbarsim.mapping.placement import map_network
+from xbarsim.simulation import execute
+from xbarsim.timing.durations import stage_cost
+from xbarsim.timing.engine import paused_gc
+from xbarsim.timing.stream import build_stream
+
+def bare_events(n):
+    # n events on simpy's calendar, each scheduled by the previous one's callback (as the engine does)
+    env = simpy.Environment()
+    left = [n]
+    def fire(event):
+        left[0] -= 1
+        if left[0]:
+            nxt = Event(env); nxt._ok = True; nxt._value = None; nxt.callbacks.append(fire)
+            env.schedule(nxt, NORMAL, 1)
+    fire(None)
+    start = time.perf_counter()
+    env.run()
+    return (time.perf_counter() - start) / (n - 1)
+
+arch, network = load_arch("isaac"), load_workload({workload!r})
+with paused_gc():
+    t0 = time.perf_counter()
+    mapping = map_network(arch, network, {schedule!r}, stage_cost(arch))
+    stream = build_stream(mapping, {batch}, None, arch.pe.zero_skip)
+    t1 = time.perf_counter()
+    timeline, _ = execute(stream, arch)
+    t2 = time.perf_counter()
+    floor = bare_events(500_000)
+t3 = time.perf_counter()
+xbarsim.simulate("isaac", {workload!r}, batch={batch}, schedule={schedule!r})
+total = time.perf_counter() - t3
+print(json.dumps(dict(ops=stream.operations, events=int(timeline.events), stream=t1 - t0, engine=t2 - t1,
+                      total=total, floor=floor)))
+"""
+
 COMPARED = [("resnet18", 16, "pipeline"), ("resnet18", 16, "layer"), ("resnet50", 16, "pipeline"),
             ("vgg8", 64, "pipeline")]
 
@@ -105,6 +154,27 @@ def measure(root: Path, workload: str, batch: int, schedule: str, steady: bool =
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def floor_report(repeats: int) -> None:
+    """Phases of a run and the event model's cost per simpy event against simpy's bare event."""
+    print(f"{'case':24s} {'ops':>10s} {'events':>10s} {'stream s':>8s} {'engine s':>8s} {'total s':>8s} "
+          f"{'us/event':>8s} {'simpy us/event':>14s} {'engine/floor':>12s}")
+    for case in (("resnet18", 16, "pipeline"), ("resnet50", 16, "pipeline")):
+        code = FLOOR.format(root=str(ROOT), workload=case[0], batch=case[1], schedule=case[2])
+        samples = []
+        for _ in range(repeats):
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+            if done.returncode:
+                raise RuntimeError(done.stderr.strip().splitlines()[-1])
+            samples.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        med = {k: statistics.median(s[k] for s in samples) for k in ("stream", "engine", "total", "floor")}
+        ratios = [s["engine"] / s["events"] / s["floor"] for s in samples]
+        ops, events = samples[0]["ops"], samples[0]["events"]
+        print(f"{case[0]} b{case[1]} {case[2]:13s} {ops:10,d} {events:10,d} {med['stream']:8.2f} {med['engine']:8.2f} "
+              f"{med['total']:8.2f} {med['engine'] / events * 1e6:8.2f} {med['floor'] * 1e6:14.2f} "
+              f"{spread(ratios):>12s}")
+    print("(medians over repeats; engine/floor: min / median / max of the per-run ratio)")
+
+
 def spread(values):
     return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
 
@@ -115,7 +185,12 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE, help=f"git revision to compare with (default {BASELINE})")
     parser.add_argument("--sensitivity", action="store_true",
                         help="only the steady-state sensitivity of ResNet-18 batch 16 (pipeline) to links and buffers")
+    parser.add_argument("--floor", action="store_true",
+                        help="only the phase split and the event model's cost per event against simpy's own floor")
     args = parser.parse_args()
+    if args.floor:
+        floor_report(args.repeats)
+        return
     if args.sensitivity:
         for label, arch in SENSITIVITY:
             out = measure(ROOT, "resnet18", 16, "pipeline", steady=True, arch=arch)

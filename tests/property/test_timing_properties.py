@@ -227,7 +227,14 @@ def test_data_aware_counts_never_exceed_structural_ones(arch, network, schedule,
     x = np.maximum(rng.normal(size=(2, inp.C, inp.H, inp.W)), 0) * (rng.random((2, inp.C, inp.H, inp.W)) < 0.5)
     structural = simulate(arch, network, schedule, 2)
     aware = simulate(arch, network, schedule, inputs=x, weights=Model(network, weights), seed=seed)
+    bound = structural.actions.as_dict()
     for (layer, component, action), count in aware.actions.items():
-        assert count <= structural.actions.as_dict().get((layer, component, action), 0), (layer, component, action)
+        if (component, action) == ("xbar", "conduct"):
+            # not a count but the driven cells' conductance: the structural estimate prices mid-level
+            # cells, real weights may sit higher, up to the top level (twice the mid-level excess over
+            # G_off), so data-aware conduction is bounded by twice the structural one, not by it
+            assert count <= 2 * bound.get((layer, component, action), 0), (layer, component, action)
+            continue
+        assert count <= bound.get((layer, component, action), 0), (layer, component, action)
     mvm = structural.stream.kind_mask("mvm")
     assert np.all(aware.durations[mvm] <= structural.durations[mvm])

@@ -89,7 +89,6 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
     region = memoryview(stream.op_region)
     amount = memoryview(stream.op_amount)
     dur = _view(durations)
-    step_of = _view(stream.op_step)
     pred_count = np.diff(stream.pred_ptr)
     order = np.argsort(stream.pred, kind="stable")
     succ_ptr = np.zeros(n_ops + 1, dtype=np.int64)
@@ -101,6 +100,7 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
     root_ops = np.flatnonzero(pred_count == 0)
     root_ptr = _view(np.searchsorted(root_ops, stream.step_ops))
     root_ops = _view(root_ops)
+    step_of = _view(stream.op_step)
     left = _view(np.diff(stream.step_ops))
     dorder = np.argsort(stream.dep, kind="stable")
     dependents = _view(np.repeat(np.arange(n_steps, dtype=np.int64), np.diff(stream.dep_ptr))[dorder])
@@ -113,9 +113,12 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
     rel = memoryview(stream.rel)
     uses = _view(stream.op_uses)
     # -- state ----------------------------------------------------------------------------------
+    # A resource's queue is a heap of keys t * n + x (request cycle t, operation x): the
+    # operations of a step are contiguous and steps are numbered in order, so this orders as
+    # (cycle, step, operation), the documented tie rule, with one integer per entry.
+    n = max(n_ops, 1)
     free = np.asarray(capacities, dtype=np.int64).tolist()
     queues = [[] for _ in free]
-    busy = [0] * len(free)
     cap = np.asarray(region_capacity, dtype=np.int64).tolist()
     level = [0] * len(cap)
     peak = [0] * len(cap)
@@ -133,17 +136,18 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
         cum[int(g)] = [0] + np.cumsum(stream.op_amount[worder[first:stop]]).tolist()
     freed = [0] * len(cap)
     limit = [bisect.bisect_right(cum[g], cap[g]) - 2 for g in range(len(cap))]  # largest admissible seq
-    out = {name: np.zeros(n_ops, dtype=np.int64) for name in ("request", "admit", "start", "end")}
+    out = {name: np.zeros(n_ops, dtype=np.int64) for name in ("request", "admit", "start")}
     out.update({name: np.full(n_ops, -1, dtype=np.int64) for name in ("cause", "free_time")})
     out["step_end"] = np.zeros(n_steps, dtype=np.int64)
-    request, admit, started, end = (memoryview(out[k]) for k in ("request", "admit", "start", "end"))
+    request, admit, started = (memoryview(out[k]) for k in ("request", "admit", "start"))
     cause, free_time, step_end = (memoryview(out[k]) for k in ("cause", "free_time", "step_end"))
-    enabler = _view(np.full(n_ops, -1, dtype=np.int64))
     calendar = {}
     dirty_regions = set()
-    last_end = [-1, -1]  # (cycle, operation) of the latest operation end
+    last_end = [-1]  # the operation that ended last (the latest in its cycle's bucket)
     done = [0, 0, 0]  # operations finished, at the last progress call; steps finished
     schedule = env.schedule
+    queue_heap = env._queue  # noqa: SLF001 (the calendar's own heap: see start())
+    eid = env._eid  # noqa: SLF001
 
     heappush, heappop = heapq.heappush, heapq.heappop
     released_at = [-1] * len(free)  # cycle of each resource's last release
@@ -153,22 +157,23 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
     def ask(x: int, t: int, why: int) -> None:
         """Operation x asks for its region (if any) and resources at cycle t, enabled by ``why``."""
         request[x] = t
-        enabler[x] = why
+        cause[x] = why  # replaced below if a region or a resource makes it wait
         g = region[x]
         if g >= 0:
             if seq[x] > limit[g]:
                 heappush(pending[g], (seq[x], x))
                 return
-            level[g] += amount[x]
-            if level[g] > peak[g]:
-                peak[g] = level[g]
+            lv = level[g] + amount[x]
+            level[g] = lv
+            if lv > peak[g]:
+                peak[g] = lv
         admit[x] = t
         r = single[x]
         if r >= 0:
-            heappush(queues[r], (t, step_of[x], x))
+            heappush(queues[r], t * n + x)
             dirty.append(r)
         else:
-            key = (t, step_of[x], x)
+            key = t * n + x
             for r in multi[x]:
                 heappush(queues[r], key)
                 dirty.append(r)
@@ -215,18 +220,18 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
                 if released_at[r] == t:
                     why = released_by[r]
                     break
-            cause[x] = why if why >= 0 else last_end[1]
-        elif admit[x] == request[x]:
-            cause[x] = enabler[x]
+            cause[x] = why if why >= 0 else last_end[0]
         end_at = t + dur[x]
         bucket = calendar.get(end_at)
         if bucket is None:
             calendar[end_at] = [x]
+            # an already-triggered event calling process() at end_at: what Environment.schedule
+            # does, without its call (simpy's calendar is a heap of (time, priority, id, event))
             event = Event(env)
             event._ok = True
             event._value = None
             event.callbacks.append(process)
-            schedule(event, NORMAL, end_at - t)
+            heappush(queue_heap, (end_at, NORMAL, next(eid), event))
         else:
             bucket.append(x)
 
@@ -245,25 +250,28 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
                         cause[x] = trigger[g]
                         admit[x] = t
                         r = single[x]
-                        key = (t, step_of[x], x)
+                        key = t * n + x
                         for r in ((r,) if r >= 0 else multi[x]):
                             heappush(queues[r], key)
                             dirty.append(r)
             resources_now = dirty[:]
             dirty.clear()
             for r in resources_now:
+                if not free[r]:
+                    continue
                 queue = queues[r]
-                while free[r] > 0 and queue:
-                    x = queue[0][2]
+                while queue and free[r] > 0:
+                    x = queue[0] % n
                     if single[x] >= 0:
                         heappop(queue)
                         free[r] -= 1
                         start(x, t)
                         continue
                     held = multi[x]
+                    head = queue[0]
                     blocked = False
                     for q in held:
-                        if free[q] <= 0 or queues[q][0][2] != x:
+                        if free[q] <= 0 or queues[q][0] != head:
                             blocked = True
                             break
                     if blocked:
@@ -278,37 +286,30 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
     def process(event) -> None:
         t = env.now
         bucket = calendar.pop(t)
-        last_end[0] = t
-        last_end[1] = bucket[-1]
+        last_end[0] = bucket[-1]
         for o in bucket:
             r = single[o]
-            d = dur[o]
             if r >= 0:
                 free[r] += 1
-                busy[r] += d
                 released_at[r] = t
                 released_by[r] = o
                 dirty.append(r)
             else:
                 for r in multi[o]:
                     free[r] += 1
-                    busy[r] += d
                     released_at[r] = t
                     released_by[r] = o
                     dirty.append(r)
-            end[o] = t
-            i, stop = succ_ptr[o], succ_ptr[o + 1]
-            while i < stop:
+            for i in range(succ_ptr[o], succ_ptr[o + 1]):
                 x = succ[i]
-                i += 1
-                n = npred[x] - 1
-                npred[x] = n
-                if n == 0:
+                k = npred[x] - 1
+                npred[x] = k
+                if k == 0:
                     ask(x, t, o)
             s = step_of[o]
-            n = left[s] - 1
-            left[s] = n
-            if n == 0:
+            k = left[s] - 1
+            left[s] = k
+            if k == 0:
                 step_end[s] = t
                 stack = []
                 finish_step(s, t, o, stack)
@@ -332,7 +333,11 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
     # the closures reference each other through their cells: break the cycle so that their
     # state is freed now (the garbage collector is paused for the whole run)
     ask = begin_step = finish_step = start = arbitrate = process = None  # noqa: F841
-    return Timeline(cycles=int(out["end"].max()) if n_ops else 0, busy=np.array(busy, dtype=np.int64),
+    # every operation ran for exactly its duration, holding each of its resources
+    end = out["start"] + np.asarray(durations, dtype=np.int64)
+    busy = np.bincount(stream.res, weights=np.repeat(np.asarray(durations, dtype=np.float64), res_count),
+                       minlength=len(free)).astype(np.int64)
+    return Timeline(cycles=int(end.max()) if n_ops else 0, busy=busy, end=end,
                     region_peak=np.array(peak, dtype=np.int64), events=next(env._eid), **out)
 
 

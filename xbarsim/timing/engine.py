@@ -342,9 +342,11 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
 
 
 def _view(values) -> memoryview:
-    """A writable memoryview of an int64 copy of ``values``: 8 bytes an entry (a Python list of
-    ints takes about 36), and indexing it is as fast as indexing a list."""
-    return memoryview(np.array(values, dtype=np.int64))
+    """A writable memoryview of a copy of ``values``, int32 when every value fits (4 bytes an entry),
+    else int64: a Python list of ints takes about 36, and indexing the view is as fast as a list."""
+    values = np.asarray(values)
+    small = values.size == 0 or (values.min() >= -(1 << 31) and values.max() < (1 << 31))
+    return memoryview(np.array(values, dtype=np.int32 if small else np.int64))
 
 
 def _deadlock(stream, level, cap, pending) -> None:

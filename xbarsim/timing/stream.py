@@ -237,13 +237,12 @@ def _column(values: array, dtype) -> np.ndarray:
     return out if np.dtype(dtype) == np.int64 else out.astype(dtype)
 
 
-def _dense(values: Dict[int, int], n: int, dtype, fill: int = -1) -> np.ndarray:
-    """A dense column of ``n`` entries from a sparse {index: value} map."""
-    out = np.full(n, fill, dtype=dtype)
-    if values:
-        out[np.fromiter(values.keys(), dtype=np.int64, count=len(values))] = np.fromiter(
-            values.values(), dtype=np.int64, count=len(values))
-    return out
+_NONE, _ZERO = array("i", [-1]), array("i", [0])
+
+
+def _column32(values: array) -> np.ndarray:
+    """A numpy int32 column from an ``array.array('i')``, without a copy."""
+    return np.frombuffer(values, dtype=np.int32) if len(values) else np.zeros(0, dtype=np.int32)
 
 
 def _flatten(units: List[List[int]]):
@@ -395,9 +394,9 @@ class _Builder:
         self.dep_ptr, self.deps = array("q", [0]), array("q")
         self.rel_ptr, self.rels = array("q", [0]), array("q")
         self.o_kind, self.o_res, self.o_amount, self.o_aux = array("q"), array("q"), array("q"), array("q")
-        self.region_of: Dict[int, int] = {}  # region writes: op -> region, its order, its users
-        self.o_seq: Dict[int, int] = {}
-        self.o_uses: Dict[int, int] = {}
+        # per operation: the region it writes (-1: none), its place in the region's order, its users
+        # (dense int32 columns: 12 bytes an operation, where dicts of the region writes took ~100 each)
+        self.o_region, self.o_seq, self.o_uses = array("i"), array("i"), array("i")
         self.routes: Dict[Tuple[int, int], tuple] = {}
         self.templates: Dict[tuple, tuple] = {}
         self.res_ptr = array("q", [0])
@@ -622,12 +621,14 @@ class _Builder:
         self.res_ptr.append(len(self.o_res))
         self.o_amount.append(amount)
         self.o_aux.append(aux)
+        self.o_uses.append(0)
+        self.o_region.append(region)
         if region >= 0:
-            self.o_seq[index] = self.region_next[region]
-            self.o_uses[index] = 0
-            self.region_of[index] = region
+            self.o_seq.append(self.region_next[region])
             self.region_next[region] += 1
             self.region_rows[region][4] += amount
+        else:
+            self.o_seq.append(-1)
         if preds:
             self.preds.extend(preds)
         self.pred_ptr.append(len(self.preds))
@@ -1041,6 +1042,10 @@ class _Builder:
         self.o_kind.extend(kinds)
         self.o_amount.extend(amounts)
         self.o_aux.extend(aux)
+        n = len(kinds)
+        self.o_region.extend(_NONE * n)
+        self.o_seq.extend(_NONE * n)
+        self.o_uses.extend(_ZERO * n)
         if mvm >= 0:
             self.o_aux[op0 + mvm] = len(self.act_rows) - 1
         self.o_res.extend(res)
@@ -1051,9 +1056,8 @@ class _Builder:
         for rel, reader, dst in pushes:
             op = op0 + rel
             region = self.region(reader, self._pushing, dst)
-            self.region_of[op] = region
+            self.o_region[op] = region
             self.o_seq[op] = self.region_next[region]
-            self.o_uses[op] = 0
             self.region_next[region] += 1
             self.region_rows[region][4] += self.o_amount[op]
             out.append((op, reader, dst))
@@ -1419,8 +1423,8 @@ class _Builder:
             op_kind=_column(self.o_kind, np.int8), res_ptr=_column(self.res_ptr, i64),
             res=_column(self.o_res, i32),
             op_amount=_column(self.o_amount, i64), op_aux=_column(self.o_aux, i64),
-            op_region=_dense(self.region_of, n_ops, i32), op_seq=_dense(self.o_seq, n_ops, i32),
-            op_uses=_dense(self.o_uses, n_ops, i32, fill=0), pred_ptr=_column(self.pred_ptr, i64),
+            op_region=_column32(self.o_region), op_seq=_column32(self.o_seq),
+            op_uses=_column32(self.o_uses), pred_ptr=_column(self.pred_ptr, i64),
             pred=_column(self.preds, i64),
             op_names=REGISTRY.op_names, resource_names=REGISTRY.resource_names,
             resources=np.array(self.res_rows, dtype=RESOURCE_DTYPE),

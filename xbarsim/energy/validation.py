@@ -220,10 +220,10 @@ CASES: Tuple[Case, ...] = (
     )),
     _neurosim_case("neurosim-sram22", "SRAM 22 nm, 4b ADC, 64 rows", (8.01, 17.13, 84.39),
                    NeuroSimRun(9.31754, 26.0608, 78.1314, 3.84506e7, 293364, 2.60954e7, 5.58011e6, 6.77519e6),
-                   (4.3, 0.1, 0.4, 3.55, 0.35, 0.5, 0.35, 0.45, 0.7, 1.05)),
+                   (4.3, 0.25, 0.4, 3.55, 0.25, 0.3, 0.35, 0.35, 0.95, 0.45)),
     _neurosim_case("neurosim-rram22", "RRAM 22 nm on/off 17, 4b ADC, 64 rows", (8.16, 19.88, 378.06),
                    NeuroSimRun(9.3834, 30.8432, 341.323, 3.24643e7, 272290, 1.59691e7, 5.17621e6, 1.1319e7),
-                   (4.3, 0.15, 0.95, 3.6, 0.45, 0.75, 0.95, 0.2, 0.55, 0.05)),
+                   (4.3, 0.1, 0.95, 3.6, 0.35, 0.5, 0.95, 0.05, 0.85, 0.4)),
     Case("neurram-4b6b", "neurram", None, (
         Metric("peak_tops", 0.7439, _NEURRAM + "d: 4-bit inputs, 6-bit outputs, 48 cores", 0.1),
         Metric("peak_tops_per_w", 15.95, _NEURRAM + "e (its energy breakdown, 12b, calibrates neurram.yaml)", 0.05,

@@ -9,8 +9,13 @@ import dataclasses
 import pytest
 
 from xbarsim.cli import main
-from xbarsim.energy.validation import (CASES, Case, Conventions, Metric, failures, format_table, run_case,
-                                       run_validation, target_errors)
+import numpy as np
+
+import xbarsim
+from xbarsim import ConfigError
+from xbarsim.energy.validation import (CASES, SERIAL_GROUPS, Case, Conventions, Metric, failures, format_table,
+                                       run_case, run_validation, serial_layer_cycles, target_errors)
+from xbarsim.hardware import REGISTRY
 
 CHIPS = tuple(c for c in CASES if not c.name.startswith("neurosim"))
 
@@ -65,13 +70,24 @@ def test_isaac_table_i_is_reproduced(rows):
 
 def test_neurosim_conventions_are_explicit_and_change_the_result():
     case = next(c for c in CASES if c.name == "neurosim-sram22")
-    assert case.conventions == Conventions(post_layout_factor=1.22, conv_vectors="valid", offchip=False)
+    assert case.conventions == Conventions(post_layout_factor=1.22, conv_vectors="valid", offchip=False,
+                                           layer_time="serial", static="in_use")
     assert case.data == "neurosim"
     structural = dataclasses.replace(case, data=None)  # the conventions' effect, without the data-aware run
     plain = dataclasses.replace(structural, conventions=Conventions())
     with_conventions, without = run_case(structural), run_case(plain)
     assert with_conventions["tops_per_w"] != pytest.approx(without["tops_per_w"])
-    assert with_conventions["tops"] != pytest.approx(without["tops"])  # the bottleneck's valid vectors
+    assert with_conventions["tops"] != pytest.approx(without["tops"])
+    valid = run_case(dataclasses.replace(plain, conventions=Conventions(conv_vectors="valid")))
+    assert valid["tops"] > without["tops"]  # the bottleneck's valid vectors
+    serial = run_case(dataclasses.replace(plain, conventions=Conventions(layer_time="serial")))
+    assert serial["tops"] != pytest.approx(without["tops"])
+    # NeuroSim's period: the slowest layer's serial sum, from the larger batch's run
+    run = xbarsim.simulate(case.arch, "vgg8", batch=case.batches[1])
+    period_s = max(sum(p.values()) for p in serial_layer_cycles(run).values()) / case.batches[1] / run.arch.chip.clock
+    assert serial["tops"] == pytest.approx(2 * run.network.macs / period_s / 1e12, rel=1e-9)
+    in_use = run_case(dataclasses.replace(plain, conventions=Conventions(static="in_use")))
+    assert in_use["energy_per_inference_uj"] <= without["energy_per_inference_uj"]
     # leaving DRAM out lowers the energy, the post-layout factor lowers TOPS/W by exactly 1.22
     chip_only = run_case(dataclasses.replace(plain, conventions=Conventions(offchip=False)))
     assert chip_only["energy_per_inference_uj"] < without["energy_per_inference_uj"]
@@ -88,3 +104,52 @@ def test_command_prints_the_table_and_fails_beyond_tolerance(capsys, monkeypatch
     assert main(["validate"]) == 1
     assert "beyond their case's tolerance" in capsys.readouterr().err
     assert main(["validate", "--case", "nope"]) == 1
+
+
+def _serial_by_loop(result, offchip=True):
+    """NeuroSim's serial layer latency restated operation by operation: per (layer, operation kind,
+    first resource) the summed durations; per (layer, kind) the busiest resource; kinds added into
+    their group (programming left out, DRAM only with offchip)."""
+    stream = result.stream
+    group_of = {t: g for g, times in SERIAL_GROUPS.items() for t in times}
+    busy = {}
+    for o in range(stream.operations):
+        layer = int(stream.step_layer[np.searchsorted(stream.step_ops, o, side="right") - 1])
+        kind = stream.op_names[stream.op_kind[o]]
+        group = group_of.get(REGISTRY.ops[kind].time)
+        if layer < 0 or group is None or (group == "DRAM" and not offchip):
+            continue
+        key = (layer, kind, int(stream.res[stream.res_ptr[o]]))
+        busy[key] = busy.get(key, 0) + int(result.durations[o])
+    out = {name: {g: 0.0 for g in SERIAL_GROUPS} for name in stream.layer_names}
+    best = {}
+    for (layer, kind, _), cycles in busy.items():
+        best[(layer, kind)] = max(best.get((layer, kind), 0), cycles)
+    for (layer, kind), cycles in best.items():
+        out[stream.layer_names[layer]][group_of[REGISTRY.ops[kind].time]] += cycles
+    return out
+
+
+@pytest.mark.parametrize("arch, workload", [("tiny", "mlp"), ("isaac", "resnet20"), ("neurosim-sram22", "vgg8")])
+def test_serial_layer_time_adds_each_kind_of_work_on_its_busiest_instance(arch, workload):
+    result = xbarsim.simulate(arch, workload, batch=2)
+    for offchip in (True, False):
+        assert serial_layer_cycles(result, offchip) == _serial_by_loop(result, offchip)
+    serial = serial_layer_cycles(result)
+    # each layer's serial time is at least its busiest copy's MVM time and at most all its work in turn
+    stream = result.stream
+    mvm = stream.kind_mask("mvm")
+    for i, name in enumerate(stream.layer_names):
+        mask = stream.op_layer == i
+        assert sum(serial[name].values()) <= result.durations[mask].sum()
+        if (mask & mvm).any():
+            per_copy = np.bincount(stream.op_resource[mask & mvm], weights=result.durations[mask & mvm])
+            assert serial[name]["compute"] >= per_copy.max()
+
+
+def test_conventions_reject_unknown_values_in_one_line():
+    with pytest.raises(ConfigError) as info:
+        Conventions(layer_time="parallel")
+    assert str(info.value) == "conventions.layer_time: expected 'overlapped' or 'serial', got 'parallel'"
+    with pytest.raises(ConfigError, match="conventions.static"):
+        Conventions(static="some")

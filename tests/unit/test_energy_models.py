@@ -30,6 +30,16 @@ def test_flash_adc_is_neurosim_sense_amp_at_5_bits_22nm():
     assert adc_energy_area("flash", 4, 1e9, 22e-9)[0] == pytest.approx(joules * 15 / 31, rel=1e-9, abs=0)
 
 
+def test_flash_adc_area_is_neurosim_sense_amps_per_comparator():
+    """NeuroSim V1.4's default VGG-8 chip (run recorded in docs/validation.md) reports 15.3844 mm^2 of
+    sense amplifiers for 9,472 subarrays x 16 ADCs of 31 comparators: per comparator, scaled by node."""
+    _, m2_5, _ = adc_energy_area("flash", 5, 1e9, 22e-9)
+    assert m2_5 * 9472 * 16 * 1e6 == pytest.approx(15.3844, rel=1e-9)
+    _, m2_4, _ = adc_energy_area("flash", 4, 1e9, 22e-9)
+    assert m2_4 == pytest.approx(m2_5 * 15 / 31, rel=1e-9)
+    assert adc_energy_area("flash", 4, 1e9, 45e-9)[1] == pytest.approx(m2_4 * area_factor(22e-9, 45e-9), rel=1e-9)
+
+
 @pytest.mark.parametrize("size, width, read_pj, write_pj", [(65536, 256, 29.6, 36.5), (2048, 64, 1.49, None)])
 def test_sram_buffers_are_cacti(size, width, read_pj, write_pj):
     """REFERENCE_DATA: CACTI at 32 nm, 64 KB / 256 b (29.6 / 36.5 pJ) and 2 KB / 64 b (1.49 pJ)."""
@@ -135,3 +145,24 @@ def test_run_shows_dynamic_and_static_energy():
     assert "dynamic" in text and "static" in text
     assert result.energy.leakage_pj > 0
     assert math.isclose(result.energy.dynamic_pj + result.energy.leakage_pj, result.energy_pj)
+
+
+def test_a_bus_is_wires_without_routers_a_mesh_has_routers():
+    """NeuroSim's X-Y bus (XYBus.cpp): 0.5 C L V_dd^2 per bit over half the chip's side at the output
+    toggle rate and again at the input toggle rate, no area or leakage of its own; a mesh prices
+    ISAAC's routers."""
+    from xbarsim.config.fields import evolve
+
+    arch = xbarsim.load_arch("neurosim-sram22")
+    assert arch.interconnect.topology == "bus"
+    table = resolve(load_energy("neurosim-sram22"), arch)
+    bus = table.components["noc"]
+    mesh = resolve(load_energy("neurosim-sram22"), evolve(arch, {"interconnect.topology": "mesh"})).components["noc"]
+    assert bus.area == 0 and bus.leakage == 0 and mesh.area > 0 and mesh.leakage > 0
+    # energy per byte: 8 bits x 0.5 x (0.5 + 0.18) x 0.2 fF/um x L x V_dd^2, L half the chip's side, the chip's
+    # side sqrt(tiles) tile sides; the tile bus (C V^2 x 0.18 per bit over one tile side) gives the side
+    tile_bit_j = table.components["tile_bus"].actions["transfer_bytes"].joules / 8
+    from xbarsim.energy.models import _ROW_F_PER_M
+    side_m = tile_bit_j / (_ROW_F_PER_M * 0.85 ** 2 * 0.18)
+    expected = 8 * 0.5 * (0.5 + 0.18) * 0.2e-15 / 1e-6 * (math.sqrt(arch.chip.tiles) * side_m / 2) * 0.85 ** 2
+    assert bus.actions["byte_hop"].joules == pytest.approx(expected, rel=1e-9)

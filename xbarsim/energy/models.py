@@ -14,8 +14,9 @@ Every figure traces to a formula or a cited source (``docs/energy-model.md`` exp
   design", arXiv:2404.06553): energy from a frontier Schreier figure of merit that falls with
   the sample rate and is capped per resolution, with a node and resolution correction; area by
   regression on node, rate and energy. ``flash`` (NeuroSim's multi-level sense amplifier):
-  ``2^bits - 1`` comparisons per conversion, each at the energy NeuroSim V1.4's 5-bit 22 nm
-  sense-amp ADC implies (``../shared/REFERENCE_DATA.md``), area by the survey's regression.
+  ``2^bits - 1`` comparisons per conversion, each at the energy and area NeuroSim V1.4's 5-bit
+  22 nm sense-amp ADC implies (``../shared/REFERENCE_DATA.md``; its area with the SRAM precharger,
+  from its default VGG-8 chip's report).
   Static power: ``sar`` 20% of the energy at full rate, the hwcomponents-adc convention;
   ``flash`` none: NeuroSim's sense amplifier draws its bias current only while it senses a
   column, inside the conversion energy (``MultilevelSenseAmp.cpp CalculatePower``: leakage = 0).
@@ -36,7 +37,11 @@ Every figure traces to a formula or a cited source (``docs/energy-model.md`` exp
 * **Buffers** (SRAM or eDRAM): CACTI 7 runs shipped in ``data/cacti_buffers.csv``, interpolated
   log-log in capacity and access width, at the nearest run node and scaled.
 * **Tile bus**: a wire the tile's side long, ``C_wire V_dd^2`` per toggling bit (NeuroSim's
-  input toggle rate 0.18). **Routers**: ISAAC's router (Table I) per byte and hop, scaled.
+  input toggle rate 0.18). **Routers** (mesh): ISAAC's router (Table I) per byte and hop, scaled.
+  **Chip bus** (``interconnect.topology: bus``): NeuroSim V1.4's X-Y bus (XYBus.cpp): per bit
+  ``0.5 C L V_dd^2`` at 0.2 fF/um over half the chip's side on the Y bus (output toggle rate 0.5)
+  and again on the X bus (input toggle rate 0.18); repeaters left out (a lower bound); no routers,
+  no area of its own (wiring over the tiles) and no leakage.
   **DRAM** per bit by type (CACTI-DRAM figures via Accelergy). **Off-chip links**: energy per
   bit and area per link (default: ISAAC's HyperTransport).
 * **Static power of logic** without a published figure: area x the leakage density of
@@ -84,6 +89,10 @@ _SURVEY_MIN_BITS = 4  # hwcomponents-adc refuses fewer: the survey has no such d
 #: NeuroSim V1.4 default chip run on this machine (REFERENCE_DATA.md): 5-bit multi-level
 #: sense-amp ADC at 22 nm, about 0.10 pJ per conversion -> per comparison (31 per conversion).
 _FLASH_PJ_PER_COMPARISON_22NM = 0.10 / 31
+#: ... and its area, from the same chip re-run here on the validation traces (docs/validation.md):
+#: "Total ADC (or S/As and precharger for SRAM) Area on chip" 15.3844 mm^2 for its 9,472 subarrays
+#: of 16 sense-amp ADCs (one per 8 of 128 columns) of 31 comparators each.
+_FLASH_UM2_PER_COMPARISON_22NM = 15.3844e6 / (9472 * 16 * 31)
 #: ... and its row drive, 0.0176 pJ per row at 22 nm for 128 SRAM cells of 28 F width (Param.cpp),
 #: at V_dd = 0.8 V (22 nm LSTP in NeuroSim's Technology.cpp): C = E / V^2 per metre of row.
 _ROW_F_PER_M = 0.0176e-12 / 0.8 ** 2 / (128 * 28 * 22e-9)
@@ -101,6 +110,12 @@ _LEAK_W_PER_UM2 = 2.40e-6 / 278.0  # the adder's leakage over its area: logic le
 _ADDER_ACTIVITY, _DFF_ACTIVITY = 0.15, 0.5
 #: NeuroSim V1.4 Param.cpp: input toggling rate for interconnect energy.
 _WIRE_TOGGLE = 0.18
+#: NeuroSim V1.4 XYBus.cpp (the chip's global bus, Chip.cpp ``GBus``): wire capacitance 0.2 fF/um
+#: (``unitLengthWireCap``); ``XYBus::CalculatePower`` charges ``0.5 C V_dd^2`` per metre and bit,
+#: a layer's input bits along the X bus to the chip's middle column at Param.cpp's ``inputtoggle``
+#: 0.18 and its output bits along the Y bus from the middle row at ``outputtoggle`` 0.5.
+_BUS_F_PER_M = 0.2e-15 / 1e-6
+_OUTPUT_TOGGLE = 0.5
 
 #: ISAAC Table I (32 nm): sample-and-hold 10 uW and 0.00004 mm^2 per 1024 at one sample per 100 ns.
 _ISAAC_NODE = 32e-9
@@ -187,8 +202,11 @@ def adc_energy_area(kind: str, bits: int, rate_hz: float, node_m: float) -> Tupl
     nm = node_m * 1e9
     if kind == "flash":
         pj = (2 ** bits - 1) * _FLASH_PJ_PER_COMPARISON_22NM * energy_factor(22e-9, node_m)
-        how = (f"{2 ** bits - 1} comparisons x {_FLASH_PJ_PER_COMPARISON_22NM:.4g} pJ (NeuroSim V1.4 5-bit 22 nm "
-               f"sense-amp ADC, 0.10 pJ / 31), scaled to {nm:g} nm")
+        how = (f"{2 ** bits - 1} comparisons x {_FLASH_PJ_PER_COMPARISON_22NM:.4g} pJ and "
+               f"{_FLASH_UM2_PER_COMPARISON_22NM:.4g} um2 (NeuroSim V1.4 5-bit 22 nm sense-amp ADC, 0.10 pJ / 31 "
+               f"comparators; its area with the SRAM precharger), scaled to {nm:g} nm")
+        um2 = (2 ** bits - 1) * _FLASH_UM2_PER_COMPARISON_22NM * area_factor(22e-9, node_m)
+        return pj * 1e-12, um2 * 1e-12, how
     else:
         enob = max(bits, _SURVEY_MIN_BITS)
         foms = min(_FOMS_INTERCEPT + _FOMS_RATE * math.log(rate_hz), _foms_max(enob))
@@ -348,7 +366,7 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
                + ("80% dynamic and 20% static at full rate (hwcomponents-adc convention)" if share else
                   "all of it dynamic (NeuroSim MultilevelSenseAmp.cpp: no leakage, its bias current flows "
                   "only while it senses)")
-               + "; area by the survey's regression")
+               + ("; area by the survey's regression" if tech.adc == "sar" else ""))
 
     width = pe.psum_bits
     add_j = width * (_ADDER_PJ_PER_BIT * tech.activity + _REG_PJ_PER_BIT * _DFF_ACTIVITY) * 1e-12 * ef(_ALADDIN_NODE)
@@ -407,12 +425,25 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
         area=0.0, leakage=0.0, actions={"transfer_bytes": 8 * bit_j}, peak_rate={"transfer_bytes": arch.tile.bus_bandwidth},
         source=f"8 wires of the tile's side ({side_m * 1e6:.3g} um) at the row capacitance per metre, V_dd^2, toggle "
                f"rate 0.18 (NeuroSim Param.cpp); wiring area is in the tile's")
-    router_m2 = _ROUTER_MM2 * 1e-6 * af(_ISAAC_NODE)
-    out["noc"] = ComponentModel(
-        area=router_m2, leakage=_logic_leak(router_m2, node),
-        actions={"byte_hop": _ROUTER_PJ_PER_BYTE * 1e-12 * ef(_ISAAC_NODE)},
-        peak_rate={"byte_hop": 5 * arch.interconnect.bandwidth},
-        source=f"ISAAC Table I router (42 mW for 38.4 GB/s, 0.151 mm2 at 32 nm), scaled to {nm:g} nm")
+    if arch.interconnect.topology == "bus":  # NeuroSim's X-Y bus: wires across the chip, no routers
+        chip_side_m = math.sqrt(arch.chip.tiles) * side_m
+        # a byte leaves its tile on the Y bus (output toggle) and reaches its reader on the X bus (input
+        # toggle), each half the chip's side (Chip.cpp prices GBus from the middle row and column)
+        wire_j = _BUS_F_PER_M * chip_side_m / 2 * vdd ** 2 * 0.5 * (_WIRE_TOGGLE + _OUTPUT_TOGGLE)
+        out["noc"] = ComponentModel(
+            area=0.0, leakage=0.0, actions={"byte_hop": 8 * wire_j},
+            peak_rate={"byte_hop": arch.interconnect.bandwidth},
+            source=f"chip X-Y bus (NeuroSim V1.4 XYBus.cpp): per bit 0.5 C V_dd^2 over half the chip's side "
+                   f"({chip_side_m * 1e3:.3g} mm: sqrt(tiles) x the tile's side) at 0.2 fF/um, once on the Y bus at "
+                   f"the output toggle rate 0.5 and once on the X bus at the input toggle rate 0.18 (Param.cpp); "
+                   f"repeaters left out; wiring area is in the tiles'")
+    else:
+        router_m2 = _ROUTER_MM2 * 1e-6 * af(_ISAAC_NODE)
+        out["noc"] = ComponentModel(
+            area=router_m2, leakage=_logic_leak(router_m2, node),
+            actions={"byte_hop": _ROUTER_PJ_PER_BYTE * 1e-12 * ef(_ISAAC_NODE)},
+            peak_rate={"byte_hop": 5 * arch.interconnect.bandwidth},
+            source=f"ISAAC Table I router (42 mW for 38.4 GB/s, 0.151 mm2 at 32 nm), scaled to {nm:g} nm")
     out["offchip"] = ComponentModel(
         area=tech.link_area, leakage=0.0, actions={"transfer_bytes": 8 * tech.link_energy_per_bit},
         peak_rate={"transfer_bytes": arch.dram.bandwidth},

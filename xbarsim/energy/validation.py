@@ -21,7 +21,15 @@ Conventions a reference may count with (:class:`Conventions`):
   only: its global buffer holds every feature map);
 * ``scope``: ``"chip"``, or ``"arrays"``: peak efficiency of the arrays and their converters
   (xbar, dac, sh, adc, shift_add) only, the part a macro or core measurement covers;
-* throughput of a pipeline is its steady state: the time per image between two batch sizes.
+* ``layer_time``: ``"overlapped"`` (xbarsim: a pipeline's throughput is its steady state, the
+  time per image between two batch sizes, with data movement overlapping compute as the event
+  model schedules it) or ``"serial"`` (NeuroSim: a layer's latency is its compute, buffer and
+  interconnect times added in series, and the pipeline period is the slowest layer's latency):
+  :func:`serial_layer_cycles` adds, per layer, the busy cycles of each kind of operation on its
+  busiest resource instance, from the run's own record;
+* ``static``: ``"all"`` (every instance leaks over the run) or ``"in_use"`` (NeuroSim: only the
+  tiles holding weights leak, main.cpp's ``leakage`` of the tiles in use): the chip's static power
+  times the share of tiles the mapping uses.
 
 Metrics (:class:`Metric`): ``tops``, ``tops_per_w``, ``energy_per_inference_uj`` (dynamic plus
 static over the steady-state period, before the post-layout factor), ``area_mm2``, ``peak_tops``,
@@ -40,7 +48,8 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 __all__ = ["Conventions", "Metric", "Case", "NeuroSimRun", "CASES", "run_case", "run_validation", "format_table", "failures",
-           "neurosim_model", "NEUROSIM_SEED", "NEUROSIM_CATEGORIES", "TARGET_METRICS"]
+           "neurosim_model", "NEUROSIM_SEED", "NEUROSIM_CATEGORIES", "TARGET_METRICS", "serial_layer_cycles",
+           "SERIAL_GROUPS"]
 
 NEUROSIM_SEED = 2024
 """Seed of the NeuroSim validation model's weights and image."""
@@ -96,6 +105,20 @@ class Conventions:
     conv_vectors: str = "padded"
     offchip: bool = True
     scope: str = "chip"
+    layer_time: str = "overlapped"
+    """``"overlapped"`` (the event model's steady state) or ``"serial"`` (NeuroSim's sum of a layer's
+    compute, buffer and interconnect times; period = the slowest layer's)."""
+    static: str = "all"
+    """``"all"`` instances leak, or only those of the tiles ``"in_use"`` (NeuroSim)."""
+
+    def __post_init__(self):
+        from ..errors import ConfigError
+        for name, value, allowed in (("conv_vectors", self.conv_vectors, ("padded", "valid")),
+                                     ("scope", self.scope, ("chip", "arrays")),
+                                     ("layer_time", self.layer_time, ("overlapped", "serial")),
+                                     ("static", self.static, ("all", "in_use"))):
+            if value not in allowed:
+                raise ConfigError(("conventions", name), " or ".join(repr(a) for a in allowed), value)
 
 
 @dataclass(frozen=True)
@@ -130,7 +153,8 @@ class Case:
 _ISAAC = "ISAAC (ISCA 2016) Table I / Table IV"
 _NS_TABLE = "NeuroSim V1.4 manual Table VII"
 _NS_RUN = "NeuroSim V1.4 (ac828e6) run here, Table VII settings, same data"
-_NEUROSIM = Conventions(post_layout_factor=1.22, conv_vectors="valid", offchip=False)
+_NEUROSIM = Conventions(post_layout_factor=1.22, conv_vectors="valid", offchip=False, layer_time="serial",
+                        static="in_use")
 _NEURRAM = "NeuRRAM (Nature 2022) Ext. Data Fig. 12"
 _SINANGIL = "Sinangil et al. (JSSC 2021) Table I, 0.8 V"
 _MACRO = Conventions(scope="arrays")
@@ -195,11 +219,11 @@ CASES: Tuple[Case, ...] = (
         Metric("peak_power_gops_per_w", 627.5, _ISAAC + ": ISAAC-CE 627.5 GOPS/W", 0.02),
     )),
     _neurosim_case("neurosim-sram22", "SRAM 22 nm, 4b ADC, 64 rows", (8.01, 17.13, 84.39),
-                   NeuroSimRun(9.31754, 26.0543, 78.1314, 3.84603e7, 293364, 2.61038e7, 5.58011e6, 6.77637e6),
-                   (2.85, 0.15, 1.15, 2.3, 0.3, 0.45, 1.3, 0.35, 0.85, 0.6)),
+                   NeuroSimRun(9.31754, 26.0608, 78.1314, 3.84506e7, 293364, 2.60954e7, 5.58011e6, 6.77519e6),
+                   (4.3, 0.25, 0.4, 3.55, 0.25, 0.3, 0.35, 0.35, 0.95, 0.45)),
     _neurosim_case("neurosim-rram22", "RRAM 22 nm on/off 17, 4b ADC, 64 rows", (8.16, 19.88, 378.06),
-                   NeuroSimRun(9.3834, 30.8432, 341.323, 3.24643e7, 272290, 1.59691e7, 5.17621e6, 1.1319e7),
-                   (2.85, 0.1, 0.6, 2.35, 0.4, 0.65, 0.55, 0.1, 0.7, 0.25)),
+                   NeuroSimRun(9.3834, 30.8509, 341.323, 3.24561e7, 272290, 1.5964e7, 5.17621e6, 1.13159e7),
+                   (4.3, 0.1, 0.95, 3.6, 0.35, 0.5, 0.95, 0.05, 0.85, 0.4)),
     Case("neurram-4b6b", "neurram", None, (
         Metric("peak_tops", 0.7439, _NEURRAM + "d: 4-bit inputs, 6-bit outputs, 48 cores", 0.1),
         Metric("peak_tops_per_w", 15.95, _NEURRAM + "e (its energy breakdown, 12b, calibrates neurram.yaml)", 0.05,
@@ -245,6 +269,67 @@ def _scoped(table, arch, scope: str):
                                         "actions": {a: "0pJ" for a in entry["actions"]},
                                         "source": "outside the measured macro"}
     return EnergyTable.from_dict(data)
+
+
+SERIAL_GROUPS: Dict[str, Tuple[str, ...]] = {
+    "compute": ("arrays", "digital units"),
+    "buffer": ("tile buffer", "global buffer", "matrix-unit buffer"),
+    "interconnect": ("interconnect",),
+    "DRAM": ("DRAM",),
+}
+"""NeuroSim's three parts of a layer's latency (main.cpp prints each layer's "latency", "buffer
+latency" and "interconnect latency"; Tile.cpp and Chip.cpp add them in series) in the time
+categories of xbarsim's operation kinds (``OpKind.time``); programming is left out (weights are
+resident), DRAM is its own part."""
+
+
+def serial_layer_cycles(result, offchip: bool = True) -> Dict[str, Dict[str, float]]:
+    """Per layer, NeuroSim's serial latency in cycles of the whole batch, by :data:`SERIAL_GROUPS`.
+
+    From the run's own record: for each kind of operation of the layer, the busy cycles of its
+    busiest resource instance (the first resource an operation holds: a copy's arrays, a tile's
+    buffer port, a transfer's source port); the kinds of a group, and the groups, are added. This
+    is NeuroSim's counting of a layer's time (Tile.cpp ``TileCalculatePerformance``: the slowest
+    PE's ``readLatency``, then the accumulation, activation, input and output buffer and H-tree
+    latencies added to it; Chip.cpp ``ChipCalculatePerformance``: the global buffer and bus the
+    same way): each kind of work is parallel across its instances and in series with the others.
+    ``offchip=False`` leaves DRAM out, as NeuroSim does."""
+    from ..hardware import REGISTRY
+
+    stream = result.stream
+    names = stream.layer_names
+    out = {name: {g: 0.0 for g in SERIAL_GROUPS} for name in names}
+    if not stream.operations:
+        return out
+    group_of = {}
+    for g, times in SERIAL_GROUPS.items():
+        for t in times:
+            group_of[t] = g
+    layer = stream.op_layer
+    resource = stream.op_resource
+    durations = np.asarray(result.durations, dtype=np.float64)
+    nres = len(stream.resources)
+    for k, kind in enumerate(stream.op_names):
+        group = group_of.get(REGISTRY.ops[kind].time)
+        if group is None or (group == "DRAM" and not offchip):
+            continue
+        mask = (stream.op_kind == k) & (layer >= 0)
+        if not mask.any():
+            continue
+        busy = np.zeros((len(names), nres))
+        np.add.at(busy, (layer[mask], resource[mask]), durations[mask])
+        for i, cycles in enumerate(busy.max(axis=1)):
+            out[names[i]][group] += float(cycles)
+    return out
+
+
+def _tiles_in_use(result) -> int:
+    """Tiles holding a copy of some layer's weights."""
+    copies = result.stream.copies
+    used = set()
+    for first, last in zip(copies["first_tile"].tolist(), copies["last_tile"].tolist()):
+        used.update(range(first, last + 1))
+    return len(used)
 
 
 def _category(component: str, action: str) -> str:
@@ -293,9 +378,17 @@ def run_case(case: Case) -> Dict[str, float]:
             continue
         key = (component, action)
         dynamic[key] = dynamic.get(key, 0.0) + energy * ratios.get(layer, 1.0) / images
-    bottleneck = max(b.layers, key=lambda r: r.critical_cycles).name
-    period_s = (b.latency_s - a.latency_s) / (large - small) * ratios.get(bottleneck, 1.0)
-    static_pj = b.energy.leakage_pj / b.latency_s * period_s  # static power over the steady-state time
+    if c.layer_time == "serial":
+        serial = serial_layer_cycles(b, c.offchip)
+        period_s = max(sum(parts.values()) * ratios.get(name, 1.0) for name, parts in serial.items()) / (
+            large * arch.chip.clock)
+    else:
+        bottleneck = max(b.layers, key=lambda r: r.critical_cycles).name
+        period_s = (b.latency_s - a.latency_s) / (large - small) * ratios.get(bottleneck, 1.0)
+    static_w = b.energy.leakage_pj * 1e-12 / b.latency_s
+    if c.static == "in_use":
+        static_w *= _tiles_in_use(b) / arch.chip.tiles
+    static_pj = static_w * period_s * 1e12  # static power over the steady-state time
     energy_pj = sum(dynamic.values()) + static_pj
     ops = 2 * network.macs
     values["tops"] = ops / period_s / 1e12

@@ -13,7 +13,12 @@ NeuroSim's ``main`` reads, in the layout its PyTorch wrapper writes (``utee/hook
   level xbarsim's offset mapping stores;
 * ``input<i>.csv``: K rows, 8 columns per input vector (most significant bit first): the bits
   xbarsim's 1-bit DACs drive, for every padded-convolution vector in output order (NeuroSim
-  reads the first ``(H - k + 1)^2`` of them).
+  reads the first ``(H - k + 1)^2`` of them). Signed inputs (the image) are two's complement, as
+  ``utee/hook.py``'s ``dec2bin`` writes them; inputs after a ReLU are xbarsim's unsigned 8-bit
+  values, so their first column is a magnitude bit (hook.py would spend it on an always-zero
+  sign): NeuroSim's estimator feeds every column as one input cycle and prices the rows it
+  drives, so it sees the same bits as xbarsim. ``tests/unit/test_neurosim_traces.py`` checks the
+  files against NeuroSim's reader semantics on a tiny model.
 
 NeuroSim itself (https://github.com/neurosim/DNN_NeuroSim_V1.4, ``Inference_pytorch/NeuroSIM``,
 CC BY-NC 4.0) is not part of xbarsim: build it with ``make``, set ``levelOutput = 16`` (4-bit
@@ -33,12 +38,16 @@ from pathlib import Path
 import numpy as np
 
 
-def write_traces(out: Path) -> None:
+def write_traces(out: Path, model=None, image=None, arch="neurosim-sram22") -> None:
+    """Write the traces of ``model`` (an :class:`xbarsim.nn.Model`) on ``image`` (N=1, C, H, W), programmed
+    at ``arch``'s crossbar precision, into ``out``: ``weight<i>.csv``, ``input<i>.csv`` per weight layer and
+    ``args.txt`` (the file pairs, in layer order). Defaults: the NeuroSim validation model and image."""
     from ...config.loader import load_arch
-    from ..validation import neurosim_model
 
-    network, model, image = neurosim_model()
-    arch = load_arch("neurosim-sram22")
+    if model is None:
+        from ..validation import neurosim_model
+        _, model, image = neurosim_model()
+    arch = load_arch(arch) if isinstance(arch, str) else arch
     programmed = model.program(arch.crossbar, calibration=image, rng=0)
     out.mkdir(parents=True, exist_ok=True)
     names = []

@@ -89,6 +89,11 @@ class MvmStats:
     """Partial sums digitized: vectors x row tiles x conversions per vector x used columns."""
     clipped_conversions: int = 0
     """Conversions whose analog value lay outside the ADC range."""
+    reference_conversions: int = 0
+    """Conversions of NeuroSim's mid-scale dummy column (``reference_column: midscale``), on top
+    of ``adc_conversions``: one per vector, row tile, conversion per vector and column kind
+    (weight slice), as NeuroSim digitizes ``outputDummy`` once per subarray, input bit and
+    weight slice; 0 otherwise."""
 
     def __add__(self, other: "MvmStats") -> "MvmStats":
         if not isinstance(other, MvmStats):
@@ -606,6 +611,8 @@ class ProgrammedMatrix:
             active_row_drives=int(seen["row_activations"].sum()), bitplanes=n * T * t.row_tiles,
             zero_bitplanes=n * T * t.row_tiles - nonzero_planes, adc_conversions=n * per["adc"],
             clipped_conversions=clipped,
+            reference_conversions=(n * t.row_tiles * self.spec.conversions_per_read_group * self._dims[2]
+                                   if self._midscale is not None else 0),
         )
 
     def calibrate(self, inputs, rng: Seed = None, percentile: Optional[float] = None) -> "ProgrammedMatrix":

@@ -219,6 +219,16 @@ class StudyResult:
         for row in self.rows:
             cells = [_cell(e) for e in self.estimates(row)]
             lines.append(f"| {row} | {_cell(self.float_estimate(row))} | " + " | ".join(cells) + " |")
+        policy = self.extra.get("early_exit")
+        if policy:
+            exits = len(policy["shares"][0])
+            lines += ["", f"Early exit at softmax entropy < {policy['threshold']:g} nats: accuracy [95% CI, clipped to "
+                      "[0, 100]] and share of inputs leaving at each exit:", "",
+                      "| sigma | accuracy | " + " | ".join(f"exit {i + 1}" for i in range(exits)) + " |",
+                      "|" + "---|" * (exits + 2)]
+            for sigma, found, shares in zip(policy["sigmas"], policy["accuracies"], policy["shares"]):
+                lines.append(f"| {_fmt(sigma)} | {_cell(estimate(np.asarray(found, dtype=np.float64)))} | "
+                             + " | ".join(f"{100 * v:.0f}%" for v in shares) + " |")
         return "\n".join(lines)
 
     def to_json(self) -> dict:

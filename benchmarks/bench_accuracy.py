@@ -18,6 +18,8 @@ programming variation), programming excluded:
 Repetitions are interleaved (engine, floor, baseline, engine, ...) so that load from other work
 on the machine hits all alike; ratios are formed per repetition and reported as min / median /
 max. ``--semantics neurosim`` times the NeuroSim profile instead (per-cycle variation, dynamic ADC).
+``--blas-threads N`` sets OpenBLAS's threads for the engine and the floors (``threadpoolctl``,
+which scikit-learn brings; default: what the environment says, e.g. ``OMP_NUM_THREADS``).
 
     python benchmarks/bench_accuracy.py [--images 200] [--repeats 5] [--baseline DIR] [--semantics chip]
 """
@@ -89,7 +91,12 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated shipped model names or .npz files")
     parser.add_argument("--baseline", default=None, metavar="DIR", help="a checkout whose engine to time too")
     parser.add_argument("--semantics", choices=("chip", "neurosim"), default="chip")
+    parser.add_argument("--blas-threads", type=int, default=None, help="BLAS threads (default: the environment's)")
     args = parser.parse_args()
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads, user_api="blas")
     data = load_dataset("fashion-mnist")
     x = data.x_test[: args.images].astype(np.float64)
     calibration = data.calibration().astype(np.float64)
@@ -98,7 +105,8 @@ def main() -> None:
     if args.semantics == "neurosim":
         crossbar, batch = apply_profile(crossbar, "neurosim"), NEUROSIM_BATCH
     print(f"{args.images} Fashion-MNIST test images, study crossbar ({args.semantics} semantics, sigma 0.1, "
-          f"T = {crossbar.input_cycles}, S = {crossbar.slices}), {args.repeats} interleaved repetitions")
+          f"T = {crossbar.input_cycles}, S = {crossbar.slices}), {args.repeats} interleaved repetitions, "
+          f"load average {os.getloadavg()[0]:.1f} at the start")
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "inputs.npz"
         np.savez(inputs, x=x, calibration=calibration)

@@ -65,6 +65,32 @@ def test_a_tiny_study_runs_and_is_exact_at_sigma_zero():
     assert evaluations == 3 and len(cache) == 3 and again.accuracies == first.accuracies
 
 
+def test_a_study_extended_with_a_new_seed_reuses_the_stored_cells_and_equals_a_full_run():
+    from xbarsim.errors import ArgumentError
+    from xbarsim.studies.accuracy import StudyResult
+
+    spec = family("depth", "digits")[0]
+    model, meta = load_study_model(spec)
+    crossbar = xbarsim.load_arch("study").crossbar
+    # the same weights stand in for a second training seed: its cells must equal seed 0's
+    both = Setting(spec.name, (model, model), (meta, meta), crossbar, seeds=(0, 1))
+    one = Setting(spec.name, (model,), (meta,), crossbar, seeds=(0,))
+    run = dict(dataset="digits", sweep="variation", values=(0.0, 0.2), draws=2, test_limit=60)
+    full = run_study([both], **run)
+    earlier = run_study([one], **run)
+    assert run_study([both], reuse=earlier, **run).accuracies == full.accuracies
+    # the stored cells are taken as they are, not evaluated again
+    marked = StudyResult.from_json(earlier.to_json())
+    marked.accuracies = {spec.name: [[[0.125, 0.25]], [[0.375, 0.5]]]}
+    extended = run_study([both], reuse=marked, **run)
+    assert [cell[0] for cell in extended.accuracies[spec.name]] == [[0.125, 0.25], [0.375, 0.5]]
+    assert [cell[1] for cell in extended.accuracies[spec.name]] == [cell[1] for cell in full.accuracies[spec.name]]
+    with pytest.raises(ArgumentError, match="reuse.draws: expected 3"):
+        run_study([both], reuse=earlier, **{**run, "draws": 3})
+    with pytest.raises(ArgumentError, match="reuse.test_images: expected 50"):
+        run_study([both], reuse=earlier, **{**run, "test_limit": 50})
+
+
 def test_neurosim_semantics_run_and_say_so(tmp_path, capsys):
     out = tmp_path / "ns"
     assert main(["accuracy", "--dataset", "digits", "--family", "depth", "--semantics", "neurosim", "--values", "0.1",

@@ -163,3 +163,17 @@ def test_dynamic_adc_is_the_floor_quantizer_over_each_call():
     read_back = np.array([0.0, 0.0, 3.5, 3.5, 3.5])
     assert np.array_equal(got[0], read_back - 4)  # minus the offset 2**(B-1) * x
     assert np.array_equal(got[1], np.zeros(5))
+
+
+def test_dummy_column_conversions_are_counted():
+    """NeuroSim digitizes the dummy column once per subarray, input bit and weight slice
+    (``outputDummy`` inside the ``numSubArray`` x input-bit x ``cellRange`` loops)."""
+    rng = np.random.default_rng(3)
+    spec = neurosim_spec()  # 64 rows, 8-bit weights in two 4-bit cells, 8 input cycles
+    w = rng.integers(-128, 128, (150, 5))
+    x = rng.integers(0, 256, (7, 150))
+    _, stats = program(w, spec, rng=0).mvm(x, stats=True)
+    assert stats.reference_conversions == 7 * 3 * 8 * 2  # vectors x subarrays (150 rows / 64) x bits x slices
+    _, plain = program(w, dataclasses.replace(spec, reference_column="g_off"), rng=0).mvm(x, stats=True)
+    assert plain.reference_conversions == 0 and plain.adc_conversions == stats.adc_conversions
+    assert (stats + stats).reference_conversions == 2 * stats.reference_conversions

@@ -76,6 +76,24 @@ def test_float_inference_matches_a_loop_reference(network, seed):
     assert np.allclose(got, loop_reference(network, weights, x), rtol=1e-10, atol=1e-10)
 
 
+def test_large_grouped_and_rectangular_kernels_match_the_loop_reference():
+    """Both ways of lowering convolutions (per kernel offset up to 5x5, one window gather beyond)
+    with strides, padding, groups and R != S; ``small_networks`` draws kernels of at most 3x3."""
+    from xbarsim.workload.zoo import NetBuilder
+
+    net = NetBuilder("kernels", 11, 9, 2)
+    net.conv("k7", 4, 7, stride=2, padding=3)
+    net.conv("k5g", 6, 5, padding=2, groups=2)
+    net.conv("k3x5", 6, 3, stride=(1, 2), padding=(1, 2), S=5, activation="none")
+    net.conv("k1x7", 4, 1, padding=(0, 3), S=7)
+    net.fc("fc", 3)
+    network = load_workload(net.spec)
+    rng = np.random.default_rng(7)
+    weights = random_weights(network, rng)
+    x = rng.normal(size=(3, 2, 11, 9))
+    assert np.allclose(Model(network, weights).forward(x), loop_reference(network, weights, x), rtol=1e-10, atol=1e-10)
+
+
 @settings(max_examples=25)
 @given(small_networks(), seeds, st.sampled_from(["offset", "differential"]), st.sampled_from([1, 2]))
 def test_ideal_crossbars_equal_quantized_integer_inference(network, seed, mapping, dac_bits):

@@ -89,6 +89,11 @@ class MvmStats:
     """Partial sums digitized: vectors x row tiles x conversions per vector x used columns."""
     clipped_conversions: int = 0
     """Conversions whose analog value lay outside the ADC range."""
+    reference_conversions: int = 0
+    """Conversions of NeuroSim's mid-scale dummy column (``reference_column: midscale``), on top
+    of ``adc_conversions``: one per vector, row tile, conversion per vector and column kind
+    (weight slice), as NeuroSim digitizes ``outputDummy`` once per subarray, input bit and
+    weight slice; 0 otherwise."""
 
     def __add__(self, other: "MvmStats") -> "MvmStats":
         if not isinstance(other, MvmStats):
@@ -372,10 +377,24 @@ class ProgrammedMatrix:
         total = codes[0]
         for r in range(1, R):
             total += codes[r]
-        weights = self._w_g[:, None] * self._w_j[None, :] * ranges.step  # (G, J)
-        bound = R * float(ranges.top.max()) * float(np.abs(weights).sum())
-        dtype = np.float64 if (ranges.exact and bound >= _EXACT_FLOAT32) else total.dtype
-        y = self._contract(total, weights, dtype)
+        step = ranges.step  # (G, J)
+        if np.all(step == step[:1]):
+            # the shift-and-add weights factor as w_g x (w_j * step_j): one matrix-vector product
+            # sums the conversions of each column kind over g (integers, exact), then J scaled
+            # adds (measured 4-6x faster than a broadcast product per g)
+            bound = R * float(ranges.top.max()) * float(np.abs(self._w_g).sum())
+            dtype = np.float64 if bound >= _EXACT_FLOAT32 else total.dtype
+            flat = total.reshape(G, -1)
+            summed = (self._w_g.astype(dtype) @ flat.astype(dtype, copy=False)).reshape(n, J, M)
+            per_kind = self._w_j * step[0]  # (J,)
+            y = summed[:, 0].astype(np.float64) * per_kind[0]
+            for j in range(1, J):
+                y += summed[:, j] * per_kind[j]
+        else:
+            weights = self._w_g[:, None] * self._w_j[None, :] * step  # (G, J)
+            bound = R * float(ranges.top.max()) * float(np.abs(weights).sum())
+            dtype = np.float64 if (ranges.exact and bound >= _EXACT_FLOAT32) else total.dtype
+            y = self._contract(total, weights, dtype)
         # code-independent parts: the ADC offsets (lo), flipped columns, the mapping bias
         lo_w = (self._w_g[:, None] * ranges.lo).sum(axis=0) * self._w_j  # (J,)
         if self._sign is not None:
@@ -592,6 +611,8 @@ class ProgrammedMatrix:
             active_row_drives=int(seen["row_activations"].sum()), bitplanes=n * T * t.row_tiles,
             zero_bitplanes=n * T * t.row_tiles - nonzero_planes, adc_conversions=n * per["adc"],
             clipped_conversions=clipped,
+            reference_conversions=(n * t.row_tiles * self.spec.conversions_per_read_group * self._dims[2]
+                                   if self._midscale is not None else 0),
         )
 
     def calibrate(self, inputs, rng: Seed = None, percentile: Optional[float] = None) -> "ProgrammedMatrix":

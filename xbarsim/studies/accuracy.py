@@ -219,6 +219,16 @@ class StudyResult:
         for row in self.rows:
             cells = [_cell(e) for e in self.estimates(row)]
             lines.append(f"| {row} | {_cell(self.float_estimate(row))} | " + " | ".join(cells) + " |")
+        policy = self.extra.get("early_exit")
+        if policy:
+            exits = len(policy["shares"][0])
+            lines += ["", f"Early exit at softmax entropy < {policy['threshold']:g} nats: accuracy [95% CI, clipped to "
+                      "[0, 100]] and share of inputs leaving at each exit:", "",
+                      "| sigma | accuracy | " + " | ".join(f"exit {i + 1}" for i in range(exits)) + " |",
+                      "|" + "---|" * (exits + 2)]
+            for sigma, found, shares in zip(policy["sigmas"], policy["accuracies"], policy["shares"]):
+                lines.append(f"| {_fmt(sigma)} | {_cell(estimate(np.asarray(found, dtype=np.float64)))} | "
+                             + " | ".join(f"{100 * v:.0f}%" for v in shares) + " |")
         return "\n".join(lines)
 
     def to_json(self) -> dict:
@@ -290,7 +300,8 @@ def _logits(out, model: Model, output: Optional[str]):
 def run_study(settings: Sequence[Setting], dataset: str, sweep: str, values: Optional[Sequence[float]] = None,
               draws: Optional[int] = None, title: str = "", progress: Optional[Callable[[str], None]] = None,
               test_limit: Optional[int] = None, semantics: Semantics = Semantics(),
-              early_exit_threshold: Optional[float] = None, cache: Optional[dict] = None) -> StudyResult:
+              early_exit_threshold: Optional[float] = None, cache: Optional[dict] = None,
+              reuse: Optional["StudyResult"] = None) -> StudyResult:
     """Sweep ``sweep`` over ``values`` for every setting; ``draws`` programmings per seed and cell.
 
     ``test_limit``: use the first N test images (None: :data:`DEFAULT_TEST_IMAGES`). Settings
@@ -299,11 +310,21 @@ def run_study(settings: Sequence[Setting], dataset: str, sweep: str, values: Opt
     from the same passes, in ``extra["early_exit"]``. ``cache``: a dict shared between studies,
     so that an evaluation they have in common (the base model in several families) runs once;
     its key is the model's name, the crossbar, the noise, the draw, the test images and the batch.
+
+    ``reuse``: an earlier result of the same study (same dataset, draws, test images and
+    semantics, checked): a (row, training seed) it holds takes its cells from there instead of
+    being evaluated again, so a family study can be extended as models land. Every evaluation
+    depends only on (model, setting, draw), whose programming and noise seeds are fixed (``rng=draw``
+    and ``draw + 1_000_003``), so the result equals a full run. Not for early-exit policies
+    (their per-draw exit shares are not stored).
     """
     parameter = PARAMETERS[sweep]
     values = tuple(values) if values is not None else parameter.values
     draws = draws or DEFAULT_DRAWS.get(dataset, 5)
     data, x, y = _test_data(dataset, test_limit)
+    if reuse is not None:
+        spec, _ = parameter.apply(semantics.crossbar(settings[0].crossbar), values[0])
+        _check_reuse(reuse, dataset, parameter.label, draws, len(y), semantics.describe(spec))
     calibration = np.asarray(data.calibration(), dtype=np.float64)
     batch = semantics.images_per_batch
     start = time.perf_counter()
@@ -333,7 +354,13 @@ def run_study(settings: Sequence[Setting], dataset: str, sweep: str, values: Opt
             random = _random(spec, noise)
             cells = {s.label: [] for s in group}
             exits, shares = [], []
-            for model, meta in zip(first.models, first.metas):
+            for index, (model, meta) in enumerate(zip(first.models, first.metas)):
+                earlier = (None if reuse is None or policy
+                           else _reused(reuse, group, first.seeds[index] if first.seeds else None, value))
+                if earlier is not None:
+                    for label, found in earlier.items():
+                        cells[label].append(found)
+                    continue
                 per_draw = {s.label: [] for s in group}
                 per_draw_exit = []
                 for draw in range(draws if random else 1):
@@ -375,6 +402,30 @@ def run_study(settings: Sequence[Setting], dataset: str, sweep: str, values: Opt
                        columns=values, rows=[s.label for s in settings], accuracies=accuracies, float_accuracy=floats,
                        draws=draws, seeds=max(len(s.models) for s in settings), test_images=len(y),
                        semantics=described or semantics.profile, seconds=time.perf_counter() - start, extra=extra)
+
+
+def _check_reuse(reuse: "StudyResult", dataset: str, column_label: str, draws: int, images: int, described: str):
+    wanted = {"dataset": dataset, "column_label": column_label, "draws": draws, "test_images": images,
+              "semantics": described}
+    for name, value in wanted.items():
+        if getattr(reuse, name) != value:
+            raise ArgumentError(f"reuse.{name}: expected {value!r} (this study's), got {getattr(reuse, name)!r}")
+
+
+def _reused(reuse: "StudyResult", group: Sequence[Setting], seed: Optional[int], value: float):
+    """The earlier cells (draws) of every row of ``group`` for training seed ``seed`` at column
+    ``value``, or None when the earlier result lacks any of them."""
+    if seed is None or value not in reuse.columns:
+        return None
+    column = reuse.columns.index(value)
+    row_seeds = reuse.extra.get("row_seeds", {})
+    found = {}
+    for setting in group:
+        seeds = row_seeds.get(setting.label, [])
+        if seed not in seeds:
+            return None
+        found[setting.label] = list(reuse.accuracies[setting.label][column][seeds.index(seed)])
+    return found
 
 
 def _all_outputs(out, model: Model) -> Dict[str, np.ndarray]:

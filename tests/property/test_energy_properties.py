@@ -54,7 +54,8 @@ def test_more_tiles_draw_more_static_power(arch, network, extra, tech):
 
     A larger mesh may route data over other hops and change the run's length, so the static
     *power* (leakage energy over the run's time) is what must rise on every example; the
-    energy per inference must rise whenever the two runs take the same time and count the same actions.
+    energy per inference must rise whenever the two runs take the same time and count the same actions
+    (and its dynamic part stay the same, except on a bus, whose wires lengthen with every tile).
     """
     table = {"version": 1, "name": "models", "model": tech}
     base = _simulate(arch, network, schedule="layer", energy=table)
@@ -64,7 +65,11 @@ def test_more_tiles_draw_more_static_power(arch, network, extra, tech):
     # same work (every count equal: a larger mesh may route data over other hops) in the same time
     if bigger.cycles == base.cycles and bigger.actions == base.actions:
         assert bigger.energy_per_inference_pj > base.energy_per_inference_pj
-        assert bigger.energy.dynamic_pj == pytest.approx(base.energy.dynamic_pj, rel=1e-9)
+        if arch.interconnect.topology == "bus":
+            # a bus is priced as wires across the chip (NeuroSim's X-Y bus): longer with more tiles
+            assert bigger.energy.dynamic_pj >= base.energy.dynamic_pj * (1 - 1e-12)
+        else:
+            assert bigger.energy.dynamic_pj == pytest.approx(base.energy.dynamic_pj, rel=1e-9)
 
 
 def test_energy_per_inference_rises_as_utilization_falls():

@@ -194,12 +194,14 @@ CASES: Tuple[Case, ...] = (
         Metric("area_mm2", 85.4, _ISAAC + ": chip area", 0.02),
         Metric("peak_power_gops_per_w", 627.5, _ISAAC + ": ISAAC-CE 627.5 GOPS/W", 0.02),
     )),
+    # accumulation / other shares: guards widened by 5 points when the mesh placement became local
+    # (issue 8: stripe-snake routers, relays), which cut xbarsim's network energy ("other")
     _neurosim_case("neurosim-sram22", "SRAM 22 nm, 4b ADC, 64 rows", (8.01, 17.13, 84.39),
                    NeuroSimRun(9.31754, 26.0543, 78.1314, 3.84603e7, 293364, 2.61038e7, 5.58011e6, 6.77637e6),
-                   (2.85, 0.15, 1.15, 2.3, 0.3, 0.45, 1.3, 0.35, 0.85, 0.6)),
+                   (2.85, 0.15, 1.15, 2.3, 0.3, 0.45, 1.3, 0.35, 0.9, 0.6)),
     _neurosim_case("neurosim-rram22", "RRAM 22 nm on/off 17, 4b ADC, 64 rows", (8.16, 19.88, 378.06),
                    NeuroSimRun(9.3834, 30.8432, 341.323, 3.24643e7, 272290, 1.59691e7, 5.17621e6, 1.1319e7),
-                   (2.85, 0.1, 0.6, 2.35, 0.4, 0.65, 0.55, 0.1, 0.7, 0.25)),
+                   (2.85, 0.1, 0.6, 2.35, 0.4, 0.65, 0.55, 0.1, 0.75, 0.3)),
     Case("neurram-4b6b", "neurram", None, (
         Metric("peak_tops", 0.7439, _NEURRAM + "d: 4-bit inputs, 6-bit outputs, 48 cores", 0.1),
         Metric("peak_tops_per_w", 15.95, _NEURRAM + "e (its energy breakdown, 12b, calibrates neurram.yaml)", 0.05,

@@ -14,6 +14,9 @@ the ``pipeline`` schedule when all its readers run in the same round, straight i
 buffers of the tiles that read it (*pushed* there over the network); otherwise (``layer``
 schedule, a later round, a split layer) to the global buffer if it fits beside the feature
 maps still waiting for readers, else to DRAM, from where its readers *load* it row by row.
+On a mesh, pushed outputs cross the links once per destination router: the router's first
+destination tile relays them to its other tiles (a buffer read there and a transfer through
+the router's ports), as a concentrated mesh's router delivers to its local tiles.
 
 **Regions and back-pressure.** Data arriving at a tile for a layer is held in that layer's
 *input region* of the tile buffer, one region per (reading layer, source, tile), until every
@@ -1006,15 +1009,29 @@ class _Builder:
         where = self.location[layer.index]
         pushes = []
         if where == "tile":
+            # a router's first destination tile relays the outputs to its other tiles: the data
+            # cross the mesh links once per router, not once per tile (module notes)
+            relays: Dict[Tuple[int, int], Tuple[int, int]] = {}  # router -> (relay tile, its buffer write)
+            here = self.mesh.router(tile)
             for reader, tiles in dests:
                 for dst in tiles:
                     region = self.region(reader, layer.index, dst)
                     if dst == tile:
                         first = self.op("buffer_write", self.resource("tile_buffer", tile), nbytes, preds=last,
                                         region=region)
-                    else:
+                        pushes.append((first, reader, dst))
+                        continue
+                    router = self.mesh.router(dst)
+                    relay = None if self.mesh.bus or router == here else relays.get(router)
+                    if relay is None:
                         first = self.transfer(tile, dst, nbytes, last, region=region)
-                        self.op("buffer_write", self.resource("tile_buffer", dst), nbytes, preds=(first,))
+                    else:
+                        read = self.op("buffer_read", self.resource("tile_buffer", relay[0]), nbytes,
+                                       preds=(relay[1],))
+                        first = self.transfer(relay[0], dst, nbytes, (read,), region=region)
+                    written = self.op("buffer_write", self.resource("tile_buffer", dst), nbytes, preds=(first,))
+                    if relay is None and not self.mesh.bus and router != here:
+                        relays[router] = (dst, written)
                     pushes.append((first, reader, dst))
         elif where == "glb":
             self.op("glb_write", self.resource("glb"), nbytes, preds=last)
@@ -1192,10 +1209,13 @@ class _Builder:
         """Where pooling and residual-add steps run, and the working set of every region.
 
         Weight layers run on their copies. A pool or add step runs on the tile that produces its
-        first needed input unit (by default), or of another input's producer, or on the least
-        loaded tiles of its round, rows dealt in turn (a residual add's shortcut rows then wait on
-        several tiles instead of one): whichever keeps the largest per-tile sum of working sets
-        (of regions that can be live together) smallest. The rule does not depend on buffer sizes,
+        first needed input unit (by default), or of another input's producer, or spread over the
+        tiles of its round nearest (in mesh links) to those producers, or over its least loaded
+        tiles, rows dealt in turn (a residual add's shortcut rows then wait on several tiles
+        instead of one): whichever keeps the largest per-tile sum of working sets (of regions that
+        can be live together) smallest, unless a placement on or nearest the producers does not
+        raise the largest sum already on the chip: then the smallest of those, as the data stay
+        local (ISAAC pools in the producing tile). The rule does not depend on buffer sizes,
         which only decide whether the result fits."""
         self._frontiers()
         self.region_need: Dict[Tuple[int, int, int], int] = {}
@@ -1231,6 +1251,7 @@ class _Builder:
                 continue
             spi = layer.E * m.segments
             candidates = []
+            local = 0  # candidates[:local] run next to their inputs' producers
             for src in self.sources[layer.index]:
                 if src.source >= 0 and src.where == "tile":
                     first = np.array([min(u) for u in src.units], dtype=np.int64)
@@ -1252,21 +1273,34 @@ class _Builder:
                         spread = np.array(pool[:k], dtype=np.int64)[np.arange(spi) % k]
                         candidates.insert(0, np.broadcast_to(spread, (self.batch, spi)).copy())
             else:
-                pool = sorted(set(round_tiles.get(m.round, [m.home_tile])),
-                              key=lambda t: (demand.get((t, phase(layer)), 0), t))
+                local = len(candidates)  # candidates before this index run where their inputs are produced
+                tiles = sorted(set(round_tiles.get(m.round, [m.home_tile])))
+                producers = np.unique(np.concatenate([np.unique(c) for c in candidates]))
+                nearest = sorted(tiles, key=lambda t: (self.mesh.distance(t, producers), demand.get((t, phase(layer)), 0),
+                                                       t))
+                loaded = sorted(tiles, key=lambda t: (demand.get((t, phase(layer)), 0), t))
                 k0 = len(np.unique(candidates[0]))
                 tokens = self.sequence_model and layer.E == 1  # a token sequence: segments dealt in turn
-                for k in sorted({min(len(pool), k0 * f) for f in ((1, 2, 4, 16) if tokens else (1, 2, 4))}):
-                    rows = np.arange(spi) if tokens else np.arange(spi) // m.segments  # neighbours on different tiles
-                    spread = np.array(pool[:k], dtype=np.int64)[rows % k]
-                    candidates.append(np.broadcast_to(spread, (self.batch, spi)).copy())
-            best = None
-            for homes in candidates:
+                for pool in (nearest, loaded):
+                    for k in sorted({min(len(pool), k0 * f) for f in ((1, 2, 4, 16) if tokens else (1, 2, 4))}):
+                        rows = np.arange(spi) if tokens else np.arange(spi) // m.segments  # neighbours on different tiles
+                        spread = np.array(pool[:k], dtype=np.int64)[rows % k]
+                        candidates.append(np.broadcast_to(spread, (self.batch, spi)).copy())
+                    if pool is nearest:
+                        local = len(candidates)
+            # the smallest largest working set; but a placement next to the producers wins if it
+            # does not raise the largest working set already on the chip (it keeps data local)
+            peak = max((v for (_, p), v in demand.items() if p == phase(layer)), default=0)
+            best = near = None
+            for i, homes in enumerate(candidates):
                 needs = needs_of(layer, [homes])
                 score = max((demand.get((tile, phase(layer)), 0) + value for (_, tile), value in needs.items()),
                             default=0)
                 if best is None or score < best[0]:
                     best = (score, homes, needs)
+                if i < local and score <= peak and (near is None or score < near[0]):
+                    near = (score, homes, needs)
+            best = near or best
             self.homes[(layer.index, 0)] = best[1]
             add(layer, best[2])
         self.demand = demand

@@ -145,7 +145,6 @@ def run_stream(stream, durations: np.ndarray, capacities: np.ndarray, region_cap
     dirty_regions = set()
     last_end = [-1]  # the operation that ended last (the latest in its cycle's bucket)
     done = [0, 0, 0]  # operations finished, at the last progress call; steps finished
-    schedule = env.schedule
     queue_heap = env._queue  # noqa: SLF001 (the calendar's own heap: see start())
     eid = env._eid  # noqa: SLF001
 

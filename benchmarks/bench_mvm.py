@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, installed or not
+from _timing import interleaved  # noqa: E402  (benchmarks/, the script's own folder)
 from xbarsim.functional import CrossbarSpec, program  # noqa: E402
 
 
@@ -52,14 +52,7 @@ def main() -> None:
             a @ b
 
     cases = {"floor": floor, "noiseless": lambda: quiet.mvm(inputs), "read noise 1%": lambda: noisy.mvm(inputs)}
-    for run in cases.values():  # warm up caches, thread pools and BLAS
-        run()
-    times = {name: [] for name in cases}
-    for _ in range(args.repeats):
-        for name, run in cases.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
+    times = interleaved(cases, args.repeats, warmup=True)  # warm-up: caches, thread pools and BLAS
     median = {name: statistics.median(values) for name, values in times.items()}
 
     print(f"case: {size}x{size} weights, {args.vectors} vectors, {spec.input_cycles} input cycles x "

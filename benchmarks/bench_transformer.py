@@ -17,10 +17,10 @@ import argparse
 import dataclasses
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, installed or not
+from _timing import interleaved  # noqa: E402  (benchmarks/, the script's own folder)
 import xbarsim  # noqa: E402
 from xbarsim.studies.data import load_dataset  # noqa: E402
 from xbarsim.studies.transformer import comparison_models  # noqa: E402
@@ -37,12 +37,7 @@ def main() -> None:
     cases = {"float": lambda: model.forward(data.x_test),
              "digital": lambda: chips["digital"].forward(data.x_test, rng=1),
              "crossbar": lambda: chips["crossbar"].forward(data.x_test, rng=1)}
-    times = {name: [] for name in cases}
-    for _ in range(args.repeats):
-        for name, run in cases.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
+    times = interleaved(cases, args.repeats)
     images = len(data.x_test)
     for name, values in times.items():
         rates = sorted(images / t for t in values)

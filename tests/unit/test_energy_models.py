@@ -184,5 +184,6 @@ def test_lstp_logic_leaks_at_neurosims_low_power_off_current():
     for name in ("dac", "sh", "shift_add", "tile_shift_add", "act", "pool"):
         assert lstp[name].leakage == pytest.approx(hp[name].leakage * 100.00e-6 / 100.20e-3, rel=1e-12)
         assert lstp[name].actions == hp[name].actions and lstp[name].area == hp[name].area
+        assert "LSTP" in lstp[name].source and "LSTP" not in hp[name].source
     for name in ("tile_buffer", "glb", "ireg", "oreg", "xbar", "adc"):
         assert lstp[name].leakage == hp[name].leakage

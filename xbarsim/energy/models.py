@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Dict, Optional, Tuple
@@ -110,6 +110,8 @@ _LEAK_W_PER_UM2 = 2.40e-6 / 278.0  # the adder's leakage over its area: logic le
 #: of width, high-performance (22nm.pm: 100.20e-3 uA/um) and low-power (22nm_LP.pm: 100.00e-6
 #: uA/um). Their ratio scales the logic leakage of an LSTP process (Param.cpp deviceroadmap 2).
 _IOFF_HP_UA_PER_UM, _IOFF_LP_UA_PER_UM = 100.20e-3, 100.00e-6
+#: Components whose static power is logic leakage (:func:`_logic_leak`); ``noc`` only as mesh routers.
+_LOGIC_COMPONENTS = frozenset({"dac", "sh", "shift_add", "tile_shift_add", "act", "pool", "noc", "mxu", "vec"})
 #: NeuroSim V1.4 Param.cpp calibration: switching activity of adders (delta) and flip-flops (gamma).
 _ADDER_ACTIVITY, _DFF_ACTIVITY = 0.15, 0.5
 #: NeuroSim V1.4 Param.cpp: input toggling rate for interconnect energy.
@@ -492,6 +494,11 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
         source=f"a 16-bit floating-point lane: the mean of Horowitz ISSCC 2014's FP16 add and multiply, 45 nm "
                f"scaled to {nm:g} nm")
 
+    if tech.logic == "lstp":  # say so where the logic's leakage was scaled (every _logic_leak user)
+        for name in _LOGIC_COMPONENTS & set(out):
+            if name != "noc" or arch.interconnect.topology == "mesh":
+                out[name] = replace(out[name], source=out[name].source + "; LSTP logic leakage (x 1/1002: NeuroSim "
+                                                                       "Technology.cpp 22 nm LP / HP off current)")
     missing = set(REGISTRY.components) - set(out)
     if missing:  # a family added without a model: say so rather than price it at zero
         raise ConfigError(("model",), f"component models for every component (none for {', '.join(sorted(missing))})",

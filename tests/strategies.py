@@ -176,6 +176,17 @@ def small_archs(draw, **fixed):
 
 
 @st.composite
+def chip_activation_archs(draw):
+    """Small random bus chips that activate at chip level (``chip.activation: chip``, NeuroSim's
+    ``chipActivation``), with drawn chip-level units, partial-sum widths and partial-sum ports."""
+    return draw(small_archs(**{
+        "interconnect.topology": "bus", "chip.activation": "chip",
+        "chip.activation_units": draw(st.integers(1, 8)),
+        "tile.psum_port_bits": draw(st.sampled_from([8, 26, 52, 256])),
+        "tile.psum_bits": draw(st.integers(8, 32))}))
+
+
+@st.composite
 def reference_cases(draw):
     """(arch, network, batch, schedule) the independent stream derivation covers: one tile, one
     PE of one array per weight layer (hence one copy each, nothing to replicate), rows of one
@@ -240,6 +251,7 @@ RETIME_VALUES = {
     "tile.vector_unit.lanes": [8, 64], "tile.matrix_unit.macs_per_cycle": [16, 256],
     "tile.matrix_unit.buffer.width_bits": [64, 512], "tile.matrix_unit.buffer.bandwidth": ["4GB/s", "64GB/s"],
     "tile.matrix_unit.buffer.latency": ["0s", "2ns"], "programming.endurance": [1e6, 1e12],
+    "chip.activation_units": [1, 8], "tile.psum_port_bits": [8, 64],
 }
 """Candidate values of every field a replay may change (checked against the field declarations); a
 dict value changes several fields together (a field valid only with another)."""

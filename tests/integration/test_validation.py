@@ -153,3 +153,20 @@ def test_conventions_reject_unknown_values_in_one_line():
     assert str(info.value) == "conventions.layer_time: expected 'overlapped' or 'serial', got 'parallel'"
     with pytest.raises(ConfigError, match="conventions.static"):
         Conventions(static="some")
+
+
+@pytest.mark.parametrize("preset", ["neurosim-sram22", "neurosim-rram22"])
+def test_neurosim_presets_carry_neurosims_partial_sums(preset):
+    """The presets activate at chip level (NeuroSim's chipActivation) with partial sums as wide as
+    NeuroSim derives them from their own ADC bits, rows, input bits and weight slices (26 bits for
+    Table VII's settings), through a port of two of them per clock (Tile.cpp: numPECM = 2)."""
+    from xbarsim.config import evolve
+    from xbarsim.energy.validation import neurosim_psum_bits
+
+    arch = xbarsim.load_arch(preset)
+    assert arch.chip.activation == "chip"
+    assert arch.tile.psum_bits == neurosim_psum_bits(arch) == 26
+    assert arch.tile.psum_port_bits == 2 * arch.tile.psum_bits
+    # the width follows the design: a 5-bit ADC reading all 128 rows at once (NeuroSim's defaults)
+    assert neurosim_psum_bits(evolve(arch, {"crossbar.adc_bits": 5, "crossbar.rows": 128})) == 26
+    assert neurosim_psum_bits(evolve(arch, {"crossbar.input_bits": 4})) == 22

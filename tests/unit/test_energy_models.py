@@ -157,7 +157,8 @@ def test_a_bus_is_wires_without_routers_a_mesh_has_routers():
     assert arch.interconnect.topology == "bus"
     table = resolve(load_energy("neurosim-sram22"), arch)
     bus = table.components["noc"]
-    mesh = resolve(load_energy("neurosim-sram22"), evolve(arch, {"interconnect.topology": "mesh"})).components["noc"]
+    on_mesh = evolve(arch, {"interconnect.topology": "mesh", "chip.activation": "tile"})  # chip activation: a bus
+    mesh = resolve(load_energy("neurosim-sram22"), on_mesh).components["noc"]
     assert bus.area == 0 and bus.leakage == 0 and mesh.area > 0 and mesh.leakage > 0
     # energy per byte: 8 bits x 0.5 x (0.5 + 0.18) x 0.2 fF/um x L x V_dd^2, L half the chip's side, the chip's
     # side sqrt(tiles) tile sides; the tile bus (C V^2 x 0.18 per bit over one tile side) gives the side
@@ -166,3 +167,23 @@ def test_a_bus_is_wires_without_routers_a_mesh_has_routers():
     side_m = tile_bit_j / (_ROW_F_PER_M * 0.85 ** 2 * 0.18)
     expected = 8 * 0.5 * (0.5 + 0.18) * 0.2e-15 / 1e-6 * (math.sqrt(arch.chip.tiles) * side_m / 2) * 0.85 ** 2
     assert bus.actions["byte_hop"].joules == pytest.approx(expected, rel=1e-9)
+
+
+def test_lstp_logic_leaks_at_neurosims_low_power_off_current():
+    """``logic: lstp`` scales every logic component's leakage by NeuroSim's 22 nm LP / HP off
+    currents (Technology.cpp: 100.00e-6 / 100.20e-3 uA/um) and leaves memories and energies alone."""
+    import dataclasses
+
+    from xbarsim.energy.models import model_components
+
+    arch = xbarsim.load_arch("neurosim-sram22")
+    tech = load_energy("neurosim-sram22").model
+    assert tech.logic == "lstp"  # the NeuroSim presets: Param.cpp deviceroadmap 2
+    lstp = model_components(arch, tech)
+    hp = model_components(arch, dataclasses.replace(tech, logic="hp"))
+    for name in ("dac", "sh", "shift_add", "tile_shift_add", "act", "pool"):
+        assert lstp[name].leakage == pytest.approx(hp[name].leakage * 100.00e-6 / 100.20e-3, rel=1e-12)
+        assert lstp[name].actions == hp[name].actions and lstp[name].area == hp[name].area
+        assert "LSTP" in lstp[name].source and "LSTP" not in hp[name].source
+    for name in ("tile_buffer", "glb", "ireg", "oreg", "xbar", "adc"):
+        assert lstp[name].leakage == hp[name].leakage

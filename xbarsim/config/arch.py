@@ -64,6 +64,16 @@ class Arch(Spec):
         if self.pe.adcs_per_array > self.crossbar.cols:
             raise ConfigError(("pe", "adcs_per_array"), f"an integer 1..{self.crossbar.cols} (at most crossbar.cols)",
                               self.pe.adcs_per_array)
+        if self.chip.activation == "chip" and self.interconnect.topology != "bus":
+            raise ConfigError(("chip", "activation"), "'tile' unless interconnect.topology is 'bus' (chip-level "
+                              "units are placed on the bus; their place on a mesh is not modelled)",
+                              self.chip.activation)
+        if self.chip.activation == "chip" and self.chip.activation_units < 1:
+            raise ConfigError(("chip", "activation_units"), "an integer >= 1 with chip.activation: chip",
+                              self.chip.activation_units)
+        if self.chip.activation == "chip" and self.tile.psum_port_bits < 1:
+            raise ConfigError(("tile", "psum_port_bits"), "an integer >= 1 with chip.activation: chip",
+                              self.tile.psum_port_bits)
         if self.programming.rows_in_parallel > self.crossbar.rows:
             raise ConfigError(("programming", "rows_in_parallel"),
                               f"an integer 1..{self.crossbar.rows} (at most crossbar.rows)",

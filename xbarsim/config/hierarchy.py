@@ -31,6 +31,16 @@ class ChipSpec(Spec):
                                "off-chip links to DRAM and hosts (ISAAC: 4 HyperTransport); at least 1, since every "
                                "run reads its input from DRAM and writes its output there; their count sets area and "
                                "power, their speed is dram.bandwidth x dram.channels", affects=PRICE)
+    activation: str = param(Choice("tile", "chip"), "tile",
+                            "where a weight layer's partial sums are finished and activated: 'tile' (ISAAC: the "
+                            "home tile activates and sends outputs at their own precision) or 'chip' (NeuroSim "
+                            "V1.4 Param.cpp chipActivation: the home tile streams its tile.psum_bits partial sums "
+                            "through its buffer and sends them over the bus to chip-level activation units, "
+                            "which send the outputs on); 'chip' needs interconnect.topology: bus", affects=MAPPING)
+    activation_units: int = param(Integer(0, 1 << 24), 0,
+                                  "chip-level activation units, one output per cycle each, used with activation: "
+                                  "chip (NeuroSim V1.4 Chip.cpp GreLu: one per 8 columns of the widest tile "
+                                  "throughput)", affects=("timing", "price"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,6 +173,16 @@ class TileSpec(Spec):
     output_register: float = param(Quantity("size", 0), "3KiB",
                                    "tile output register; must hold one vector's outputs of the tile's PEs "
                                    "(ISAAC: 3 KB = 12 x 256 B)", affects=("mapping", "price"))
+    psum_bits: int = param(Integer(1, 64), 16,
+                           "bits of a partial sum the tile sends to the chip-level activation units with "
+                           "chip.activation: chip, after its PEs' and its own adder trees (NeuroSim V1.4 Tile.cpp: "
+                           "accumulation numStage + numAdderBit; xbarsim.energy.validation.neurosim_psum_bits "
+                           "derives it); unused without", affects=MAPPING)
+    psum_port_bits: int = param(Integer(0, 1 << 20), 0,
+                                "bits per clock of the tile buffer's port through which partial sums leave "
+                                "with chip.activation: chip (NeuroSim V1.4 Tile.cpp: its output buffer's "
+                                "interface, (PE output bits + log2 PEs) x PEs); needed >= 1 with chip "
+                                "activation, unused without", affects=TIMING)
     bus_bandwidth: float = param(Quantity("bandwidth", 0, lo_open=True), "57.6GB/s",
                                  "bus from the tile buffer to the PEs' input registers (ISAAC: 384 wires at "
                                  "1.2 GHz = 57.6 GB/s)", affects=TIMING)

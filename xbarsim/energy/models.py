@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Dict, Optional, Tuple
@@ -106,6 +106,12 @@ _REG_UM2_PER_BIT = 5.98
 _CMP_PJ_PER_BIT = 0.02947 / 32  # 32-bit comparator
 _CMP_UM2_PER_BIT = 71.0 / 32
 _LEAK_W_PER_UM2 = 2.40e-6 / 278.0  # the adder's leakage over its area: logic leakage density
+#: NeuroSim V1.4 Technology.cpp, 22 nm PTM models at 300 K: off current of a minimum NMOS per um
+#: of width, high-performance (22nm.pm: 100.20e-3 uA/um) and low-power (22nm_LP.pm: 100.00e-6
+#: uA/um). Their ratio scales the logic leakage of an LSTP process (Param.cpp deviceroadmap 2).
+_IOFF_HP_UA_PER_UM, _IOFF_LP_UA_PER_UM = 100.20e-3, 100.00e-6
+#: Components whose static power is logic leakage (:func:`_logic_leak`); ``noc`` only as mesh routers.
+_LOGIC_COMPONENTS = frozenset({"dac", "sh", "shift_add", "tile_shift_add", "act", "pool", "noc", "mxu", "vec"})
 #: NeuroSim V1.4 Param.cpp calibration: switching activity of adders (delta) and flip-flops (gamma).
 _ADDER_ACTIVITY, _DFF_ACTIVITY = 0.15, 0.5
 #: NeuroSim V1.4 Param.cpp: input toggling rate for interconnect energy.
@@ -181,6 +187,11 @@ class TechnologySpec(Spec):
     link_area: float = param(Quantity("area", 0), f"{_HT_MM2!r}mm2", "area of one off-chip link (ISAAC: 5.72 mm2)")
     activity: float = param(Real(0, 1, lo_open=True), _ADDER_ACTIVITY,
                             "switching activity of adders (NeuroSim Param.cpp delta = 0.15)")
+    logic: str = param(Choice("hp", "lstp"), "hp",
+                       "transistors of the digital logic (DAC latches, sample-and-holds, adders, units, routers): "
+                       "'hp' leaks at Aladdin's 40 nm adder density, taken as a high-performance library, or "
+                       "'lstp' (low standby power, NeuroSim's default deviceroadmap) at that density x "
+                       "I_off(LP) / I_off(HP) = 1/1002 (NeuroSim V1.4 Technology.cpp, 22 nm PTM)")
     cell_current: bool = param(Boolean(), True,
                                "price the cells' read current (V_read^2 G t per driven cell); false when the ADC "
                                "figure already includes it (NeuroSim's sense amplifier, whose energy is that of its "
@@ -271,10 +282,14 @@ def _interpolate2(rows, log_size, log_width, field):
     return _interpolate1(per_width, log_width)
 
 
-def _logic_leak(area_m2: float, node_m: float) -> float:
+def _logic_leak(area_m2: float, node_m: float, logic: str = "hp") -> float:
     """Static power of logic of this area at ``node_m``: Aladdin's adder leakage density at 40 nm,
-    scaled like energy per area."""
-    return _LEAK_W_PER_UM2 * area_m2 * 1e12 * energy_factor(_ALADDIN_NODE, node_m) / area_factor(_ALADDIN_NODE, node_m)
+    scaled like energy per area; for ``lstp`` logic times the ratio of low-power to high-performance
+    off currents (NeuroSim V1.4 Technology.cpp, 22 nm PTM: 100.00e-6 / 100.20e-3 uA/um), the ratio
+    taken at 22 nm whatever the node."""
+    flavour = _IOFF_LP_UA_PER_UM / _IOFF_HP_UA_PER_UM if logic == "lstp" else 1.0
+    density = _LEAK_W_PER_UM2 * energy_factor(_ALADDIN_NODE, node_m) / area_factor(_ALADDIN_NODE, node_m)
+    return density * area_m2 * 1e12 * flavour
 
 
 @dataclass(frozen=True)
@@ -344,7 +359,7 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     # DAC: a latch per bit, and the drive of its row to the digit's fraction of full scale
     dac_m2 = xb.dac_bits * _REG_UM2_PER_BIT * 1e-12 * af(_ALADDIN_NODE)
     out["dac"] = ComponentModel(
-        area=dac_m2, leakage=_logic_leak(dac_m2, node),
+        area=dac_m2, leakage=_logic_leak(dac_m2, node, tech.logic),
         actions={"convert": xb.dac_bits * _REG_PJ_PER_BIT * 1e-12 * _DFF_ACTIVITY * ef(_ALADDIN_NODE),
                  "drive": row_drive / full},
         peak_rate={"convert": 1 / read_s, "drive": full / read_s},
@@ -354,7 +369,8 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
 
     sh_m2 = _SH_UM2 * 1e-12 * af(_ISAAC_NODE)
     out["sh"] = ComponentModel(
-        area=sh_m2, leakage=_logic_leak(sh_m2, node), actions={"sample": _SH_PJ * 1e-12 * ef(_ISAAC_NODE)},
+        area=sh_m2, leakage=_logic_leak(sh_m2, node, tech.logic),
+        actions={"sample": _SH_PJ * 1e-12 * ef(_ISAAC_NODE)},
         peak_rate={"sample": 1 / read_s}, source=f"ISAAC Table I sample-and-hold (about 1 fJ), scaled 32 -> {nm:g} nm")
 
     adc_j, adc_m2, how = adc_energy_area(tech.adc, xb.adc_bits, pe.adc_rate, node)
@@ -373,11 +389,11 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     add_m2 = width * (_ADDER_UM2_PER_BIT + _REG_UM2_PER_BIT) * 1e-12 * af(_ALADDIN_NODE)
     sa_rate = pe.adc_rate * pe.adcs_per_array * pe.arrays / max(1, pe.shift_add_units)
     out["shift_add"] = ComponentModel(
-        area=add_m2, leakage=_logic_leak(add_m2, node), actions={"op": add_j}, peak_rate={"op": sa_rate},
+        area=add_m2, leakage=_logic_leak(add_m2, node, tech.logic), actions={"op": add_j}, peak_rate={"op": sa_rate},
         source=f"{width}-bit adder and register (Aladdin 40 nm, activities {tech.activity:g} and 0.5 as NeuroSim), "
                f"scaled to {nm:g} nm")
     out["tile_shift_add"] = ComponentModel(
-        area=add_m2, leakage=_logic_leak(add_m2, node), actions={"op": add_j}, peak_rate={"op": clock},
+        area=add_m2, leakage=_logic_leak(add_m2, node, tech.logic), actions={"op": add_j}, peak_rate={"op": clock},
         source=out["shift_add"].source)
 
     def register(size_bytes: float, rate_bytes: float, what: str) -> ComponentModel:
@@ -396,7 +412,7 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     cmp_j = out_bits * _CMP_PJ_PER_BIT * 1e-12 * ef(_ALADDIN_NODE)
     cmp_m2 = out_bits * _CMP_UM2_PER_BIT * 1e-12 * af(_ALADDIN_NODE)
     for name, what in (("act", "ReLU: a comparison with zero"), ("pool", "max-pool: a comparison")):
-        out[name] = ComponentModel(area=cmp_m2, leakage=_logic_leak(cmp_m2, node), actions={"op": cmp_j},
+        out[name] = ComponentModel(area=cmp_m2, leakage=_logic_leak(cmp_m2, node, tech.logic), actions={"op": cmp_j},
                                    peak_rate={"op": clock},
                                    source=f"{what} of {out_bits} bits (Aladdin 40 nm comparator), scaled to {nm:g} nm")
 
@@ -440,7 +456,7 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     else:
         router_m2 = _ROUTER_MM2 * 1e-6 * af(_ISAAC_NODE)
         out["noc"] = ComponentModel(
-            area=router_m2, leakage=_logic_leak(router_m2, node),
+            area=router_m2, leakage=_logic_leak(router_m2, node, tech.logic),
             actions={"byte_hop": _ROUTER_PJ_PER_BYTE * 1e-12 * ef(_ISAAC_NODE)},
             peak_rate={"byte_hop": 5 * arch.interconnect.bandwidth},
             source=f"ISAAC Table I router (42 mW for 38.4 GB/s, 0.151 mm2 at 32 nm), scaled to {nm:g} nm")
@@ -461,7 +477,7 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     mac_j = (mul_pj + _ADD_32[0] * acc_bits / 32) * 1e-12 * ef(_HOROWITZ_NODE)
     mac_m2 = (mul_um2 + _ADD_32[1] * acc_bits / 32) * 1e-12 * af(_HOROWITZ_NODE)
     out["mxu"] = ComponentModel(
-        area=mac_m2, leakage=_logic_leak(mac_m2, node), actions={"mac": mac_j}, peak_rate={"mac": clock},
+        area=mac_m2, leakage=_logic_leak(mac_m2, node, tech.logic), actions={"mac": mac_j}, peak_rate={"mac": clock},
         source=f"{bits}-bit multiplier (power law through Horowitz ISSCC 2014's 8- and 32-bit multipliers) and "
                f"{acc_bits}-bit accumulator (his 32-bit add, linear in width), 45 nm scaled to {nm:g} nm")
     buf = mxu.buffer
@@ -473,11 +489,16 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
                f"{buf.width_bits}-bit access, scaled to {nm:g} nm")
     lane_m2 = _FP16_LANE[1] * 1e-12 * af(_HOROWITZ_NODE)
     out["vec"] = ComponentModel(
-        area=lane_m2, leakage=_logic_leak(lane_m2, node),
+        area=lane_m2, leakage=_logic_leak(lane_m2, node, tech.logic),
         actions={"op": _FP16_LANE[0] * 1e-12 * ef(_HOROWITZ_NODE)}, peak_rate={"op": clock},
         source=f"a 16-bit floating-point lane: the mean of Horowitz ISSCC 2014's FP16 add and multiply, 45 nm "
                f"scaled to {nm:g} nm")
 
+    if tech.logic == "lstp":  # say so where the logic's leakage was scaled (every _logic_leak user)
+        for name in _LOGIC_COMPONENTS & set(out):
+            if name != "noc" or arch.interconnect.topology == "mesh":
+                out[name] = replace(out[name], source=out[name].source + "; LSTP logic leakage (x 1/1002: NeuroSim "
+                                                                       "Technology.cpp 22 nm LP / HP off current)")
     missing = set(REGISTRY.components) - set(out)
     if missing:  # a family added without a model: say so rather than price it at zero
         raise ConfigError(("model",), f"component models for every component (none for {', '.join(sorted(missing))})",

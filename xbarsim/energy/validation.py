@@ -48,8 +48,8 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 __all__ = ["Conventions", "Metric", "Case", "NeuroSimRun", "CASES", "run_case", "run_validation", "format_table", "failures",
-           "neurosim_model", "NEUROSIM_SEED", "NEUROSIM_CATEGORIES", "TARGET_METRICS", "serial_layer_cycles",
-           "SERIAL_GROUPS"]
+           "neurosim_model", "neurosim_psum_bits", "NEUROSIM_SEED", "NEUROSIM_CATEGORIES", "TARGET_METRICS",
+           "serial_layer_cycles", "SERIAL_GROUPS"]
 
 NEUROSIM_SEED = 2024
 """Seed of the NeuroSim validation model's weights and image."""
@@ -91,6 +91,28 @@ def neurosim_model():
     image = gaussian_filter(rng.normal(size=(1, 3, 32, 32)), sigma=(0, 0, 1.5, 1.5))
     image /= image.std()
     return network, Model(network, weights), image
+
+
+def neurosim_psum_bits(arch, subarray_rows: int = 128, subarrays_per_pe: int = 16, pes_per_tile: int = 4) -> int:
+    """Width of the partial sums a NeuroSim V1.4 conventional-mapped tile sends to chip-level
+    activation (``chipActivation``), from the arch's ADC bits, rows read at once, input bits and
+    weight slices, as NeuroSim derives it (Tile.cpp ``TileInitialize``, Chip.cpp ``ChipInitialize``):
+
+    * a subarray's output (``parallelRead``): ``log2(levelOutput) + ceil(log2(ceil(numRowSubArray /
+      numRowParallel))) + numBitInput + (numColPerSynapse - 1) cellBit + 1``;
+    * a PE's adder tree adds ``ceil(sqrt(subarrays per PE))`` bits (``numBitPEOutputCM``);
+    * the tile's accumulation adds ``ceil(log2(numPECM))`` stages, ``numPECM = sqrt(PEs per tile)``
+      (``accumulationCM->numStage + numAdderBit``, Tile.cpp's ``numBitToLoadIn``).
+
+    ``subarray_rows``, ``subarrays_per_pe`` and ``pes_per_tile`` are NeuroSim's floorplan (Param.cpp
+    128-row subarrays; 512 x 512-cell PEs, 2 x 2 per 1024 x 1024 tile); xbarsim reads a subarray's
+    ``numRowParallel`` rows as one array of ``crossbar.rows``."""
+    x = arch.crossbar
+    slices = -(-x.weight_bits // x.cell_bits)
+    subarray = (x.adc_bits + math.ceil(math.log2(-(-subarray_rows // x.rows))) + x.input_bits
+                + (slices - 1) * x.cell_bits + 1)
+    pe = subarray + math.ceil(math.sqrt(subarrays_per_pe))
+    return pe + math.ceil(math.log2(math.isqrt(pes_per_tile)))
 
 
 DATA = {"neurosim": neurosim_model}
@@ -220,10 +242,10 @@ CASES: Tuple[Case, ...] = (
     )),
     _neurosim_case("neurosim-sram22", "SRAM 22 nm, 4b ADC, 64 rows", (8.01, 17.13, 84.39),
                    NeuroSimRun(9.31754, 26.0608, 78.1314, 3.84506e7, 293364, 2.60954e7, 5.58011e6, 6.77519e6),
-                   (4.3, 0.25, 0.4, 3.55, 0.25, 0.3, 0.35, 0.35, 0.95, 0.45)),
+                   (0.4, 0.2, 0.4, 0.2, 0.25, 0.35, 0.35, 0.35, 0.85, 0.65)),
     _neurosim_case("neurosim-rram22", "RRAM 22 nm on/off 17, 4b ADC, 64 rows", (8.16, 19.88, 378.06),
                    NeuroSimRun(9.3834, 30.8509, 341.323, 3.24561e7, 272290, 1.5964e7, 5.17621e6, 1.13159e7),
-                   (4.3, 0.1, 0.95, 3.6, 0.35, 0.5, 0.95, 0.05, 0.85, 0.4)),
+                   (0.4, 0.1, 0.95, 0.22, 0.35, 0.5, 0.95, 0.07, 0.8, 0.3)),
     Case("neurram-4b6b", "neurram", None, (
         Metric("peak_tops", 0.7439, _NEURRAM + "d: 4-bit inputs, 6-bit outputs, 48 cores", 0.1),
         Metric("peak_tops_per_w", 15.95, _NEURRAM + "e (its energy breakdown, 12b, calibrates neurram.yaml)", 0.05,

@@ -8,13 +8,20 @@ that run on the tile (:mod:`xbarsim.timing.stream`), and a producer waits for sp
 region it writes to. The global buffer holds the feature maps the location planner put there
 for as long as their readers need them (a static allocation: they never exceed its size).
 Accesses are counted in units of the buffer's width.
+
+With ``chip.activation: chip`` a tile's partial sums stream through its buffer on a port of their
+own, ``tile.psum_port_bits`` per clock (NeuroSim's tile output buffer): each byte is written and
+read (both counted) while the port moves ``psum_port_bits`` per cycle, the write of one datum
+overlapping the read of another. NeuroSim times its buffers the same way (Tile.cpp: ``numBit /
+interface_width / 2`` reads plus as many writes, Buffer.cpp ``CalculateLatency`` with
+``synchronous``: one line per cycle), i.e. ``numBit / interface_width`` cycles in all.
 """
 
 from __future__ import annotations
 
 from .registry import Component, Family, OpKind, ResourceKind, cycles, register
 
-__all__ = ["TILE_BUFFER", "TILE_BUS", "GLOBAL_BUFFER"]
+__all__ = ["TILE_BUFFER", "PSUM_PORT", "TILE_BUS", "GLOBAL_BUFFER"]
 
 
 def _accesses(nbytes, width_bits):
@@ -57,6 +64,31 @@ TILE_BUFFER = register(Family(
                _port(_tile), _access("tile_buffer", "read", _tile), group="data movement", time="tile buffer"),
         OpKind("buffer_write", "write arriving data into a region of a tile buffer", ("tile_buffer",), "bytes",
                _port(_tile), _access("tile_buffer", "write", _tile), group="data movement", time="tile buffer"),
+    ),
+))
+
+
+def _psum_port(arch, stream, index):
+    return cycles(arch.tile.buffer.latency
+                  + stream.op_amount[index] * 8 / max(1, arch.tile.psum_port_bits) / arch.chip.clock, arch.chip.clock)
+
+
+def _psum_actions(arch, stream, index):
+    n = _accesses(stream.op_amount[index], arch.tile.buffer.width_bits)
+    return {("tile_buffer", "write"): n, ("tile_buffer", "read"): n}
+
+
+PSUM_PORT = register(Family(
+    name="psum_port",
+    doc="the tile buffer's partial-sum port, with chip.activation: chip (NeuroSim's tile output buffer interface)",
+    sections=("tile.psum_port_bits",),
+    components=(),
+    resources=(ResourceKind("psum_port", "a tile buffer's partial-sum port", scope="tile", servers=lambda a: 1),),
+    ops=(
+        OpKind("psum_out", "stream a layer's partial sums through the home tile's buffer towards the chip-level "
+               "activation units (written and read at once)", ("psum_port",), "bytes", _psum_port, _psum_actions,
+               group="data movement", time="tile buffer",
+               data={("tile_buffer", "write"): "partial sums", ("tile_buffer", "read"): "partial sums"}),
     ),
 ))
 

@@ -285,7 +285,8 @@ def _check_units(arch: Arch, network: Network) -> None:
             raise MappingError(f"layer {layer.name!r} multiplies two activations on the digital matrix unit ({field}: "
                                "digital) but tiles have none (tile.matrix_unit.macs_per_cycle: 0); give tiles one or "
                                f"set {field}: crossbar")
-        if layer.activation == "relu" and arch.tile.activation_units == 0:
+        at_chip = arch.chip.activation == "chip" and on_crossbars(arch, layer)  # activated by the chip's units
+        if layer.activation == "relu" and arch.tile.activation_units == 0 and not at_chip:
             raise MappingError(f"layer {layer.name!r} has a {layer.activation} activation but tiles have no "
                                "activation units (tile.activation_units: 0)")
         if layer.type == "pool" and arch.tile.pooling_units == 0:

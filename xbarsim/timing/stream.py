@@ -18,6 +18,11 @@ On a mesh, pushed outputs cross the links once per destination router: the route
 destination tile relays them to its other tiles (a buffer read there and a transfer through
 the router's ports), as a concentrated mesh's router delivers to its local tiles.
 
+**Chip-level activation** (``chip.activation: chip``, NeuroSim's ``chipActivation``): a weight
+layer's home tile does not activate; its partial sums, ``tile.psum_bits`` each, pass through its
+buffer and over the bus to the chip-level activation units, and the outputs leave from there
+(:meth:`_Builder._chip_activation`). Off (``tile``, the default), nothing of this is emitted.
+
 **Regions and back-pressure.** Data arriving at a tile for a layer is held in that layer's
 *input region* of the tile buffer, one region per (reading layer, source, tile), until every
 step on that tile that needs it has finished. A write into a region first waits for space
@@ -998,7 +1003,10 @@ class _Builder:
                 last = [self.op("vec", self.resource("vec", tile), vectors * out_channels, preds=last)]
             else:
                 last = [self.op("eltwise", self.resource("tsa", tile), vectors * out_channels, preds=last)]
-        if layer.activation == "relu":
+        from_chip = part is not None and arch.chip.activation == "chip"
+        if from_chip:
+            last = self._chip_activation(layer, tile, vectors, out_channels, last)
+        elif layer.activation == "relu":
             last = [self.op("act", self.resource("act", tile), vectors * out_channels, preds=last)]
         elif layer.activation != "none":
             last = [self.op("vec", self.resource("vec", tile), vectors * out_channels * ops[layer.activation],
@@ -1016,7 +1024,7 @@ class _Builder:
             for reader, tiles in dests:
                 for dst in tiles:
                     region = self.region(reader, layer.index, dst)
-                    if dst == tile:
+                    if dst == tile and not from_chip:  # from the chip's units, outputs come back over the bus
                         first = self.op("buffer_write", self.resource("tile_buffer", tile), nbytes, preds=last,
                                         region=region)
                         pushes.append((first, reader, dst))
@@ -1038,6 +1046,24 @@ class _Builder:
         elif where == "dram":
             self.op("dram_write", self.resource("dram"), nbytes, preds=last)
         return pushes
+
+    def _chip_activation(self, layer: Layer, tile: int, vectors: int, out_channels: int, last: List[int]) -> List[int]:
+        """``chip.activation: chip`` (NeuroSim V1.4's ``chipActivation``, Param.cpp): a weight layer's
+        finished partial sums, ``tile.psum_bits`` each, stream through the home tile's buffer on its
+        partial-sum port (``tile.psum_port_bits`` per clock; NeuroSim's tile output buffer, Tile.cpp
+        ``TileCalculatePerformance``: ``numBitToLoadIn`` = outputs x (adder stages + adder bits) per
+        vector), cross the bus (one transfer: on a bus the source tile does not matter) and are
+        activated by the chip-level units (Chip.cpp ``GreLu``); the outputs are then sent on as with
+        tile-level activation. Returns the operations the outputs wait for."""
+        if layer.activation not in ("relu", "none"):
+            raise MappingError(f"layer {layer.name!r}: chip.activation: chip activates with ReLU units only "
+                               f"(NeuroSim's GreLu), got activation {layer.activation!r}")
+        nbytes = -(-vectors * out_channels * self.arch.tile.psum_bits // 8)
+        streamed = self.op("psum_out", self.resource("psum_port", tile), nbytes, preds=last)
+        sent = self.transfer(tile, tile, nbytes, (streamed,))
+        if layer.activation == "none":
+            return [sent]
+        return [self.op("chip_act", self.resource("chip_act"), vectors * out_channels, preds=(sent,))]
 
     def _capture(self, base: Tuple[int, int, int], pushes) -> tuple:
         """The operations added since ``base`` as a template, relative to where they start."""

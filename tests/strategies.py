@@ -87,6 +87,18 @@ def mvm_problems(draw, specs=None, max_k: int = 60, max_m: int = 12, max_n: int 
     return spec, draw(weight_matrices(spec, k, m)), draw(input_matrices(spec, n, k))
 
 
+@st.composite
+def clipping_problems(draw):
+    """(spec, weights, inputs) on non-ideal devices without read noise, digitized per cycle with
+    an explicit ADC range drawn from far below to above the largest possible partial sum, so
+    that some problems never clip, some always do, and some clip on a few conversions only."""
+    base = draw(crossbar_specs(ideal=False, exact_adc=False, read_noise_sigma=0.0, adc_position="per_cycle"))
+    top = base.rows * base.max_level * ((1 << base.dac_bits) - 1)
+    full_scale = draw(st.floats(0.05, 1.5)) * max(top, 1)
+    specs = st.just(dataclasses.replace(base, adc_range="explicit", adc_full_scale=full_scale))
+    return draw(mvm_problems(specs, max_k=40, max_m=6, max_n=4))
+
+
 quantities = st.sampled_from(["time", "frequency", "size", "bandwidth", "power", "energy", "conductance", "area"])
 
 

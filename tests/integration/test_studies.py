@@ -252,9 +252,8 @@ def test_fashion_mnist_models_ship_with_seeds_accuracy_and_training_time():
     specs = all_models("fashion-mnist")
     assert len(specs) == 27 and {s.seed for s in specs} == {0, 1, 2}
     assert {s.depth for s in family("depth", "fashion-mnist")} == {8, 14, 20, 26}
-    trained = [spec for spec in specs if spec.path.is_file()]  # not all were trained in time
-    assert len(trained) >= 16 and {s.seed for s in trained} == {0, 1, 2}
-    for spec in trained:
+    assert [spec.name for spec in specs if not spec.path.is_file()] == []  # every model ships, 3 seeds each
+    for spec in specs:
         model, meta = load_study_model(spec)
         assert meta["name"] == spec.name and meta["seed"] == spec.seed and meta["train_seconds"] > 0
         assert 0.8 < meta["float_test_accuracy"] < 0.95 and meta["export_agreement"] >= 0.99

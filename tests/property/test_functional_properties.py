@@ -16,7 +16,7 @@ from xbarsim.functional.slicing import slice_widths
 import xbarsim.functional.matrix as matrix_module
 
 from ..naive_crossbar import digits_of, naive_mvm
-from ..strategies import crossbar_specs, input_matrices, mvm_problems, seeds, weight_matrices
+from ..strategies import clipping_problems, crossbar_specs, input_matrices, mvm_problems, seeds, weight_matrices
 
 
 def conversion_weights(pm) -> np.ndarray:
@@ -179,13 +179,52 @@ def test_stats_count_every_conversion_and_add_up(problem, split):
 def test_chunking_does_not_change_results(problem):
     spec, w, x = problem
     pm = program(w, spec)
-    whole = pm.mvm(x)
+    whole, whole_stats = pm.mvm(x, stats=True)
     original = matrix_module._CHUNK_BYTES
     try:
         matrix_module._CHUNK_BYTES = 1  # one vector per chunk
-        assert np.array_equal(pm.mvm(x), whole)
+        chunked, chunked_stats = pm.mvm(x, stats=True)
     finally:
         matrix_module._CHUNK_BYTES = original
+    assert np.array_equal(chunked, whole)
+    assert chunked_stats == whole_stats
+    pm._chunks = lambda n: (slice(s, min(n, s + 2)) for s in range(0, n, 2))  # uneven chunks
+    uneven, uneven_stats = pm.mvm(x, stats=True)  # counts gathered chunk by chunk (this crashed before)
+    assert np.array_equal(uneven, whole) and uneven_stats == whole_stats
+
+
+@given(clipping_problems(), seeds)
+def test_skipping_the_adc_clip_changes_nothing(problem, seed):
+    """Where the programmed conductances prove that no conversion can leave the ADC range, the
+    model skips the clipping pass; results and clip counts equal those of the clipping path
+    (ranges from far below to above the largest partial sum, so both sides are drawn)."""
+    spec, w, x = problem
+    fast, fast_stats = program(w, spec, rng=seed).mvm(x, stats=True)
+    original = matrix_module.ProgrammedMatrix._never_clips
+    try:
+        matrix_module.ProgrammedMatrix._never_clips = lambda self, folded: False
+        slow, slow_stats = program(w, spec, rng=seed).mvm(x, stats=True)
+    finally:
+        matrix_module.ProgrammedMatrix._never_clips = original
+    assert np.array_equal(fast, slow)
+    assert fast_stats == slow_stats
+
+
+def test_clip_skipped_exactly_when_the_range_covers_every_partial_sum():
+    spec = CrossbarSpec(rows=64, cols=64, weight_bits=8, input_bits=8, adc_bits=7, variation_sigma=0.1)
+    rng = np.random.default_rng(3)
+    w = rng.integers(-128, 128, (100, 16))
+    in_range = program(w, spec, rng=0)._code_operands(None)[3]
+    small = dataclasses.replace(spec, adc_range="explicit", adc_full_scale=100.0)
+    assert in_range and not program(w, small, rng=0)._code_operands(None)[3]
+
+
+def test_explicit_range_of_an_encoding_that_only_produces_zero():
+    """One row with flip encoding stores at most half a level: the full scale is 0 and an
+    explicit range has nothing to scale (this divided by zero before)."""
+    spec = CrossbarSpec(rows=1, cols=1, cell_bits=1, weight_bits=1, input_bits=1, adc_bits=1,
+                        column_encoding="flip", adc_range="explicit", adc_full_scale=1.0)
+    assert np.array_equal(program(np.array([[0]]), spec).mvm(np.array([[1]])), [[0.0]])
 
 
 def test_single_vector_gives_a_vector():

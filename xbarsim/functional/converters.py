@@ -180,7 +180,9 @@ def full_scale_ranges(spec: CrossbarSpec, slice_max: np.ndarray) -> AdcRanges:
 def explicit_ranges(spec: CrossbarSpec, slice_max: np.ndarray) -> AdcRanges:
     """Full-scale ranges scaled so the largest top equals ``spec.adc_full_scale``."""
     lo, hi = _limits(spec, slice_max)
-    scale = spec.adc_full_scale / float(np.max(np.abs(np.concatenate([lo.ravel(), hi.ravel()]))))
+    peak = float(np.max(np.abs(np.concatenate([lo.ravel(), hi.ravel()]))))
+    # an encoding that can only produce 0 (one row with flip encoding) has nothing to scale
+    scale = spec.adc_full_scale / peak if peak else 1.0
     return ranges_from_limits(lo * scale, hi * scale, spec.adc_bits)
 
 

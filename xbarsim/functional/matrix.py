@@ -48,7 +48,11 @@ __all__ = ["program", "mvm", "ProgrammedMatrix", "MvmStats", "Seed", "make_rng",
 Seed = Union[None, int, np.random.SeedSequence, np.random.Generator]
 
 _EXACT_FLOAT32 = 1 << 24  # integers below this are exact in float32
-_CHUNK_BYTES = 4 << 20  # partial sums held at once: small enough to stay in cache between ADC passes
+_CHUNK_BYTES = 2 << 20  # partial sums held at once: with their digits, small enough to stay in cache between
+# the passes, large enough that per-call overheads stay small (measured on the study's layer shapes,
+# K = 9..576, M = 16..128, at load 5-6: 2 MiB is the fastest or within 8% of the fastest of 0.5-4 MiB
+# for each; 4 MiB was up to 25% slower on 3x3 convolutions of 16 channels, 1 MiB 10-25% slower on
+# the narrowest and the widest layers)
 _CALIBRATION_SAMPLES = 1 << 16  # values kept per conversion kind and chunk for percentiles
 
 
@@ -179,7 +183,10 @@ class ProgrammedMatrix:
         else:
             self._sign = None
             self._flip_corr = None
-        self._fold_cache = None  # (ranges, a, a2): operands divided by the ADC steps
+        self._fold_cache = None  # (ranges, a, a2, folded, in_range): operands divided by the ADC steps
+        self._shift_add_cache = None  # (ranges, dtype, constants of the shift-and-add)
+        xmin, xmax = input_bounds(spec)  # input sums by a float32 product where they are exact
+        self._ones = np.ones(shape[0], dtype=np.float32) if shape[0] * max(abs(xmin), xmax) < _EXACT_FLOAT32 else None
 
     # -- what the matrix occupies ------------------------------------------------------------
 
@@ -366,59 +373,87 @@ class ProgrammedMatrix:
     def _shift_add(self, codes: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Digital result (n, M) float64 from ADC codes (R, G, n, J, M) and the chunk's inputs.
 
-        The row tiles are summed in place (codes are small integers: exact), then weighed by the
-        shift-and-add weights of the (cycle, column kind) pairs and summed.
+        The codes are weighed by the shift-and-add weights of the (cycle, column kind) pairs and
+        summed over row tiles, cycles and column kinds (codes are small integers: exact).
         """
         R, rows, J, M = self._dims
         ranges = self.ranges
         G, n = codes.shape[1:3]
         if self._sign is not None:
             codes *= self._sign[:, None, None, :, :].astype(codes.dtype)
-        total = codes[0]
-        for r in range(1, R):
-            total += codes[r]
-        step = ranges.step  # (G, J)
-        if np.all(step == step[:1]):
+        c = self._shift_add_constants(codes.dtype)
+        if c["factored"]:
             # the shift-and-add weights factor as w_g x (w_j * step_j): one matrix-vector product
-            # sums the conversions of each column kind over g (integers, exact), then J scaled
-            # adds (measured 4-6x faster than a broadcast product per g)
-            bound = R * float(ranges.top.max()) * float(np.abs(self._w_g).sum())
-            dtype = np.float64 if bound >= _EXACT_FLOAT32 else total.dtype
-            flat = total.reshape(G, -1)
-            summed = (self._w_g.astype(dtype) @ flat.astype(dtype, copy=False)).reshape(n, J, M)
-            per_kind = self._w_j * step[0]  # (J,)
+            # sums the conversions of each column kind over the row tiles and g (integers, exact),
+            # then J scaled adds (measured 4-6x faster than a broadcast product per g; summing
+            # the row tiles inside the product saves a pass over the codes)
+            flat = codes.reshape(R * G, -1)
+            summed = (c["w_rg"] @ flat.astype(c["w_rg"].dtype, copy=False)).reshape(n, J, M)
+            per_kind = c["per_kind"]
             y = summed[:, 0].astype(np.float64) * per_kind[0]
             for j in range(1, J):
                 y += summed[:, j] * per_kind[j]
         else:
-            weights = self._w_g[:, None] * self._w_j[None, :] * step  # (G, J)
-            bound = R * float(ranges.top.max()) * float(np.abs(weights).sum())
-            dtype = np.float64 if (ranges.exact and bound >= _EXACT_FLOAT32) else total.dtype
-            y = self._contract(total, weights, dtype)
+            total = codes[0]
+            for r in range(1, R):
+                total += codes[r]
+            y = self._contract(total, c["weights"], c["dtype"])
         # code-independent parts: the ADC offsets (lo), flipped columns, the mapping bias
-        lo_w = (self._w_g[:, None] * ranges.lo).sum(axis=0) * self._w_j  # (J,)
+        y += c["offsets"]
         if self._sign is not None:
-            y += np.einsum("rjm,j->m", self._sign, lo_w)[None, :]
             tile_sums = np.pad(x, ((0, 0), (0, R * rows - x.shape[1]))).reshape(n, R, rows).sum(axis=2, dtype=np.int64)
             y += tile_sums.astype(np.float64) @ self._flip_corr
-        else:
-            y += R * lo_w.sum()
         if self.spec.weight_mapping == "offset":
-            y -= float(1 << (self.spec.weight_bits - 1)) * x.sum(axis=1, dtype=np.int64)[:, None].astype(np.float64)
+            y -= float(1 << (self.spec.weight_bits - 1)) * self._input_sums(x)[:, None]
         return y
 
+    def _shift_add_constants(self, dtype) -> dict:
+        """What the shift-and-add needs besides the codes, computed once per ADC ranges (a
+        matrix calls it for every chunk of vectors)."""
+        ranges = self.ranges
+        cached = self._shift_add_cache
+        if cached is not None and cached[0] is ranges and cached[1] == dtype:
+            return cached[2]
+        R = self._dims[0]
+        step = ranges.step  # (G, J)
+        c = {"factored": bool(np.all(step == step[:1]))}
+        if c["factored"]:
+            bound = R * float(ranges.top.max()) * float(np.abs(self._w_g).sum())
+            c["w_rg"] = np.tile(self._w_g, R).astype(np.float64 if bound >= _EXACT_FLOAT32 else dtype)
+            c["per_kind"] = self._w_j * step[0]  # (J,)
+        else:
+            c["weights"] = self._w_g[:, None] * self._w_j[None, :] * step  # (G, J)
+            bound = R * float(ranges.top.max()) * float(np.abs(c["weights"]).sum())
+            c["dtype"] = np.float64 if (ranges.exact and bound >= _EXACT_FLOAT32) else dtype
+        lo_w = (self._w_g[:, None] * ranges.lo).sum(axis=0) * self._w_j  # (J,)
+        if self._sign is not None:
+            c["offsets"] = np.einsum("rjm,j->m", self._sign, lo_w)[None, :]
+        else:
+            c["offsets"] = R * lo_w.sum()
+        self._shift_add_cache = (ranges, dtype, c)
+        return c
+
+    def _input_sums(self, x: np.ndarray) -> np.ndarray:
+        """Sum of each input vector, (n,) float64: a float32 matrix-vector product where every
+        sum is an integer below 2**24 (exact; measured 2x faster than an int64 reduction of
+        8-bit inputs), else the int64 reduction."""
+        if self._ones is not None:
+            return (x.astype(np.float32) @ self._ones).astype(np.float64)
+        return x.sum(axis=1, dtype=np.int64).astype(np.float64)
+
     def _code_operands(self, cells):
-        """GEMM operands ``(a, a2, folded)``: with ``folded`` the columns are pre-divided by their
-        ADC step, so the products come out in code units and the ADC needs no division pass.
-        Folding needs every conversion of a column kind to share one step (true unless a narrower
-        top DAC digit or a calibration gives cycles different steps); unit steps need nothing."""
+        """GEMM operands ``(a, a2, folded, in_range)``: with ``folded`` the columns are pre-divided
+        by their ADC step, so the products come out in code units and the ADC needs no division
+        pass. Folding needs every conversion of a column kind to share one step (true unless a
+        narrower top DAC digit or a calibration gives cycles different steps); unit steps need
+        nothing. ``in_range`` says that no conversion can clip (:meth:`_never_clips`)."""
         a, a2 = cells if cells is not None else (self._a, self._a2)
         ranges = self.ranges
         step = ranges.step
         if np.all(step == 1) or np.any(step != step[:1]):
-            return a, a2, False
+            return a, a2, False, False
         if cells is None and self._fold_cache is not None and self._fold_cache[0] is ranges:
-            return self._fold_cache[1], self._fold_cache[2], True
+            return self._fold_cache[1:]
         R, rows, J, M = self._dims
         scale = np.repeat(1.0 / step[0], M)  # (J*M,), column order j-major
 
@@ -429,18 +464,52 @@ class ProgrammedMatrix:
             return (None if full is None else (full * factor).astype(self._dtype),
                     (last * factor).astype(self._dtype))
 
-        folded = (times(a, scale), times(a2, scale * scale))
+        folded = (times(a, scale), times(a2, scale * scale), True)
         if cells is None:
+            folded += (a2 is None and self._never_clips(folded[0]),)
             self._fold_cache = (ranges,) + folded
-        return folded + (True,)
+        else:
+            folded += (False,)
+        return folded
 
-    def _quantize_folded(self, values: np.ndarray, count_clipped: bool) -> Optional[int]:
-        """ADC codes in place for values already in code units (see :meth:`_code_operands`)."""
+    def _never_clips(self, folded) -> bool:
+        """True if no input can drive a conversion outside the ADC range: for every conversion
+        kind and column, the extreme analog values the digits can produce (each row at its
+        smallest or largest digit, whichever gives the extreme; in code units, with a bound on
+        float32 rounding) round inside [0, top]. Then the ADC's clipping is the identity and
+        is skipped. Only without read noise and for conductances fixed at programming, where
+        the bound holds for every call."""
+        if self.spec.adc_position != "per_cycle":
+            return False
+        ranges = self.ranges
+        dlo, dhi = (d.astype(np.float64) for d in digit_bounds(self.spec))  # (T,) each
+        shift = ranges.lo / ranges.step  # (G, J), G = T
+        R, rows, J, M = self._dims
+        full, last = folded
+        tiles = ([full[r] for r in range(R - 1)] if full is not None else []) + [last]
+        for tile in tiles:  # (rows, J*M)
+            g = tile.astype(np.float64)
+            pos, neg = np.maximum(g, 0).sum(axis=0), np.minimum(g, 0).sum(axis=0)  # (J*M,)
+            # rows x unit roundoff of float32 (twice, with the shift) bounds the product's error
+            slack = (tile.shape[0] + 2) * 2.0 ** -23 * (pos - neg)[None, :] * np.maximum(abs(dlo), abs(dhi))[:, None]
+            high = np.maximum(dhi[:, None] * pos, dlo[:, None] * pos) + np.maximum(dhi[:, None] * neg, dlo[:, None] * neg)
+            low = np.minimum(dhi[:, None] * pos, dlo[:, None] * pos) + np.minimum(dhi[:, None] * neg, dlo[:, None] * neg)
+            shift_m = np.repeat(shift, M, axis=1)  # (T, J*M)
+            top_m = np.repeat(ranges.top, M, axis=1)
+            if np.any(high - shift_m + slack >= top_m + 0.5) or np.any(low - shift_m - slack <= -0.5):
+                return False
+        return True
+
+    def _quantize_folded(self, values: np.ndarray, count_clipped: bool, in_range: bool = False) -> Optional[int]:
+        """ADC codes in place for values already in code units (see :meth:`_code_operands`);
+        ``in_range``: no value can clip, so codes are only rounded."""
         ranges = self.ranges
         shift = ranges.lo / ranges.step  # (G, J), broadcast over (R, G, n, J, M) as (G, 1, J, 1)
         if np.any(shift != 0):
             np.subtract(values, shift[:, None, :, None].astype(values.dtype), out=values)
         np.rint(values, out=values)
+        if in_range:
+            return 0 if count_clipped else None
         clipped = None
         top = ranges.top
         if count_clipped:
@@ -488,18 +557,19 @@ class ProgrammedMatrix:
             out = np.empty((x.shape[0], self.shape[1]), dtype=np.float64)
             clipped = 0
             counts = []
-            a, a2, folded = self._code_operands(cells)
+            a, a2, folded, in_range = self._code_operands(cells)
             for part in self._chunks(x.shape[0]):
                 digits = self._digits(x[part])
                 values = self._analog(digits, noise_rng, (a, a2))
                 if folded:
-                    count = self._quantize_folded(values, count_clipped=stats)
+                    count = self._quantize_folded(values, count_clipped=stats, in_range=in_range)
                 else:
                     count = quantize_to_codes(values, self.ranges, count_clipped=stats)
                 if stats:
                     clipped += count
+                    # digits are cycle-major, (R, T, n, rows): counts (R, T, n) -> (R, n, T)
                     counts.append(np.concatenate([np.count_nonzero(tile, axis=3) for tile in digits
-                                                  if tile is not None]))  # (R, n, T)
+                                                  if tile is not None]).transpose(0, 2, 1))
                 out[part] = self._shift_add(values, x[part])
             counts = np.concatenate(counts, axis=1) if stats else None
         if not stats:

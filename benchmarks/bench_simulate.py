@@ -18,9 +18,9 @@ machine) and ResNet-18 batch 16 pipelined in steady state against the array-time
 ``--sensitivity`` measures only that steady state, on isaac and with faster links and larger
 tile buffers (what bounds it); ``--against REV`` measures a git revision beside it. The steady
 state is set against two bounds: the array-time bound (every PE of the chip busy, the layers'
-MVM work pooled) and the resource-time bound (per resource, the busy cycles one steady-state
-image puts on it over its servers: the busiest resource bounds the period of any schedule of
-that stream); the binding resource is named. ``--floor`` splits a run into its phases (stream building, event
+MVM work pooled) and the resource-time bound (per resource, the busy cycles an image puts on it
+over its servers: the busiest resource bounds the long-run period of any schedule of that
+stream); the binding resource is named. ``--floor`` splits a run into its phases (stream building, event
 model, the rest) and sets the event model's cost per simpy event beside simpy's own floor, an
 empty callback event scheduled and fired on the same calendar, measured in the same process:
 the least any engine that keeps simpy as its calendar, one event per cycle in which something
@@ -79,13 +79,14 @@ if {steady}:
     busy = tl.busy / (tl.cycles * servers)  # fraction of the servers' time
     top = np.argsort(-busy)[:3]
     out["busiest"] = [(st.resource_name(int(i)), round(float(busy[i]), 2)) for i in top]
-    # resource-time bound: per resource, the busy cycles one steady-state image puts on it (the
-    # work of images a+1..b, whose ends bound the measured period) over its servers; the busiest
-    # resource bounds the period of any schedule of this stream
+    # resource-time bound: per resource, the busy cycles an image puts on it (the work of the
+    # batch's images, programming excluded, per image) over its servers; the busiest resource
+    # bounds the period of any schedule of this stream in the long run (the measured window may
+    # beat it by a little: early layers of the images after it work inside it, and copies take
+    # rows in turn, so their shares of a few images vary)
     holder = np.repeat(np.arange(ops), np.diff(st.res_ptr))
-    image = st.step_image[st.op_step[holder]]
-    mine = (image > a) & (image <= b)
-    work = np.bincount(st.res[mine], weights=result.durations[holder[mine]], minlength=len(servers)) / (b - a)
+    mine = st.step_image[st.op_step[holder]] >= 0
+    work = np.bincount(st.res[mine], weights=result.durations[holder[mine]], minlength=len(servers)) / {batch}
     per = work / servers
     worst = int(np.argmax(per))
     out["resource_ips"] = arch.chip.clock / per[worst]

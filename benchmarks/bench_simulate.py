@@ -16,7 +16,11 @@ finer steps), so it has more, cheaper operations.
 Also, for this checkout only: ResNet-50 batch 64 pipelined (target: under 5 s on a 2-core
 machine) and ResNet-18 batch 16 pipelined in steady state against the array-time bound.
 ``--sensitivity`` measures only that steady state, on isaac and with faster links and larger
-tile buffers (what bounds it). ``--floor`` splits a run into its phases (stream building, event
+tile buffers (what bounds it); ``--against REV`` measures a git revision beside it. The steady
+state is set against two bounds: the array-time bound (every PE of the chip busy, the layers'
+MVM work pooled) and the resource-time bound (per resource, the busy cycles an image puts on it
+over its servers: the busiest resource bounds the long-run period of any schedule of that
+stream); the binding resource is named. ``--floor`` splits a run into its phases (stream building, event
 model, the rest) and sets the event model's cost per simpy event beside simpy's own floor, an
 empty callback event scheduled and fired on the same calendar, measured in the same process:
 the least any engine that keeps simpy as its calendar, one event per cycle in which something
@@ -71,9 +75,24 @@ if {steady}:
                     * pes[(int(p["layer"]), int(p["part"]))] for p in st.parts)
     out["bound_ips"] = arch.pes / (pe_cycles / arch.chip.clock)
     from xbarsim.timing.durations import resource_capacities
-    busy = tl.busy / (tl.cycles * resource_capacities(st, arch))  # fraction of the servers' time
+    servers = resource_capacities(st, arch)
+    busy = tl.busy / (tl.cycles * servers)  # fraction of the servers' time
     top = np.argsort(-busy)[:3]
     out["busiest"] = [(st.resource_name(int(i)), round(float(busy[i]), 2)) for i in top]
+    # resource-time bound: per resource, the busy cycles an image puts on it (the work of the
+    # batch's images, programming excluded, per image) over its servers; the busiest resource
+    # bounds the period of any schedule of this stream in the long run (the measured window may
+    # beat it by a little: early layers of the images after it work inside it, and copies take
+    # rows in turn, so their shares of a few images vary)
+    holder = np.repeat(np.arange(ops), np.diff(st.res_ptr))
+    mine = st.step_image[st.op_step[holder]] >= 0
+    work = np.bincount(st.res[mine], weights=result.durations[holder[mine]], minlength=len(servers)) / {batch}
+    per = work / servers
+    worst = int(np.argmax(per))
+    out["resource_ips"] = arch.chip.clock / per[worst]
+    out["binding"] = st.resource_name(worst)
+    transfers = st.kind_mask("transfer")
+    out["max_transfer_wait"] = int((tl.start - tl.admit)[transfers].max()) if transfers.any() else 0
 print(json.dumps(out))
 """
 
@@ -185,6 +204,8 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE, help=f"git revision to compare with (default {BASELINE})")
     parser.add_argument("--sensitivity", action="store_true",
                         help="only the steady-state sensitivity of ResNet-18 batch 16 (pipeline) to links and buffers")
+    parser.add_argument("--against", metavar="REV",
+                        help="with --sensitivity: measure git revision REV too, case by case")
     parser.add_argument("--floor", action="store_true",
                         help="only the phase split and the event model's cost per event against simpy's own floor")
     args = parser.parse_args()
@@ -192,11 +213,11 @@ def main() -> None:
         floor_report(args.repeats)
         return
     if args.sensitivity:
+        roots = [("this", ROOT)] + ([(args.against, baseline_root(args.against))] if args.against else [])
         for label, arch in SENSITIVITY:
-            out = measure(ROOT, "resnet18", 16, "pipeline", steady=True, arch=arch)
-            print(f"{label:32s} steady state {out['steady_ips']:7,.0f} images/s of the array-time bound "
-                  f"{out['bound_ips']:,.0f} ({out['steady_ips'] / out['bound_ips']:.0%}); busiest {out['busiest']}",
-                  flush=True)
+            for version, root in roots:
+                out = measure(root, "resnet18", 16, "pipeline", steady=True, arch=arch)
+                print(f"{label:32s} {version:8s} {steady_line(out)}", flush=True)
         return
     roots = {"baseline": baseline_root(args.baseline), "this": ROOT}
     runs = {(case, version): [] for case in COMPARED for version in roots}
@@ -222,10 +243,16 @@ def main() -> None:
     print(f"\nresnet50 b64 pipeline (this): wall {spread([b['wall'] for b in big])} s, "
           f"{big[0]['ops']:,} operations, {statistics.median(b['wall'] for b in big) / big[0]['ops'] * 1e6:.2f} us/op, "
           f"peak growth {statistics.median(b['grown'] for b in big) / 2**20:.0f} MiB")
-    steady = [measure(ROOT, "resnet18", 16, "pipeline", steady=True) for _ in range(1)][0]
-    print(f"resnet18 b16 pipeline (this): steady state {steady['steady_ips']:,.0f} images/s, array-time bound "
-          f"{steady['bound_ips']:,.0f} images/s ({steady['steady_ips'] / steady['bound_ips']:.0%}); busiest "
-          f"resources {steady['busiest']}")
+    steady = measure(ROOT, "resnet18", 16, "pipeline", steady=True)
+    print(f"resnet18 b16 pipeline (this): {steady_line(steady)}")
+
+
+def steady_line(out: dict) -> str:
+    """The steady state of a run against the array-time and resource-time bounds."""
+    return (f"steady state {out['steady_ips']:7,.0f} images/s; array-time bound {out['bound_ips']:,.0f} "
+            f"({out['steady_ips'] / out['bound_ips']:.0%}); resource-time bound {out['resource_ips']:,.0f} "
+            f"({out['steady_ips'] / out['resource_ips']:.0%}, {out['binding']}); busiest {out['busiest']}; "
+            f"longest transfer wait {out['max_transfer_wait']:,} cycles")
 
 
 if __name__ == "__main__":

@@ -114,9 +114,9 @@ def naive_run(ops: List[dict], steps: List[dict], capacities: Dict, regions: Dic
     Each cycle: (1) operations ending now release their resources; successors whose predecessors
     have all ended, and steps whose dependencies have all finished, ask for their resources;
     finished steps release their region data. (2) Passes until nothing changes: a region admits
-    every waiting write q with cum[q + 1] - freed <= capacity; every operation heading the queue
-    (ordered by request cycle, step, operation) of every resource it holds, each with a free
-    server, starts. Returns {op: (request, admit, start, end)}.
+    every waiting write q with cum[q + 1] - freed <= capacity; then the waiting operations are
+    visited in priority order (the cycle they joined the queues, step, operation) and each whose
+    resources all have a free server starts, taking them. Returns {op: (request, admit, start, end)}.
     """
     free = dict(capacities)
     queues: Dict = {r: [] for r in capacities}
@@ -222,17 +222,16 @@ def naive_run(ops: List[dict], steps: List[dict], capacities: Dict, regions: Dic
                         for r in ops[i]["resources"]:
                             queues[r].append((t, ops[i]["step"], i))
                         changed = True
-            heads = {r: min(q) for r, q in queues.items() if q and free[r] > 0}
-            grant = [key for key in set(heads.values())
-                     if all(r in heads and heads[r] == key for r in ops[key[2]]["resources"])]
-            for key in grant:
+            # every waiting operation, earliest first; each starts if all its resources have a free server
+            for key in sorted({key for queue in queues.values() for key in queue}):
                 i = key[2]
-                for r in ops[i]["resources"]:
-                    queues[r].remove(key)
-                    free[r] -= 1
-                times[i][2] = t
-                running[i] = t + ops[i]["duration"]
-                changed = True
+                if all(free[r] > 0 for r in ops[i]["resources"]):
+                    for r in ops[i]["resources"]:
+                        queues[r].remove(key)
+                        free[r] -= 1
+                    times[i][2] = t
+                    running[i] = t + ops[i]["duration"]
+                    changed = True
         t += 1
     return {i: tuple(v) for i, v in times.items()}
 

@@ -97,3 +97,29 @@ def test_layer_precision_changes_slices_and_cycles():
     with pytest.raises(MappingError, match="precision does not fit"):
         map_network(arch, load_workload({"version": 1, "name": "t", "input": {"H": 1, "W": 1, "C": 4},
                                          "weight_bits": 1, "layers": [{"name": "fc", "type": "fc", "M": 2}]}))
+
+
+def test_copies_sharing_rows_take_every_position_in_turn():
+    # ResNet-18's layer2.0 downsample on isaac: 11 copies on one tile share each row of 28 pixels,
+    # cut into 11 segments of 2 or 3; every copy must serve the same number of vectors over a
+    # whole turn of the rows, and a row's copies (so its tiles) stay those the dealing gives it
+    import numpy as np
+
+    from xbarsim.mapping.placement import segment_bounds
+    from xbarsim.timing.durations import stage_cost
+    from xbarsim.timing.stream import copy_of
+
+    arch = xbarsim.load_arch("isaac")
+    mapping = map_network(arch, load_workload("resnet18"), "pipeline", stage_cost(arch))
+    m = next(m for m in mapping.layers if m.layer.name == "layer2.0.downsample")
+    copies = m.parts[0].copies
+    assert copies > 1 and len({b - a for a, b in segment_bounds(m.layer.F, m.segments)}) > 1
+    batch = copies  # images x rows: whole turns of the dealing
+    dealt = copy_of(m, copies, batch).reshape(batch * m.layer.E, m.segments)
+    widths = np.array([b - a for a, b in segment_bounds(m.layer.F, m.segments)])
+    served = np.bincount(dealt.ravel(), weights=np.tile(widths, len(dealt)), minlength=copies)
+    assert served.min() == served.max()
+    groups = max(1, min(m.segments, m.groups, copies))
+    rows = np.arange(len(dealt))
+    for row, got in zip(rows, dealt):
+        assert set(got.tolist()) == {int(c) for c in (row * groups + np.arange(groups)) % copies}

@@ -22,16 +22,10 @@ from xbarsim import MappingError
 from xbarsim.config import evolve
 from xbarsim.errors import ConfigError
 
-from ..strategies import chip_activation_archs, small_archs, small_networks
+from ..strategies import simulate_mappable as simulate, chip_activation_archs, small_archs, small_networks
 
 schedules = st.sampled_from(["layer", "pipeline"])
 
-
-def simulate(arch, network, schedule, batch=1):
-    try:
-        return xbarsim.simulate(arch, network, batch=batch, schedule=schedule)
-    except MappingError:
-        assume(False)
 
 
 @settings(max_examples=40)

@@ -4,22 +4,15 @@ the energy; on random small chips and networks (CNNs and transformer blocks)."""
 
 import math
 
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import xbarsim
-from xbarsim.errors import MappingError
 from xbarsim.hardware.registry import DATA_TYPES
 
-from ..strategies import small_archs, small_networks, small_sequence_networks
+from ..strategies import simulate_mappable as simulate, small_archs, small_networks, small_sequence_networks
 
 schedules = st.sampled_from(["layer", "pipeline"])
 
-
-def simulate(arch, network, schedule, batch=1):
-    try:
-        return xbarsim.simulate(arch, network, batch=batch, schedule=schedule)
-    except MappingError:
-        assume(False)
 
 
 def _check(result):

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 import xbarsim
 from xbarsim.energy import area_mm2, load_energy
 from xbarsim.energy.models import adc_energy_area
-from xbarsim.energy.table import resolve
 
 from xbarsim.errors import MappingError
 from xbarsim.mapping import activity

@@ -29,7 +29,7 @@ from xbarsim.timing.engine import critical_path
 from xbarsim.timing.stream import build_stream, region_capacities
 
 from ..naive_timing import naive_run, reference_stream, stream_run
-from ..strategies import faster_changes, reference_cases, retime_changes, small_archs, small_networks
+from ..strategies import simulate_mappable as simulate, faster_changes, reference_cases, retime_changes, small_archs, small_networks
 
 schedules = st.sampled_from(["layer", "pipeline"])
 
@@ -43,12 +43,6 @@ def built(arch, network, schedule, batch=1):
         assume(False)
     return stream
 
-
-def simulate(arch, network, schedule, batch=1, **kw):
-    try:
-        return xbarsim.simulate(arch, network, batch=batch, schedule=schedule, **kw)
-    except MappingError:
-        assume(False)
 
 
 @settings(max_examples=60)

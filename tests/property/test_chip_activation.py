@@ -1,7 +1,7 @@
 """Chip-level activation (``chip.activation: chip``, NeuroSim V1.4's ``chipActivation``).
 
-* Counting and timing still agree with the option on (busy time = the durations of the
-  operations holding each resource).
+* Counting and timing still agree with the option on: chip-activation archs are among those of
+  ``test_busy_time_is_the_work_counted_on_each_resource`` (tests/property/test_timing_properties.py).
 * The partial sums leaving the tiles are the layer's outputs at ``tile.psum_bits`` instead of the
   output bits: per weight layer, the bytes streamed through the tiles' partial-sum ports are the
   output elements x psum bits / 8 (rounded up per step), from the layer shapes.
@@ -25,18 +25,6 @@ from xbarsim.errors import ConfigError
 from ..strategies import simulate_mappable as simulate, chip_activation_archs, small_archs, small_networks
 
 schedules = st.sampled_from(["layer", "pipeline"])
-
-
-
-@settings(max_examples=40)
-@given(chip_activation_archs(), small_networks(), schedules, st.integers(1, 2))
-def test_busy_time_is_the_work_counted_with_chip_activation(arch, network, schedule, batch):
-    result = simulate(arch, network, schedule, batch)
-    stream = result.stream
-    holder = np.repeat(np.arange(stream.operations), np.diff(stream.res_ptr))
-    work = np.bincount(stream.res, weights=result.durations[holder], minlength=len(stream.resources))
-    assert np.array_equal(result.timeline.busy, work.astype(np.int64))
-    assert np.array_equal(result.timeline.end - result.timeline.start, result.durations)
 
 
 @settings(max_examples=40)

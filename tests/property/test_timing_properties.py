@@ -29,7 +29,7 @@ from xbarsim.timing.engine import critical_path
 from xbarsim.timing.stream import build_stream, region_capacities
 
 from ..naive_timing import naive_run, reference_stream, stream_run
-from ..strategies import simulate_mappable as simulate, faster_changes, reference_cases, retime_changes, small_archs, small_networks
+from ..strategies import simulate_mappable as simulate, chip_activation_archs, faster_changes, reference_cases, retime_changes, small_archs, small_networks
 
 schedules = st.sampled_from(["layer", "pipeline"])
 
@@ -92,7 +92,7 @@ def test_the_stream_builder_agrees_with_an_independent_derivation(case):
 
 
 @settings(max_examples=40)
-@given(small_archs(), small_networks(), schedules, st.integers(1, 2))
+@given(st.one_of(small_archs(), chip_activation_archs()), small_networks(), schedules, st.integers(1, 2))
 def test_busy_time_is_the_work_counted_on_each_resource(arch, network, schedule, batch):
     result = simulate(arch, network, schedule, batch)
     stream = result.stream

@@ -426,7 +426,7 @@ def technologies(draw):
     from xbarsim import units
     return {"node": units.format(draw(nodes_m), "length"), "cell": draw(st.sampled_from(["rram", "sram"])),
             "adc": draw(st.sampled_from(["sar", "flash"])), "buffer": draw(st.sampled_from(["sram", "edram"])),
-            "dram": draw(st.sampled_from(["lpddr4", "hbm2", "ddr3"]))}
+            "dram": draw(st.sampled_from(["lpddr4", "hbm2", "ddr3", "ddr4"]))}
 
 
 #: Arch fields that count instances or size them, with a larger value (area must not shrink).

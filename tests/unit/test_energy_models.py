@@ -187,3 +187,20 @@ def test_lstp_logic_leaks_at_neurosims_low_power_off_current():
         assert "LSTP" in lstp[name].source and "LSTP" not in hp[name].source
     for name in ("tile_buffer", "glb", "ireg", "oreg", "xbar", "adc"):
         assert lstp[name].leakage == hp[name].leakage
+
+
+def test_ddr4_is_micron_datasheet_currents_by_micron_tn_40_07():
+    """DDR4-2400 x8 (Micron 4Gb die A, DRAMPower memspec): a read burst draws IDD4R - IDD3N =
+    184.5 - 44.0 mA at 1.2 V for 2400 MT/s x 8 pins; one activate-precharge per 8 Kibit page draws
+    IDD0 - (44.0 x 39 + 38.25 x 16) / 55 mA at 1.2 V and IPP0 4.05 mA at 2.5 V for tRC = 55 / 1.2 GHz."""
+    act_j = ((60.75 - (44.0 * 39 + 38.25 * 16) / 55) * 1.2 + 4.05 * 2.5) * 1e-3 * 55 / 1.2e9
+    read_pj = ((184.5 - 44.0) * 1.2e-3 / (2400e6 * 8) + act_j / 8192) * 1e12
+    write_pj = ((168.75 - 44.0) * 1.2e-3 / (2400e6 * 8) + act_j / 8192) * 1e12
+    assert read_pj == pytest.approx(8.9616, abs=1e-4) and write_pj == pytest.approx(7.9772, abs=1e-4)
+    spec = {"version": 1, "name": "ddr4", "model": {"node": "32nm", "dram": "ddr4"}}
+    dram = resolve(load_energy(spec), xbarsim.load_arch("tiny")).components["dram"]
+    assert dram.actions["read_bytes"].joules == pytest.approx(8 * read_pj * 1e-12, rel=1e-9, abs=0)
+    assert dram.actions["write_bytes"].joules == pytest.approx(8 * write_pj * 1e-12, rel=1e-9, abs=0)
+    assert "TN-40-07" in dram.source
+    lp = resolve(load_energy({"version": 1, "name": "lp", "model": {"node": "32nm"}}), xbarsim.load_arch("tiny"))
+    assert lp.components["dram"].actions["write_bytes"].joules == pytest.approx(64e-12, rel=1e-9, abs=0)

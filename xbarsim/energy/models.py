@@ -154,10 +154,38 @@ def _multiplier(bits: int) -> Tuple[float, float]:
     return out[0], out[1]
 
 
-#: DRAM energy per bit (pJ) by type, CACTI-DRAM and public figures via Accelergy/hwcomponents-cacti
-#: 1.0.40: LPDDR4 8 (public data), LPDDR 40 (Malladi et al., ISCA 2012), DDR3 70 (Chatterjee et al.,
-#: MICRO 2017), HBM2 6.25, HBM3 4.05.
-DRAM_PJ_PER_BIT = {"lpddr4": 8.0, "lpddr": 40.0, "ddr3": 70.0, "hbm2": 6.25, "hbm3": 4.05}
+#: Micron 4Gb DDR4-2400 x8 (die rev. A) datasheet currents as DRAMPower's memspec
+#: ``MICRON_4Gb_DDR4-2400_8bit_A`` carries them (github.com/tukl-msd/DRAMPower): IDD0, IDD2N, IDD3N,
+#: IDD4R, IDD4W and IPP0 in mA, VDD and VPP in V, tRC and tRAS in clocks of 1200 MHz (2400 MT/s), a
+#: page of 1024 columns x 8 bits per device.
+_DDR4 = dict(idd0=60.75, idd2n=38.25, idd3n=44.0, idd4r=184.5, idd4w=168.75, ipp0=4.05, vdd=1.2, vpp=2.5,
+             trc=55, tras=39, clock_hz=1200e6, width=8, page_bits=1024 * 8)
+
+
+def _ddr4_pj_per_bit() -> Tuple[float, float]:
+    """(read, write) energy per bit of a DDR4 device streaming whole pages, by Micron's method
+    (TN-40-07, "Calculating Memory Power for DDR4 SDRAM"): a burst's current above active standby,
+    ``(IDD4R|IDD4W - IDD3N) VDD`` over the pins' bit rate, plus one activate-precharge per page,
+    ``(IDD0 - (IDD3N tRAS + IDD2N (tRC - tRAS)) / tRC) VDD tRC + IPP0 VPP tRC`` (the VPP term an
+    upper bound: IPP0 includes VPP's standby current), shared by the page's bits. The device core
+    only: the interface energy is the off-chip link's (every DRAM byte also crosses ``offchip``)."""
+    d = _DDR4
+    trc_s, tras = d["trc"] / d["clock_hz"], d["tras"] / d["trc"]
+    act_ma = d["idd0"] - (d["idd3n"] * tras + d["idd2n"] * (1 - tras))
+    act_j = (act_ma * d["vdd"] + d["ipp0"] * d["vpp"]) * 1e-3 * trc_s
+    bits_per_s = 2 * d["clock_hz"] * d["width"]
+    burst = [(d[k] - d["idd3n"]) * 1e-3 * d["vdd"] / bits_per_s for k in ("idd4r", "idd4w")]
+    return tuple((b + act_j / d["page_bits"]) * 1e12 for b in burst)
+
+
+#: DRAM (read, write) energy per bit (pJ) by type, CACTI-DRAM and public figures via
+#: Accelergy/hwcomponents-cacti 1.0.40: LPDDR4 8 (public data), LPDDR 40 (Malladi et al., ISCA 2012),
+#: DDR3 70 (Chatterjee et al., MICRO 2017), HBM2 6.25, HBM3 4.05; DDR4 from a datasheet
+#: (:func:`_ddr4_pj_per_bit`).
+DRAM_PJ_PER_BIT = {"lpddr4": (8.0, 8.0), "lpddr": (40.0, 40.0), "ddr3": (70.0, 70.0), "ddr4": _ddr4_pj_per_bit(),
+                   "hbm2": (6.25, 6.25), "hbm3": (4.05, 4.05)}
+_DRAM_SOURCES = {"ddr4": "Micron 4Gb DDR4-2400 x8 datasheet currents (DRAMPower memspec) by Micron TN-40-07, "
+                         "streaming whole pages, device core only"}
 
 #: Cell sizes in F^2 (NeuroSim V1.4 Param.cpp for nodes above 14 nm: SRAM 10 x 28 F; 1T1R 4 x 12 F).
 _CELL_F2 = {"sram": 10 * 28, "rram": 4 * 12}
@@ -465,10 +493,12 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
         peak_rate={"transfer_bytes": arch.dram.bandwidth},
         source=f"{tech.link_energy_per_bit * 1e12:.4g} pJ/bit per link and {tech.link_area * 1e6:g} mm2 (model "
                "parameters; default ISAAC's HyperTransport, Table I)")
-    dram_j = DRAM_PJ_PER_BIT[tech.dram] * 8e-12
-    out["dram"] = ComponentModel(area=0.0, leakage=0.0, actions={"read_bytes": dram_j, "write_bytes": dram_j},
-                                 peak_rate={}, source=f"{tech.dram.upper()} {DRAM_PJ_PER_BIT[tech.dram]:g} pJ/bit "
-                                                      "(CACTI-DRAM and public figures via Accelergy/hwcomponents-cacti)")
+    read_pj, write_pj = DRAM_PJ_PER_BIT[tech.dram]
+    out["dram"] = ComponentModel(
+        area=0.0, leakage=0.0, actions={"read_bytes": read_pj * 8e-12, "write_bytes": write_pj * 8e-12}, peak_rate={},
+        source=(f"{tech.dram.upper()} {read_pj:.3g} pJ/bit" if read_pj == write_pj else
+                f"{tech.dram.upper()} {read_pj:.3g} pJ/bit read, {write_pj:.3g} pJ/bit write") + " ("
+               + _DRAM_SOURCES.get(tech.dram, "CACTI-DRAM and public figures via Accelergy/hwcomponents-cacti") + ")")
     # digital units for transformers (issue 10): Horowitz's 45 nm arithmetic, scaled to the node
     mxu = arch.tile.matrix_unit
     bits = mxu.operand_bits

@@ -47,12 +47,23 @@ def pipeline_cycles(items: int, read: int, convert: int, overlap: bool) -> int:
     return t
 
 
+def phases(arch, input_cycles: int) -> Tuple[int, int]:
+    """(phases per vector, reads per phase) after accumulation (docs/architecture-model.md, "Array
+    MVM"): ``crossbar.phase_cycles`` unset, one phase of every input cycle; else the cycles are
+    split into ceil(T / phase_cycles) phases of near-equal length, each given the longest's reads."""
+    cap = arch.crossbar.phase_cycles
+    if cap is None:
+        return 1, input_cycles
+    count = math.ceil(input_cycles / cap)
+    return count, math.ceil(input_cycles / count)
+
+
 def mvm_cycles(arch, items: int, input_cycles: int, active_columns: int, accumulate: bool) -> int:
     clock = arch.chip.clock
     read = _cycles(arch.pe.read_latency, clock)
     convert = _cycles(-(-active_columns // arch.pe.adcs_per_array) / arch.pe.adc_rate, clock)
     if accumulate:
-        read *= input_cycles
+        read *= phases(arch, input_cycles)[1]
     return pipeline_cycles(items, read, convert, arch.pe.sample_hold)
 
 
@@ -434,7 +445,7 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
                     cols = layer.M // layer.groups * slices * polarities
                     T = -(-(layer.input_bits or xb.input_bits) // xb.dac_bits)
                     accumulate = xb.adc_position == "after_accumulation"
-                    items = F if accumulate else F * T
+                    items = F * phases(arch, T)[0] if accumulate else F * T
                     last_ops = [add_op(step, "mvm", [f"copy:{layer.index}"], F, preds=[feed],
                                        mvm=(items, T, min(cols, xb.cols), accumulate),
                                        label=("mvm", layer.index, n, e))]

@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import ConfigError
 from .fields import Boolean, Choice, Integer, Maybe, Quantity, Real, Spec, param
 
-__all__ = ["CrossbarSpec", "phase_split", "NEUROSIM_G_ON_S", "NEUROSIM_ON_OFF_RATIO"]
+__all__ = ["CrossbarSpec", "phase_split", "phase_lengths", "NEUROSIM_G_ON_S", "NEUROSIM_ON_OFF_RATIO"]
 
 #: NeuroSim's default RRAM on-state conductance, 1 / 240 kOhm (DNN_NeuroSim Param.cpp,
 #: ``resistanceOn = 240e3``). Only the on/off ratio changes functional results; the absolute
@@ -57,6 +57,13 @@ def phase_split(input_cycles, phase_cycles):
         return np.ones_like(T), T
     P = -(-T // int(phase_cycles))
     return P, -(-T // np.maximum(P, 1))
+
+
+def phase_lengths(input_cycles: int, phase_cycles: Optional[int]) -> Tuple[int, ...]:
+    """Input cycles of each phase of :func:`phase_split`, least significant first (the longer last)."""
+    P = int(phase_split(input_cycles, phase_cycles)[0])
+    short, longer = divmod(int(input_cycles), P)
+    return (short,) * (P - longer) + (short + 1,) * longer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,12 +208,9 @@ class CrossbarSpec(Spec):
     def phase_sizes(self) -> Tuple[int, ...]:
         """Input cycles integrated in each conversion of a vector, least significant first: one
         each (``per_cycle``), or the phases of :func:`phase_split` (``after_accumulation``)."""
-        T = self.input_cycles
         if self.adc_position == "per_cycle":
-            return (1,) * T
-        P = int(phase_split(T, self.phase_cycles)[0])
-        short, longer = divmod(T, P)
-        return (short,) * (P - longer) + (short + 1,) * longer
+            return (1,) * self.input_cycles
+        return phase_lengths(self.input_cycles, self.phase_cycles)
 
     @property
     def conversions_per_read_group(self) -> int:

@@ -187,14 +187,12 @@ def _neurram_precision(input_bits: int, output_bits: int, phase_cycles: Optional
     per output bit, 0.3 us per phase): ``input_bits`` magnitude bits, read bit-serially in phases
     of at most ``phase_cycles`` (None: one phase), each phase of m bits ``(2**m - 1) x 0.27 + 0.3``
     us, as CiMLoop decomposes Ext. Data Fig. 12c. The read latency spreads that time over the
-    ``phases x ceil(T / phases)`` read windows xbarsim gives a vector (:func:`phase_split`); a
+    ``phases x ceil(T / phases)`` read windows xbarsim gives a vector (:func:`phase_lengths`); a
     conversion takes 0.3 us per output bit."""
-    from ..config.crossbar import phase_split
+    from ..config.crossbar import phase_lengths
 
-    count, window = (int(v) for v in phase_split(input_bits, phase_cycles))
-    short, longer = divmod(input_bits, count)
-    sizes = (short,) * (count - longer) + (short + 1,) * longer
-    read_s = sum((2 ** m - 1) * 0.27e-6 + 0.3e-6 for m in sizes) / (count * window)
+    sizes = phase_lengths(input_bits, phase_cycles)
+    read_s = sum((2 ** m - 1) * 0.27e-6 + 0.3e-6 for m in sizes) / (len(sizes) * max(sizes))
     changes = {"crossbar.input_bits": input_bits, "crossbar.adc_bits": output_bits,
                "pe.read_latency": f"{read_s!r}s", "pe.adc_rate": f"{1 / (0.3e-6 * output_bits)!r}Hz"}
     if phase_cycles is not None:

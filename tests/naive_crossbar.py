@@ -34,6 +34,20 @@ def level_of(w: int, p: int, s: int, spec) -> int:
     return (magnitude >> (s * spec.cell_bits)) & ((1 << spec.cell_bits) - 1)
 
 
+def phases_of(spec):
+    """The input cycles (least significant first) each conversion integrates after accumulation:
+    all of them, or with ``phase_cycles`` ceil(T / phase_cycles) phases whose lengths differ by at
+    most one, the longer ones the more significant (docs/functional-model.md)."""
+    T = spec.input_cycles
+    count = 1 if spec.phase_cycles is None else math.ceil(T / spec.phase_cycles)
+    lengths = [T // count + (1 if i >= count - T % count else 0) for i in range(count)]
+    out, t = [], 0
+    for length in lengths:
+        out.append(list(range(t, t + length)))
+        t += length
+    return out
+
+
 def naive_mvm(pm, weights, inputs):
     """Outputs (N, M) of ``pm`` (programmed with ``weights``) for ``inputs``, without read noise."""
     spec = pm.spec
@@ -64,18 +78,17 @@ def naive_mvm(pm, weights, inputs):
                         if spec.column_encoding == "flip":
                             original = sum(level_of(int(weights[k, m]), p, s, spec) for k in k_rows)
                             flipped = 2 * original > len(k_rows) * level_max
+                        # each conversion: (its input cycles, its shift-and-add weight)
                         if spec.adc_position == "per_cycle":
-                            groups = [(t, 1 << (t * spec.dac_bits)) for t in range(T)]
+                            groups = [([t], 1 << (t * spec.dac_bits)) for t in range(T)]
                         else:
-                            groups = [(None, 1)]
-                        for g, (t, weight) in enumerate(groups):
+                            groups = [(cycles, 1 << (cycles[0] * spec.dac_bits)) for cycles in phases_of(spec)]
+                        for g, (cycles, weight) in enumerate(groups):
                             analog = 0.0
                             drive_sum = 0
                             for k in k_rows:
-                                if t is None:
-                                    drive = int(inputs[n, k])
-                                else:
-                                    drive = digit_table[k][t]
+                                # the cycles of a conversion accumulate with their binary weights
+                                drive = sum(digit_table[k][t] << ((t - cycles[0]) * spec.dac_bits) for t in cycles)
                                 drive_sum += drive
                                 analog += drive * (cond[p, s, k, m] - g_off)
                             lo, step = lo_all[g, j], step_all[g, j]

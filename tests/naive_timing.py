@@ -47,13 +47,42 @@ def pipeline_cycles(items: int, read: int, convert: int, overlap: bool) -> int:
     return t
 
 
+def phases(arch, input_cycles: int) -> Tuple[int, int]:
+    """(phases per vector, reads per phase) after accumulation (docs/architecture-model.md, "Array
+    MVM"): ``crossbar.phase_cycles`` unset, one phase of every input cycle; else the cycles are
+    split into ceil(T / phase_cycles) phases of near-equal length, each given the longest's reads."""
+    cap = arch.crossbar.phase_cycles
+    if cap is None:
+        return 1, input_cycles
+    count = math.ceil(input_cycles / cap)
+    return count, math.ceil(input_cycles / count)
+
+
 def mvm_cycles(arch, items: int, input_cycles: int, active_columns: int, accumulate: bool) -> int:
     clock = arch.chip.clock
     read = _cycles(arch.pe.read_latency, clock)
     convert = _cycles(-(-active_columns // arch.pe.adcs_per_array) / arch.pe.adc_rate, clock)
     if accumulate:
-        read *= input_cycles
+        read *= phases(arch, input_cycles)[1]
     return pipeline_cycles(items, read, convert, arch.pe.sample_hold)
+
+
+def chip_activation_cycles(arch, kind: str, amount: int):
+    """The two operations of chip-level activation (``chip.activation: chip``), or None for others.
+
+    docs/architecture-model.md ("Chip-level activation"): the home tile streams a layer's partial
+    sums through its buffer on its partial-sum port, ``tile.psum_port_bits`` per clock, after the
+    port's access latency as any buffer port (``latency + bytes / bandwidth``, the bandwidth being
+    the port's bits per clock): ``psum_out`` of ``amount`` bytes. The chip's activation units
+    then activate them, ``chip.activation_units`` outputs per cycle: ``chip_act`` of ``amount``
+    outputs, ``ceil(amount / units)`` cycles. Both last at least one cycle.
+    """
+    clock = arch.chip.clock
+    if kind == "psum_out":
+        return _cycles(arch.tile.buffer.latency + amount * 8 / arch.tile.psum_port_bits / clock, clock)
+    if kind == "chip_act":
+        return max(1, -(-amount // arch.chip.activation_units))
+    return None
 
 
 def op_cycles(arch, kind: str, amount: int, aux: int = 0, mvm=None) -> int:
@@ -75,6 +104,9 @@ def op_cycles(arch, kind: str, amount: int, aux: int = 0, mvm=None) -> int:
         return _cycles(arch.dram.latency + amount / arch.dram.bandwidth, clock)
     if kind == "transfer":
         return _cycles(aux * net.hop_latency + amount / net.bandwidth, clock)
+    chip_level = chip_activation_cycles(arch, kind, amount)
+    if chip_level is not None:
+        return chip_level
     units = {"act": arch.tile.activation_units, "pool": arch.tile.pooling_units, "eltwise": arch.tile.shift_add_units}
     if kind in units:
         return max(1, -(-amount // units[kind]))
@@ -413,7 +445,7 @@ def reference_stream(arch, network, batch: int, schedule: str) -> Tuple[List[dic
                     cols = layer.M // layer.groups * slices * polarities
                     T = -(-(layer.input_bits or xb.input_bits) // xb.dac_bits)
                     accumulate = xb.adc_position == "after_accumulation"
-                    items = F if accumulate else F * T
+                    items = F * phases(arch, T)[0] if accumulate else F * T
                     last_ops = [add_op(step, "mvm", [f"copy:{layer.index}"], F, preds=[feed],
                                        mvm=(items, T, min(cols, xb.cols), accumulate),
                                        label=("mvm", layer.index, n, e))]

@@ -56,6 +56,8 @@ def crossbar_specs(draw, *, ideal: bool = True, exact_adc: bool = True, max_rows
             stuck_at_off=draw(st.sampled_from([0.0, 0.02])),
         )
     values.update(fixed)
+    if values["adc_position"] == "after_accumulation" and "phase_cycles" not in fixed:
+        values["phase_cycles"] = draw(st.one_of(st.none(), st.integers(1, 8)))  # NeuRRAM's phases
     spec = CrossbarSpec(**values)
     if exact_adc:
         # an exact ADC can need more than the 16 bits a spec allows (after_accumulation, 18+ rows,
@@ -181,6 +183,8 @@ def small_archs(draw, **fixed):
         for part in inner:
             node = node[part]
         node[last] = value
+    if spec["crossbar"]["adc_position"] == "after_accumulation" and "crossbar.phase_cycles" not in fixed:
+        spec["crossbar"]["phase_cycles"] = draw(st.one_of(st.none(), st.integers(1, 3)))  # NeuRRAM's phases
     adc_bits = load_arch(spec).crossbar.exact_adc_bits
     assume(adc_bits <= 16)  # as in crossbar_specs: only chips whose ADC can be exact
     spec["crossbar"]["adc_bits"] = adc_bits
@@ -196,6 +200,12 @@ def chip_activation_archs(draw):
         "chip.activation_units": draw(st.integers(1, 8)),
         "tile.psum_port_bits": draw(st.sampled_from([8, 26, 52, 256])),
         "tile.psum_bits": draw(st.integers(8, 32))}))
+
+
+def timed_archs():
+    """Small random chips of either activation kind: tile-level (:func:`small_archs`) or chip-level
+    (:func:`chip_activation_archs`), for properties that hold for both."""
+    return st.one_of(small_archs(), chip_activation_archs())
 
 
 @st.composite

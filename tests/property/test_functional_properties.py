@@ -11,21 +11,32 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xbarsim.functional import CrossbarSpec, MvmStats, exact_mvm, mvm, program
-from xbarsim.functional.converters import digit_bounds, input_bounds
+from xbarsim.functional.converters import digit_bounds
 from xbarsim.functional.slicing import slice_widths
 import xbarsim.functional.matrix as matrix_module
 
-from ..naive_crossbar import digits_of, naive_mvm
+from ..naive_crossbar import digits_of, naive_mvm, phases_of
 from ..strategies import clipping_problems, crossbar_specs, input_matrices, mvm_problems, seeds, weight_matrices
+
+
+def conversions_of(spec):
+    """The input cycles each conversion integrates: one each per cycle, the phases after accumulation."""
+    return [[t] for t in range(spec.input_cycles)] if spec.adc_position == "per_cycle" else phases_of(spec)
+
+
+def phase_matrix(spec) -> np.ndarray:
+    """(T, G): the weight of cycle t's digit in conversion g (its binary weight within its phase)."""
+    out = np.zeros((spec.input_cycles, len(conversions_of(spec))))
+    for g, cycles in enumerate(conversions_of(spec)):
+        for t in cycles:
+            out[t, g] = 2.0 ** ((t - cycles[0]) * spec.dac_bits)
+    return out
 
 
 def conversion_weights(pm) -> np.ndarray:
     """|shift-and-add weight| x step of every (conversion, column kind), shape (G, J)."""
     spec = pm.spec
-    if spec.adc_position == "per_cycle":
-        wg = np.exp2(np.arange(spec.input_cycles) * spec.dac_bits)
-    else:
-        wg = np.ones(1)
+    wg = np.exp2([cycles[0] * spec.dac_bits for cycles in conversions_of(spec)])
     wj = np.tile(np.exp2(np.arange(spec.slices) * spec.cell_bits), spec.polarities)
     return wg[:, None] * wj[None, :] * pm.ranges.step
 
@@ -78,7 +89,7 @@ def _ambiguous_weight(pm, w, x):
     rows = spec.rows
     for n in range(x.shape[0]):
         digits = np.array([digits_of(int(v), spec) for v in x[n]])  # (K, T)
-        drives = digits if spec.adc_position == "per_cycle" else x[n][:, None]
+        drives = digits @ phase_matrix(spec)  # (K, G): what each conversion integrates
         for r in range(pm.tiling.row_tiles):
             part = slice(r * rows, min(K, (r + 1) * rows))
             analog = np.einsum("kg,pskm->gpsm", drives[part], signal[:, :, part, :])
@@ -276,12 +287,8 @@ def test_dynamic_adc_error_is_below_one_step_per_conversion(problem):
     spec, w, x = problem
     pm = program(w, spec)
     y = pm.mvm(x)
-    if spec.adc_position == "per_cycle":
-        lo, hi = digit_bounds(spec)
-        wg = np.exp2(np.arange(spec.input_cycles) * spec.dac_bits)
-    else:
-        lo, hi = (np.array([v]) for v in input_bounds(spec))
-        wg = np.ones(1)
+    lo, hi = (bound @ phase_matrix(spec) for bound in digit_bounds(spec))  # each conversion's extremes
+    wg = np.exp2([cycles[0] * spec.dac_bits for cycles in conversions_of(spec)])
     slice_max = np.array([(1 << b) - 1 for b in slice_widths(spec.weight_bits, spec.cell_bits)], dtype=float)
     g_off = 0.0 if np.isinf(spec.on_off_ratio) else spec.max_level / (spec.on_off_ratio - 1)
     column = spec.rows * (slice_max + (g_off if spec.reference_column == "midscale" else 0.0))

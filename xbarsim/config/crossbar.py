@@ -18,19 +18,22 @@ Semantics (see ``docs/functional-model.md``):
   is a two's-complement digit driven by a bipolar DAC;
 * each (input cycle, weight slice, row tile) column sum is digitized (``adc_position:
   per_cycle``, as ISAAC) or the cycles are accumulated in the analog domain with binary
-  weights and digitized once (``after_accumulation``).
+  weights and digitized once (``after_accumulation``), or once per phase of at most
+  ``phase_cycles`` cycles, the phases' codes shifted and added (NeuRRAM's two-phase inputs).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
 
 from ..errors import ConfigError
 from .fields import Boolean, Choice, Integer, Maybe, Quantity, Real, Spec, param
 
-__all__ = ["CrossbarSpec", "NEUROSIM_G_ON_S", "NEUROSIM_ON_OFF_RATIO"]
+__all__ = ["CrossbarSpec", "phase_split", "phase_lengths", "NEUROSIM_G_ON_S", "NEUROSIM_ON_OFF_RATIO"]
 
 #: NeuroSim's default RRAM on-state conductance, 1 / 240 kOhm (DNN_NeuroSim Param.cpp,
 #: ``resistanceOn = 240e3``). Only the on/off ratio changes functional results; the absolute
@@ -38,6 +41,29 @@ __all__ = ["CrossbarSpec", "NEUROSIM_G_ON_S", "NEUROSIM_ON_OFF_RATIO"]
 NEUROSIM_G_ON_S = 1.0 / 240e3
 #: NeuroSim's default on/off ratio (Param.cpp ``resistanceOff = 240e3*100``).
 NEUROSIM_ON_OFF_RATIO = 100.0
+
+
+def phase_split(input_cycles, phase_cycles):
+    """(phases per vector, input cycles read per phase) when a vector's ``input_cycles`` are
+    integrated in phases of at most ``phase_cycles`` (None: one phase), elementwise over arrays.
+
+    ``P = ceil(T / phase_cycles)`` phases of ``floor(T / P)`` or ``ceil(T / P)`` cycles, the more
+    significant phases taking the longer ones (CiMLoop's NeuRRAM model splits 7 magnitude bits
+    4 + 3, mit-emze/cimloop ``wan_nature_2022/helper_functions.py``). Every phase occupies the
+    longest phase's ``ceil(T / P)`` reads of time: the phases are issued in equal windows.
+    """
+    T = np.asarray(input_cycles, dtype=np.int64)
+    if phase_cycles is None:
+        return np.ones_like(T), T
+    P = -(-T // int(phase_cycles))
+    return P, -(-T // np.maximum(P, 1))
+
+
+def phase_lengths(input_cycles: int, phase_cycles: Optional[int]) -> Tuple[int, ...]:
+    """Input cycles of each phase of :func:`phase_split`, least significant first (the longer last)."""
+    P = int(phase_split(input_cycles, phase_cycles)[0])
+    short, longer = divmod(int(input_cycles), P)
+    return (short,) * (P - longer) + (short + 1,) * longer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +98,11 @@ class CrossbarSpec(Spec):
                                   "calibrated range: percentile of observed partial sums mapped to the top code", affects=("function",))
     adc_position: str = param(Choice("per_cycle", "after_accumulation"), "per_cycle",
                               "digitize every input cycle (ISAAC) or once after analog accumulation")
+    phase_cycles: Optional[int] = param(Maybe(Integer(1, 16)), None,
+                                        "after_accumulation: the most input cycles integrated before a "
+                                        "conversion; a vector's cycles run in ceil(T / phase_cycles) phases of "
+                                        "near-equal length, each converted, then shifted and added (NeuRRAM's "
+                                        "two-phase inputs); null: one phase")
     weight_mapping: str = param(Choice("offset", "differential"), "offset",
                                 "signed weights: biased by 2**(weight_bits-1), or positive/negative column pairs")
     reference_column: str = param(Choice("g_off", "midscale"), "g_off",
@@ -131,6 +162,10 @@ class CrossbarSpec(Spec):
                     raise ConfigError((name,), f"{needed!r} when reference_column is 'midscale'", getattr(self, name),
                                       hint="NeuroSim's mid-scale dummy column is modelled with offset mapping, "
                                            "plain columns and the dynamic ADC range only")
+        if self.phase_cycles is not None and self.adc_position != "after_accumulation":
+            raise ConfigError(("phase_cycles",), "null when adc_position is 'per_cycle'", self.phase_cycles,
+                              hint="phases group input cycles integrated before one conversion: "
+                                   "set adc_position: after_accumulation")
         if self.adc_range == "explicit" and self.adc_full_scale is None:
             raise ConfigError(("adc_full_scale",), "a number > 0 when adc_range is 'explicit'", None)
         if self.adc_range != "explicit" and self.adc_full_scale is not None:
@@ -170,9 +205,17 @@ class CrossbarSpec(Spec):
         return -(-self.input_bits // self.dac_bits)
 
     @property
+    def phase_sizes(self) -> Tuple[int, ...]:
+        """Input cycles integrated in each conversion of a vector, least significant first: one
+        each (``per_cycle``), or the phases of :func:`phase_split` (``after_accumulation``)."""
+        if self.adc_position == "per_cycle":
+            return (1,) * self.input_cycles
+        return phase_lengths(self.input_cycles, self.phase_cycles)
+
+    @property
     def conversions_per_read_group(self) -> int:
-        """ADC conversions per column for one vector and row tile: input cycles, or 1 if accumulated."""
-        return self.input_cycles if self.adc_position == "per_cycle" else 1
+        """ADC conversions per column for one vector and row tile: input cycles, or phases if accumulated."""
+        return len(self.phase_sizes)
 
     @property
     def ideal_devices(self) -> bool:
@@ -186,13 +229,16 @@ class CrossbarSpec(Spec):
 
         ``ceil(log2(rows * (2**cell_bits - 1) * (2**dac_bits - 1) + 1))`` per cycle (one bit less
         with ``flip`` encoding, whose column level sums stay below half the maximum), or the
-        analogue over the whole input range when digitizing after accumulation.
+        analogue over the input bits of the widest phase when digitizing after accumulation.
         """
         level_sum = self.rows * self.max_level
         if self.column_encoding == "flip":
             level_sum //= 2
-        if self.adc_position == "per_cycle":
-            span = (1 << self.dac_bits) - 1
-        else:
-            span = (1 << self.input_bits) - 1
+        # the widest conversion: the input bits of its cycles (the top cycle may hold fewer than dac_bits)
+        widths = [self.dac_bits] * (self.input_cycles - 1) + [self.input_bits - self.dac_bits * (self.input_cycles - 1)]
+        bits, start = 0, 0
+        for size in self.phase_sizes:
+            bits = max(bits, sum(widths[start:start + size]))
+            start += size
+        span = (1 << bits) - 1
         return max(1, math.ceil(math.log2(level_sum * span + 1)))

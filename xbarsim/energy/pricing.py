@@ -12,7 +12,7 @@ from typing import Dict, Tuple
 from ..config.arch import Arch
 from ..counting import ActionCounts
 from ..hardware import REGISTRY
-from ..hardware.arrays import conduction
+from ..hardware.arrays import conduction, mvm_items
 from ..mapping.activity import full_scale_digit
 from ..errors import ConfigError, described
 from .table import EnergyTable, resolve
@@ -141,10 +141,10 @@ def peak_tops_per_w(table: EnergyTable, arch: Arch) -> float:
               + T * xb.cols * energy("sh", "sample")
               + conversions * (energy("adc", "convert") + energy("shift_add", "op")))
     macs = xb.rows * xb.cols / xb.columns_per_weight
-    accumulate = xb.adc_position == "after_accumulation"
-    read = pe.read_latency * (T if accumulate else 1)
+    items, reads = mvm_items(arch, T, xb.adc_position == "after_accumulation")  # phases after accumulation
+    read = pe.read_latency * int(reads)
     convert = xb.cols / pe.adcs_per_array / pe.adc_rate
-    items = 1 if accumulate else T
+    items = int(items)
     seconds = items * (max(read, convert) if pe.sample_hold else read + convert)
     ops_per_s = 2 * macs * arch.arrays / seconds
     leakage = sum(table.components[name].leakage * c.instances(arch)

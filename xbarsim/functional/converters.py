@@ -26,7 +26,7 @@ from ..config.crossbar import CrossbarSpec
 from .slicing import slice_widths
 
 __all__ = [
-    "digit_widths", "digit_bounds", "digit_weights", "input_bounds", "input_digits", "input_planes",
+    "digit_widths", "digit_bounds", "digit_weights", "phase_weights", "conversion_weights", "input_bounds", "input_digits", "input_planes",
     "column_level_bounds", "AdcRanges", "full_scale_ranges", "explicit_ranges", "ranges_from_limits",
     "quantize_to_codes", "quantize_dynamic",
 ]
@@ -52,6 +52,24 @@ def digit_bounds(spec: CrossbarSpec) -> Tuple[np.ndarray, np.ndarray]:
 def digit_weights(spec: CrossbarSpec) -> np.ndarray:
     """Weight ``2**(t*dac_bits)`` of each input cycle's digit, shape (T,)."""
     return np.left_shift(1, np.arange(spec.input_cycles, dtype=np.int64) * spec.dac_bits)
+
+
+def phase_weights(spec: CrossbarSpec) -> np.ndarray:
+    """How input cycles add up into conversions, shape (T, G): ``[t, g]`` is the weight
+    ``2**((t - first cycle of g) * dac_bits)`` of cycle t's digit in conversion g if g integrates
+    it, else 0. The identity per cycle; one column of :func:`digit_weights` after accumulation in
+    one phase; a block per phase with ``phase_cycles`` (``spec.phase_sizes``)."""
+    T, sizes = spec.input_cycles, spec.phase_sizes
+    first = np.repeat(np.cumsum((0,) + sizes[:-1]), sizes)  # (T,) first cycle of each cycle's phase
+    out = np.zeros((T, len(sizes)), dtype=np.int64)
+    out[np.arange(T), np.repeat(np.arange(len(sizes)), sizes)] = np.left_shift(1, (np.arange(T) - first) * spec.dac_bits)
+    return out
+
+
+def conversion_weights(spec: CrossbarSpec) -> np.ndarray:
+    """Shift-and-add weight ``2**(first cycle * dac_bits)`` of each conversion, shape (G,)."""
+    first = np.cumsum((0,) + spec.phase_sizes[:-1])
+    return np.left_shift(1, np.asarray(first, dtype=np.int64) * spec.dac_bits)
 
 
 def input_bounds(spec: CrossbarSpec) -> Tuple[int, int]:
@@ -125,8 +143,8 @@ def column_level_bounds(spec: CrossbarSpec, slice_max: np.ndarray) -> np.ndarray
 class AdcRanges:
     """The ADC transfer of every conversion kind: ``lo``, ``step`` and ``top`` of shape (G, J).
 
-    G indexes conversions per vector and row tile (input cycles, or 1 when digitizing after
-    accumulation); J indexes physical column kinds (polarity-major, then slice).
+    G indexes conversions per vector and row tile (input cycles, or the phases when digitizing
+    after accumulation: 1 unless ``phase_cycles``); J indexes physical column kinds (polarity-major, then slice).
     """
 
     lo: np.ndarray
@@ -163,11 +181,9 @@ def _limits(spec: CrossbarSpec, slice_max: np.ndarray) -> Tuple[np.ndarray, np.n
     """Full-scale ``(lo, hi)`` of shape (G, J): the extremes the encoding can produce."""
     column = column_level_bounds(spec, slice_max)  # (S,)
     column = np.tile(column, spec.polarities)  # (J,)
-    if spec.adc_position == "per_cycle":
-        dlo, dhi = digit_bounds(spec)
-    else:
-        xmin, xmax = input_bounds(spec)
-        dlo, dhi = np.array([xmin]), np.array([xmax])
+    dlo, dhi = digit_bounds(spec)
+    weights = phase_weights(spec)  # a conversion's extremes: its cycles' digit extremes, weighted
+    dlo, dhi = dlo @ weights, dhi @ weights
     return dlo[:, None] * column[None, :], dhi[:, None] * column[None, :]
 
 

@@ -11,7 +11,8 @@ input cycles, J = polarities x slices physical column kinds and a chunk of n vec
    one batched matrix product for every cycle, slice and row tile at once;
 2. read noise: one more product of squared digits and squared conductances gives each
    partial sum's variance; one Gaussian sample per conversion;
-3. (``after_accumulation``) the cycles are summed with weights 2**(t*dac_bits);
+3. (``after_accumulation``) the cycles of each phase are summed with weights 2**(t*dac_bits)
+   (one phase unless ``phase_cycles``; then the codes of phase g are weighted by 2**(first*dac_bits));
 4. the ADC turns every partial sum into a code, in place;
 5. shift-and-add: one contraction of the codes with weights ``2**(t*dac_bits) *
    2**(s*cell_bits) * sign * step`` over (cycle, column kind), summed over row tiles;
@@ -36,7 +37,7 @@ from ..mapping.tiling import ArrayTiling
 from ..limits import require_memory
 from .checks import integer_array
 from .converters import (
-    AdcRanges, digit_bounds, digit_weights, explicit_ranges, full_scale_ranges, input_bounds,
+    AdcRanges, conversion_weights, digit_bounds, explicit_ranges, phase_weights, full_scale_ranges, input_bounds,
     input_planes, quantize_dynamic, quantize_to_codes, ranges_from_limits,
 )
 from .devices import DRAW_CHUNK, ProgrammedCells, cycle_conductances, level_step_s, program_cells, standard_normal
@@ -173,8 +174,7 @@ class ProgrammedMatrix:
         # shift-and-add weights of the column kinds: sign of the polarity x 2**(s*cell_bits)
         signs = np.array([1, -1][:P], dtype=np.float64)
         self._w_j = (signs[:, None] * np.exp2(np.arange(S) * spec.cell_bits)[None, :]).ravel()  # (J,)
-        self._w_g = (digit_weights(spec).astype(np.float64) if spec.adc_position == "per_cycle"
-                     else np.ones(1))  # (G,)
+        self._w_g = conversion_weights(spec).astype(np.float64)  # (G,)
         if flipped is not None:
             f = flipped.transpose(2, 0, 1, 3).reshape(R, J, M)  # (R, J, M)
             self._sign = np.where(f, -1.0, 1.0)
@@ -243,9 +243,9 @@ class ProgrammedMatrix:
         dlo, dhi = digit_bounds(self.spec)
         digit = max(abs(int(dlo.min())), int(dhi.max()))
         column = self.spec.rows * self.spec.max_level
-        if self.spec.adc_position == "after_accumulation":
-            xmin, xmax = input_bounds(self.spec)
-            digit = max(abs(xmin), xmax)
+        if self.spec.adc_position == "after_accumulation":  # the widest phase's accumulated digits
+            weights = phase_weights(self.spec)
+            digit = int(max(np.abs(dlo @ weights).max(), (dhi @ weights).max()))
         return column * digit
 
     def _check_inputs(self, inputs) -> Tuple[np.ndarray, bool]:
@@ -349,11 +349,11 @@ class ProgrammedMatrix:
         noise = None
         if a2 is not None:  # variance of each column sum: a second product, no per-cell draw
             noise = self._product(digits, a2, square=self._square_digits).reshape(R, T, n, J, M)
-        if self.spec.adc_position == "after_accumulation":
-            w = digit_weights(self.spec).astype(self._dtype)
-            sums = np.einsum("rtnjm,t->rnjm", sums, w)[:, None]
+        if self.spec.adc_position == "after_accumulation":  # each phase's cycles add up before its conversion
+            w = phase_weights(self.spec).astype(self._dtype)  # (T, G)
+            sums = np.einsum("rtnjm,tg->rgnjm", sums, w)
             if noise is not None:
-                noise = np.einsum("rtnjm,t->rnjm", noise, w * w)[:, None]
+                noise = np.einsum("rtnjm,tg->rgnjm", noise, w * w)
         if noise is not None:
             np.sqrt(noise, out=noise)
             noise *= standard_normal(rng, noise.shape, self._dtype)
@@ -589,9 +589,12 @@ class ProgrammedMatrix:
         spec = self.spec
         R, rows, J, M = self._dims
         n = x.shape[0]
-        per_cycle = spec.adc_position == "per_cycle"
         a, a2 = cells if cells is not None else (self._a, self._a2)
-        weights_t = digit_weights(spec).astype(np.float64)
+        # each conversion integrates its phase's cycles (one cycle each per cycle), then is weighted
+        weights_t = phase_weights(spec).sum(axis=1).astype(np.float64)  # (T,) weight within its phase
+        conversion_of = np.repeat(np.arange(len(spec.phase_sizes)), spec.phase_sizes)
+        last_cycle = np.cumsum(spec.phase_sizes) - 1
+        w_g = self._w_g
         y = np.zeros((n, M))
         counts = np.zeros((R, n, spec.input_cycles), dtype=np.int64) if stats else None
         small = np.int16 if spec.signed_inputs else np.uint8 if spec.input_bits <= 8 else np.uint16
@@ -611,14 +614,13 @@ class ProgrammedMatrix:
                     noise *= standard_normal(rng, noise.shape, self._dtype)
                     block += noise
                 row_sum = digits.sum(axis=1, dtype=np.float64) if self._midscale is not None else None
-                if per_cycle:
-                    y += weights_t[t] * self._digitize_block(block, row_sum, r)
-                else:
-                    values = block * weights_t[t] if values is None else values + block * weights_t[t]
-                    if row_sum is not None:
-                        sums = row_sum * weights_t[t] if sums is None else sums + row_sum * weights_t[t]
-            if not per_cycle:
-                y += self._digitize_block(values, sums, r)
+                values = block * weights_t[t] if values is None else values + block * weights_t[t]
+                if row_sum is not None:
+                    sums = row_sum * weights_t[t] if sums is None else sums + row_sum * weights_t[t]
+                g = conversion_of[t]
+                if t == last_cycle[g]:  # the phase is complete: convert it, shift and add
+                    y += w_g[g] * self._digitize_block(values, sums, r)
+                    values = sums = None
         if self._flip_corr is not None:
             tile_sums = np.pad(x, ((0, 0), (0, R * rows - x.shape[1]))).reshape(n, R, rows).sum(axis=2)
             y += tile_sums.astype(np.float64) @ self._flip_corr

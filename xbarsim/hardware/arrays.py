@@ -9,7 +9,9 @@ time of its own.
 crossbar (``pe.read_latency``: DAC drive, settling, sample-and-hold), stage 2 converts the
 sampled columns (``ceil(active columns / pe.adcs_per_array)`` conversions at ``pe.adc_rate``).
 Items are the input cycles of every vector (``adc_position: per_cycle``) or whole vectors
-whose ``T`` reads precede one conversion (``after_accumulation``). With sample-and-hold the
+whose ``T`` reads precede one conversion (``after_accumulation``); with ``crossbar.phase_cycles``
+a vector's cycles run in ``P = ceil(T / phase_cycles)`` phases, each an item of ``ceil(T / P)``
+reads (the longest phase's window) followed by its conversions (NeuRRAM's two-phase inputs). With sample-and-hold the
 next read overlaps the conversions: ``a + b + (n - 1) max(a, b)`` cycles for n items of stage
 times a and b; without, ``n (a + b)``. Arrays of a copy work in lockstep: the copy takes as
 long as its busiest array. With zero skipping on real data, ``n`` counts only the items with
@@ -25,15 +27,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config.crossbar import phase_split
 from .registry import Component, Family, OpKind, ResourceKind, cycles, cycles_of, register
 
-__all__ = ["FAMILY", "mvm_stages", "mvm_period", "conduction"]
+__all__ = ["FAMILY", "mvm_items", "mvm_stages", "mvm_period", "conduction"]
+
+
+def mvm_items(arch, input_cycles, accumulate):
+    """(items per vector, reads per item), elementwise over arrays of parts: input cycles of one
+    read each (``per_cycle``), or the phases of :func:`~xbarsim.config.crossbar.phase_split`
+    (``after_accumulation``: one phase of all the cycles unless ``crossbar.phase_cycles``)."""
+    T = np.asarray(input_cycles, dtype=np.int64)
+    phases, window = phase_split(T, arch.crossbar.phase_cycles)
+    return np.where(accumulate, phases, T), np.where(accumulate, window, 1)
 
 
 def mvm_stages(arch, input_cycles, active_columns, accumulate):
     """(read stage, conversion stage) in cycles, elementwise over arrays of parts."""
     read = max(1, cycles_of(arch.pe.read_latency, arch.chip.clock))
-    a = np.where(accumulate, read * np.asarray(input_cycles), read)
+    a = read * mvm_items(arch, input_cycles, accumulate)[1]
     conversions = -(-np.asarray(active_columns) // arch.pe.adcs_per_array)
     b = cycles(conversions / arch.pe.adc_rate, arch.chip.clock)
     return a.astype(np.int64), b
@@ -42,7 +54,7 @@ def mvm_stages(arch, input_cycles, active_columns, accumulate):
 def mvm_period(arch, input_cycles: int, active_columns: int, accumulate: bool) -> int:
     """Steady-state cycles per vector of one copy: the stage cost used to balance pipelines."""
     a, b = mvm_stages(arch, input_cycles, active_columns, accumulate)
-    items = 1 if accumulate else input_cycles
+    items = mvm_items(arch, input_cycles, accumulate)[0]
     step = np.maximum(a, b) if arch.pe.sample_hold else a + b
     return int(items * step)
 

@@ -4,12 +4,12 @@ The one place that turns a layout (how a layer's matrices sit on arrays: row til
 tiles, block-diagonally packed groups) and, optionally, the digits its DACs actually see into
 per-vector counts:
 
-* ``items``: read items the copy's lockstep pipeline runs (input cycles, or vectors when
-  digitizing after accumulation); with zero skipping, only those in which some array of the
-  copy has a non-zero digit;
+* ``items``: read items the copy's lockstep pipeline runs (input cycles, or the phases of a
+  vector when digitizing after accumulation: one unless ``crossbar.phase_cycles``); with zero
+  skipping, only those in which some array of the copy has a non-zero digit;
 * ``reads``: array reads; ``dac``: digits converted (rows of the arrays that read);
   ``row_activations``: rows actually driven (non-zero digits; every used row without data);
-  ``sh``: columns sampled; ``adc``: conversions.
+  ``sh``: columns sampled; ``adc``: conversions (after accumulation, one per column and phase).
 
 Structurally every array reads every input cycle. On real data, rows with a zero digit draw
 no current (``row_activations`` counts non-zero digits, on every array of their row tile);
@@ -79,7 +79,7 @@ def structural(layout) -> Dict[str, int]:
     rows = groups * t.in_features * t.col_tiles
     columns = groups * t.physical_columns * t.row_tiles
     D = full_scale_digit(spec)
-    return {"items": T if spec.adc_position == "per_cycle" else 1, "reads": T * arrays,
+    return {"items": spec.conversions_per_read_group, "reads": T * arrays,
             "row_activations": T * rows, "dac": T * rows, "sh": T * columns,
             "adc": columns * spec.conversions_per_read_group,
             "dac_steps": T * rows * D, "cell_drives": T * rows * D * D * spec.cols,
@@ -98,6 +98,10 @@ def from_counts(layout, counts: np.ndarray, zero_skip: bool) -> Dict[str, np.nda
     base = structural(layout)
     out = {name: np.full(N, base[name], dtype=np.int64) for name in COUNT_FIELDS}
     per_cycle = spec.adc_position == "per_cycle"
+    starts = np.cumsum((0,) + spec.phase_sizes[:-1])  # first input cycle of each conversion
+
+    def by_phase(cycles):  # (..., T) -> (..., conversions): any non-zero digit in each phase
+        return np.logical_or.reduceat(cycles, starts, axis=-1)
     if _packed(layout):
         p = layout.groups_per_array
         A = -(-G // p)
@@ -112,7 +116,7 @@ def from_counts(layout, counts: np.ndarray, zero_skip: bool) -> Dict[str, np.nda
             out["reads"] = any_array.sum(axis=(1, 2), dtype=np.int64)
             out["dac"] = (any_array * rows_a[None, :, None]).sum(axis=(1, 2), dtype=np.int64)
             out["sh"] = (any_array * cols_a[None, :, None]).sum(axis=(1, 2), dtype=np.int64)
-            out["adc"] = out["sh"] if per_cycle else (any_array.any(axis=2) * cols_a).sum(axis=1, dtype=np.int64)
+            out["adc"] = out["sh"] if per_cycle else (by_phase(any_array).sum(axis=2) * cols_a).sum(axis=1, dtype=np.int64)
             planes = any_array.any(axis=1)  # (N, T)
     else:
         ct, phys = t.col_tiles, t.physical_columns
@@ -123,10 +127,10 @@ def from_counts(layout, counts: np.ndarray, zero_skip: bool) -> Dict[str, np.nda
             out["reads"] = reads * ct
             out["dac"] = (active * rows_in[:, None, None, None]).sum(axis=(0, 2, 3), dtype=np.int64) * ct
             out["sh"] = reads * phys
-            out["adc"] = out["sh"] if per_cycle else active.any(axis=3).sum(axis=(0, 2), dtype=np.int64) * phys
+            out["adc"] = out["sh"] if per_cycle else by_phase(active).sum(axis=(0, 2, 3), dtype=np.int64) * phys
             planes = active.any(axis=(0, 2))  # (N, T)
     if zero_skip:
-        out["items"] = planes.sum(axis=1, dtype=np.int64) if per_cycle else planes.any(axis=1).astype(np.int64)
+        out["items"] = by_phase(planes).sum(axis=1, dtype=np.int64)  # per cycle, each cycle is its own phase
     return out
 
 

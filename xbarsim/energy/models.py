@@ -115,8 +115,6 @@ _LEAK_W_PER_UM2 = 2.40e-6 / 278.0  # the adder's leakage over its area: logic le
 _IOFF_HP_UA_PER_UM, _IOFF_LP_UA_PER_UM = 100.20e-3, 100.00e-6
 #: Components whose static power is logic leakage (:func:`_logic_leak`); ``noc`` only as mesh routers.
 _LOGIC_COMPONENTS = frozenset({"dac", "sh", "shift_add", "tile_shift_add", "act", "pool", "noc", "mxu", "vec"})
-#: NeuroSim V1.4 Param.cpp calibration: switching activity of adders (delta) and flip-flops (gamma).
-_ADDER_ACTIVITY, _DFF_ACTIVITY = ADDER_ACTIVITY, DFF_ACTIVITY
 #: NeuroSim V1.4 Param.cpp: input toggling rate for interconnect energy.
 _WIRE_TOGGLE = 0.18
 #: NeuroSim V1.4 XYBus.cpp (the chip's global bus, Chip.cpp ``GBus``): wire capacitance 0.2 fF/um
@@ -188,7 +186,7 @@ class TechnologySpec(Spec):
     link_energy_per_bit: float = param(Quantity("energy", 0), f"{_HT_PJ_PER_BIT!r}pJ",
                                        "off-chip link energy per bit (default: ISAAC's HyperTransport)")
     link_area: float = param(Quantity("area", 0), f"{_HT_MM2!r}mm2", "area of one off-chip link (ISAAC: 5.72 mm2)")
-    activity: float = param(Real(0, 1, lo_open=True), _ADDER_ACTIVITY,
+    activity: float = param(Real(0, 1, lo_open=True), ADDER_ACTIVITY,
                             "switching activity of adders (NeuroSim Param.cpp delta = 0.15)")
     logic: str = param(Choice("hp", "lstp"), "hp",
                        "transistors of the digital logic (DAC latches, sample-and-holds, adders, units, routers): "
@@ -401,7 +399,7 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     dac_m2 = xb.dac_bits * _REG_UM2_PER_BIT * 1e-12 * af(_ALADDIN_NODE)
     out["dac"] = ComponentModel(
         area=dac_m2, leakage=_logic_leak(dac_m2, node, tech.logic),
-        actions={"convert": xb.dac_bits * _REG_PJ_PER_BIT * 1e-12 * _DFF_ACTIVITY * ef(_ALADDIN_NODE),
+        actions={"convert": xb.dac_bits * _REG_PJ_PER_BIT * 1e-12 * DFF_ACTIVITY * ef(_ALADDIN_NODE),
                  "drive": row_drive / full},
         peak_rate={"convert": 1 / read_s, "drive": full / read_s},
         source=f"{xb.dac_bits}-bit input latch: Aladdin register bits at flip-flop activity 0.5 (NeuroSim), "
@@ -430,7 +428,7 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     if tech.adder == "neurosim":
         out.update(_neurosim_accumulation(arch, tech, sa_rate))
     else:
-        add_j = width * (_ADDER_PJ_PER_BIT * tech.activity + _REG_PJ_PER_BIT * _DFF_ACTIVITY) * 1e-12 * ef(_ALADDIN_NODE)
+        add_j = width * (_ADDER_PJ_PER_BIT * tech.activity + _REG_PJ_PER_BIT * DFF_ACTIVITY) * 1e-12 * ef(_ALADDIN_NODE)
         add_m2 = width * (_ADDER_UM2_PER_BIT + _REG_UM2_PER_BIT) * 1e-12 * af(_ALADDIN_NODE)
         out["shift_add"] = ComponentModel(
             area=add_m2, leakage=_logic_leak(add_m2, node, tech.logic), actions={"op": add_j},

@@ -436,7 +436,14 @@ def technologies(draw):
     from xbarsim import units
     return {"node": units.format(draw(nodes_m), "length"), "cell": draw(st.sampled_from(["rram", "sram"])),
             "adc": draw(st.sampled_from(["sar", "flash"])), "buffer": draw(st.sampled_from(["sram", "edram"])),
-            "dram": draw(st.sampled_from(["lpddr4", "hbm2", "ddr3", "ddr4"]))}
+            "dram": draw(st.sampled_from(["lpddr4", "hbm2", "ddr3", "ddr4"])),
+            "adder": draw(st.sampled_from(["aladdin", "neurosim"]))}
+
+
+#: NeuroSim's logic roadmaps (Technology.cpp): the gate-level adder model's ``logic`` choice.
+logic_roadmaps = st.sampled_from(["hp", "lstp"])
+#: Supplies (V) a digital technology spec may give.
+supplies_v = st.floats(0.5, 1.4)
 
 
 #: Arch fields that count instances or size them, with a larger value (area must not shrink).

@@ -7,12 +7,15 @@ from hypothesis import strategies as st
 
 import xbarsim
 from xbarsim.energy import area_mm2, load_energy
+from xbarsim.energy.gates import adder_area, adder_energy, dff_area, dff_energy, gates, shift_add_stages
 from xbarsim.energy.models import adc_energy_area
+from xbarsim.energy.table import resolve
 
 from xbarsim.errors import MappingError
 from xbarsim.mapping import activity
 
-from ..strategies import activity_layouts, adc_designs, area_growths, small_archs, small_networks, technologies
+from ..strategies import (activity_layouts, adc_designs, area_growths, logic_roadmaps, nodes_m, small_archs, small_networks,
+                          supplies_v, technologies)
 
 
 def _simulate(arch, network, **options):
@@ -121,3 +124,43 @@ def test_data_never_drives_more_than_the_structural_estimate_at_full_levels(layo
     assert (seen["dac_steps"] <= base["dac_steps"]).all()
     assert (seen["cell_drives"] <= base["cell_drives"]).all()
     assert (seen["cell_levels"] <= 2 * base["cell_levels"]).all()
+
+
+@given(nodes_m, logic_roadmaps, st.integers(1, 40), st.integers(1, 8), supplies_v)
+def test_neurosim_gates_grow_with_width(node, logic, bits, more, vdd):
+    """An adder or a bank of flip-flops never costs less energy or area with more bits."""
+    g = gates(node, logic)
+    for energy, area in ((adder_energy, adder_area), (dff_energy, dff_area)):
+        assert energy(bits + more, g, vdd) > energy(bits, g, vdd) > 0
+        assert area(bits + more, g) > area(bits, g) > 0
+
+
+@given(nodes_m, logic_roadmaps, st.integers(1, 12), st.integers(1, 4), st.integers(1, 16), st.integers(0, 8))
+def test_neurosim_shift_add_grows_with_adc_bits_and_input_cycles(node, logic, bits, more, columns, cycles):
+    """Per conversion, NeuroSim's shift-and-add never costs less with a wider ADC or more input cycles."""
+    g = gates(node, logic)
+
+    def per_conversion(adc_bits, input_cycles):
+        return sum(n * (adder_energy(b, g, 0.8) + dff_energy(d, g, 0.8))
+                   for n, b, d in shift_add_stages(adc_bits, columns, input_cycles))
+
+    base = per_conversion(bits, 1 + cycles)
+    assert per_conversion(bits + more, 1 + cycles) >= base
+    assert per_conversion(bits, 1 + cycles + more) >= base
+
+
+@given(nodes_m, logic_roadmaps, supplies_v, supplies_v)
+def test_neurosim_accumulation_energy_scales_with_vdd_squared(node, logic, vdd, other):
+    """The gate model's energies are C V_dd^2 with V_dd-independent capacitances, at every node (scaled
+    nodes too): the accumulation entries of a table scale exactly with V_dd^2; their areas do not move."""
+    from xbarsim import units
+    arch = xbarsim.load_arch("neurosim-sram22")
+
+    def entries(v):
+        model = {"node": units.format(node, "length"), "vdd": f"{v!r}V", "adder": "neurosim", "logic": logic}
+        table = resolve(load_energy({"version": 1, "name": "v", "model": model}), arch)
+        return [table.components[c] for c in ("shift_add", "tile_shift_add")]
+
+    for a, b in zip(entries(vdd), entries(other)):
+        assert b.actions["op"].joules == pytest.approx(a.actions["op"].joules * (other / vdd) ** 2, rel=1e-9, abs=0)
+        assert b.area == pytest.approx(a.area, rel=1e-12, abs=0)

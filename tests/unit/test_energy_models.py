@@ -171,7 +171,8 @@ def test_a_bus_is_wires_without_routers_a_mesh_has_routers():
 
 def test_lstp_logic_leaks_at_neurosims_low_power_off_current():
     """``logic: lstp`` scales every logic component's leakage by NeuroSim's 22 nm LP / HP off
-    currents (Technology.cpp: 100.00e-6 / 100.20e-3 uA/um) and leaves memories and energies alone."""
+    currents (Technology.cpp: 100.00e-6 / 100.20e-3 uA/um) and leaves memories and energies alone,
+    but for NeuroSim's gate-level adders (``adder: neurosim``), whose gates are its LP or HP ones."""
     import dataclasses
 
     from xbarsim.energy.models import model_components
@@ -183,10 +184,84 @@ def test_lstp_logic_leaks_at_neurosims_low_power_off_current():
     hp = model_components(arch, dataclasses.replace(tech, logic="hp"))
     for name in ("dac", "sh", "shift_add", "tile_shift_add", "act", "pool"):
         assert lstp[name].leakage == pytest.approx(hp[name].leakage * 100.00e-6 / 100.20e-3, rel=1e-12)
-        assert lstp[name].actions == hp[name].actions and lstp[name].area == hp[name].area
+        assert lstp[name].area == hp[name].area
+        if name in ("shift_add", "tile_shift_add"):  # 22 nm LP gates (Technology.cpp 22nm_LP.pm) are not HP's
+            assert lstp[name].actions["op"] != hp[name].actions["op"]
+        else:
+            assert lstp[name].actions == hp[name].actions
         assert "LSTP" in lstp[name].source and "LSTP" not in hp[name].source
     for name in ("tile_buffer", "glb", "ireg", "oreg", "xbar", "adc"):
         assert lstp[name].leakage == hp[name].leakage
+
+
+def test_neurosim_gates_at_22nm_are_computed_by_hand_from_neurosims_constants():
+    """The gate model's 22 nm LSTP figures, worked out here from the constants it cites (Technology.cpp
+    22 nm LP PTM, constant.h layout rules, formula.cpp's equations), and equal to what NeuroSim V1.4
+    itself prints for its SRAM VGG-8 chip (an instrumented run, docs/energy-model.md: capNandInput
+    6.574220e-16 F, capNandOutput 1.808178e-16 F, capInvInput 1.459158e-16 F, capInvOutput
+    7.855463e-17 F)."""
+    from xbarsim.energy.gates import adder_area, adder_energy, dff_area, dff_energy, gates
+    f, vdd = 22e-9, 0.85
+    c_gate = 5.245e-10 * 1.2 + 8.004e-10  # capIdealGate (1 + 0.2 overlap) + capFringe, F/m
+    pn = 791.90 / 600.20  # I_on NMOS / PMOS, uA/um
+    room = (28 - 3.5 - 2 * (1.0 + 0.8)) * f  # cell height minus the P-N gap and two poly margins: 20.9 F
+    w_p = room * (2 * pn) / (4 + 2 * pn)  # the NAND2's 4F : 2 pn F, widened to the room
+    w_n = room - w_p
+    bias = 1 + vdd / 0.9
+    c_j, c_sw, c_dc = 1e-3 / bias ** 0.5, 2.5e-10 / bias ** 0.33, 0.5e-10 / bias ** 0.33
+    gap = 2.8 * f
+    nand_in = c_gate * room
+    nand_out = c_j * (2 * gap * w_n + gap * w_p) + c_sw * (4 * gap + w_n + 2 * gap) + c_dc * room
+    inv_in = c_gate * (2 + 2 * pn) * f
+    inv_out = c_j * gap * (2 + 2 * pn) * f + c_sw * (4 * gap + (2 + 2 * pn) * f) + c_dc * (2 + 2 * pn) * f
+    for mine, neurosim in ((nand_in, 6.574220e-16), (nand_out, 1.808178e-16), (inv_in, 1.459158e-16),
+                           (inv_out, 7.855463e-17)):
+        assert mine == pytest.approx(neurosim, rel=1e-6)
+    g = gates(22e-9, "lstp")
+    exact = dict(rel=1e-9, abs=0)
+    # per bit: an adder's (13 C_in + 7 C_out) V^2 x 0.15 = 1.063 fJ; a flip-flop's (8 C_in + 10 C_out) V^2 x 0.5 = 0.705 fJ
+    assert adder_energy(1, g, vdd) == pytest.approx((13 * nand_in + 7 * nand_out) * vdd ** 2 * 0.15, **exact)
+    assert adder_energy(1, g, vdd) == pytest.approx(1.0634e-15, rel=1e-4)
+    assert dff_energy(1, g, vdd) == pytest.approx((8 * inv_in + 10 * inv_out) * vdd ** 2 * 0.5, **exact)
+    assert dff_energy(1, g, vdd) == pytest.approx(0.70548e-15, rel=1e-4)
+    # areas: 9 NAND2 of (2 x 2 - 1) x 3.8 F by 28 F per adder bit (1.390 um^2; NeuroSim prints 8.898785e-11 m^2
+    # for its 16 4-bit adders: 1.3904 um^2 per bit), 12 inverters of 2 x 3.8 F by 28 F per flip-flop (1.236 um^2)
+    assert adder_area(1, g) == pytest.approx(9 * 3 * 3.8 * f * 28 * f, **exact)
+    assert adder_area(4 * 16, g) == pytest.approx(8.898785e-11, rel=1e-6)
+    assert dff_area(1, g) == pytest.approx(12 * 2 * 3.8 * f * 28 * f, **exact)
+
+
+def test_the_adder_choice_moves_only_the_accumulation_entries_and_other_presets_not_at_all():
+    """``model.adder`` defaults to ``aladdin``: no preset but NeuroSim's sets it, and setting it explicitly
+    changes nothing; ``neurosim`` changes the shift-and-adds (and the wires whose length follows the
+    tile's area), nothing else."""
+    from pathlib import Path
+    presets = sorted(p.stem for p in Path(xbarsim.energy.__file__).parent.joinpath("presets").glob("*.yaml"))
+    for name in presets:
+        spec = yaml.safe_load(Path(xbarsim.energy.__file__).parent.joinpath("presets", f"{name}.yaml").read_text())
+        if "model" not in spec:
+            continue
+        arch = xbarsim.load_arch(name if name != "isaac-llm" else "isaac")
+        if name.startswith("neurosim"):
+            assert spec["model"]["adder"] == "neurosim", name
+        else:
+            assert "adder" not in spec["model"], name
+        choices = {}
+        for adder in ("aladdin", "neurosim"):
+            spec["model"]["adder"] = adder
+            choices[adder] = resolve(load_energy(spec), arch).components
+        if not name.startswith("neurosim"):
+            spec["model"].pop("adder")
+            assert resolve(load_energy(spec), arch).components == choices["aladdin"], name
+        moved = {c for c in choices["aladdin"] if choices["aladdin"][c] != choices["neurosim"][c]}
+        modelled = {"shift_add", "tile_shift_add"} - set(spec.get("components", {}))  # hand-written ones stay
+        assert modelled <= moved <= {"shift_add", "tile_shift_add", "tile_bus", "noc"}, name
+
+
+def test_bad_adder_choice_is_one_line():
+    with pytest.raises(ConfigError) as info:
+        load_energy({"version": 1, "model": {"adder": "ripple"}})
+    assert str(info.value) == "model.adder: expected one of 'aladdin', 'neurosim', got 'ripple'", str(info.value)
 
 
 def test_ddr4_is_micron_datasheet_currents_by_micron_tn_40_07():

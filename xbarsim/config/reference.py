@@ -54,6 +54,17 @@ def markdown() -> str:
     from ..workload.network import LayerSpec
 
     lines += _tables(_sections(NetworkSpec) + [("layers[i]", LayerSpec)], effects=False)
+    from ..energy.models import TechnologySpec  # the energy side: imported late, it imports the config
+
+    lines += [
+        "# Energy model reference",
+        "",
+        "An energy spec (`xbarsim.energy.load_energy`, YAML or dict; `docs/energy-table.md`) may carry a",
+        "`model` section instead of, or besides, hand-written `components`: the technology the component",
+        "models compute the table for (`docs/energy-model.md`). Every model field alters the price only.",
+        "",
+    ]
+    lines += _tables([("model", TechnologySpec)], effects=False)
     return "\n".join(lines)
 
 

@@ -32,7 +32,9 @@ Every figure traces to a formula or a cited source (``docs/energy-model.md`` exp
   metre NeuroSim V1.4's row-drive energy implies. **Sample-and-hold**: ISAAC's ~1 fJ per sample. **Shift-and-add, accumulators,
   activation, pooling**: Aladdin's 40 nm adder, register and comparator (Shao et al., ISCA
   2014, as tabulated in hwcomponents-library) per bit of width, at NeuroSim's switching
-  activities (Param.cpp: 0.15 for adders, 0.5 for flip-flops). **Registers**: Aladdin register
+  activities (Param.cpp: 0.15 for adders, 0.5 for flip-flops); or, with ``adder: neurosim``,
+  NeuroSim V1.4's gate-level adders and flip-flops (:mod:`xbarsim.energy.gates`): its subarray
+  shift-and-add per conversion and its adder trees' adders. **Registers**: Aladdin register
   bits.
 * **Buffers** (SRAM or eDRAM): CACTI 7 runs shipped in ``data/cacti_buffers.csv``, interpolated
   log-log in capacity and access width, at the nearest run node and scaled.
@@ -62,6 +64,7 @@ from ..config.fields import Boolean, Choice, Maybe, Quantity, Real, Spec, param
 from ..errors import ConfigError
 from ..hardware import REGISTRY
 from ..functional.devices import g_off_levels
+from .gates import ADDER_ACTIVITY, DFF_ACTIVITY, adder_area, adder_energy, dff_area, dff_energy, gates, shift_add_stages
 from .technology import area_factor, check_node, energy_factor
 
 __all__ = ["TechnologySpec", "ComponentModel", "adc_energy_area", "buffer_figures", "model_components", "DRAM_PJ_PER_BIT"]
@@ -112,8 +115,6 @@ _LEAK_W_PER_UM2 = 2.40e-6 / 278.0  # the adder's leakage over its area: logic le
 _IOFF_HP_UA_PER_UM, _IOFF_LP_UA_PER_UM = 100.20e-3, 100.00e-6
 #: Components whose static power is logic leakage (:func:`_logic_leak`); ``noc`` only as mesh routers.
 _LOGIC_COMPONENTS = frozenset({"dac", "sh", "shift_add", "tile_shift_add", "act", "pool", "noc", "mxu", "vec"})
-#: NeuroSim V1.4 Param.cpp calibration: switching activity of adders (delta) and flip-flops (gamma).
-_ADDER_ACTIVITY, _DFF_ACTIVITY = 0.15, 0.5
 #: NeuroSim V1.4 Param.cpp: input toggling rate for interconnect energy.
 _WIRE_TOGGLE = 0.18
 #: NeuroSim V1.4 XYBus.cpp (the chip's global bus, Chip.cpp ``GBus``): wire capacitance 0.2 fF/um
@@ -213,13 +214,18 @@ class TechnologySpec(Spec):
     link_energy_per_bit: float = param(Quantity("energy", 0), f"{_HT_PJ_PER_BIT!r}pJ",
                                        "off-chip link energy per bit (default: ISAAC's HyperTransport)")
     link_area: float = param(Quantity("area", 0), f"{_HT_MM2!r}mm2", "area of one off-chip link (ISAAC: 5.72 mm2)")
-    activity: float = param(Real(0, 1, lo_open=True), _ADDER_ACTIVITY,
+    activity: float = param(Real(0, 1, lo_open=True), ADDER_ACTIVITY,
                             "switching activity of adders (NeuroSim Param.cpp delta = 0.15)")
     logic: str = param(Choice("hp", "lstp"), "hp",
                        "transistors of the digital logic (DAC latches, sample-and-holds, adders, units, routers): "
                        "'hp' leaks at Aladdin's 40 nm adder density, taken as a high-performance library, or "
                        "'lstp' (low standby power, NeuroSim's default deviceroadmap) at that density x "
-                       "I_off(LP) / I_off(HP) = 1/1002 (NeuroSim V1.4 Technology.cpp, 22 nm PTM)")
+                       "I_off(LP) / I_off(HP) = 1/1002 (NeuroSim V1.4 Technology.cpp, 22 nm PTM); with adder: neurosim "
+                       "also which of NeuroSim's PTM gate capacitances price the adders")
+    adder: str = param(Choice("aladdin", "neurosim"), "aladdin",
+                       "model of the shift-and-adds and adders: 'aladdin' (Aladdin's 40 nm adder and register per bit "
+                       "of pe.psum_bits, scaled) or 'neurosim' (NeuroSim V1.4's gate-level adders and flip-flops, "
+                       "xbarsim.energy.gates: its subarray shift-and-add per conversion and its adder-tree adders)")
     cell_current: bool = param(Boolean(), True,
                                "price the cells' read current (V_read^2 G t per driven cell); false when the ADC "
                                "figure already includes it (NeuroSim's sense amplifier, whose energy is that of its "
@@ -337,6 +343,39 @@ class ComponentModel:
                 "actions": {a: f"{e * 1e12!r}pJ" for a, e in self.actions.items()}, "source": self.source}
 
 
+def _neurosim_accumulation(arch, tech: TechnologySpec, sa_rate: float) -> Dict[str, ComponentModel]:
+    """``shift_add`` and ``tile_shift_add`` by NeuroSim V1.4's gate-level model (:mod:`.gates`).
+
+    A ``shift_add.op`` (one conversion merged) is NeuroSim's subarray shift-and-add per conversion
+    (:func:`.gates.shift_add_stages`: the weight stage over the columns of a weight, the input stage
+    over the input cycles), at the ADC's bits; a shift-and-add unit holds both stages' adders and
+    flip-flops (NeuroSim: one ``shiftAddWeight`` and one ``shiftAddInput`` unit per ADC). A
+    ``tile_shift_add.op`` (two partial sums added) is one adder of an adder tree, ``pe.psum_bits``
+    wide, without a register (AdderTree.cpp: adders only)."""
+    xb, pe = arch.crossbar, arch.pe
+    g = gates(tech.node, tech.logic)
+    vdd, nm = tech.vdd, tech.node * 1e9
+    columns = xb.columns_per_weight
+    cycles = xb.conversions_per_read_group
+    stages = shift_add_stages(xb.adc_bits, columns, cycles)
+    op_j = sum(n * (adder_energy(b, g, vdd, tech.activity) + dff_energy(d, g, vdd)) for n, b, d in stages)
+    unit_m2 = sum(adder_area(b, g) + dff_area(d, g) for _, b, d in stages)
+    what = "; ".join(f"{n:.4g} x ({b}-bit adder + {d} flip-flops)" for n, b, d in stages) or "nothing to add"
+    out = {"shift_add": ComponentModel(
+        area=unit_m2, leakage=_logic_leak(unit_m2, tech.node, tech.logic), actions={"op": op_j},
+        peak_rate={"op": sa_rate},
+        source=f"NeuroSim V1.4 subarray shift-and-add per conversion ({xb.adc_bits}-bit ADC, {columns} columns per "
+               f"weight, {cycles} conversions per vector): {what}; {g.how}, V_dd {vdd:g} V, activities "
+               f"{tech.activity:g} (adders) and {DFF_ACTIVITY:g} (flip-flops), at {nm:g} nm")}
+    tree_m2 = adder_area(pe.psum_bits, g)
+    out["tile_shift_add"] = ComponentModel(
+        area=tree_m2, leakage=_logic_leak(tree_m2, tech.node, tech.logic),
+        actions={"op": adder_energy(pe.psum_bits, g, vdd, tech.activity)}, peak_rate={"op": arch.chip.clock},
+        source=f"one {pe.psum_bits}-bit adder of a NeuroSim V1.4 adder tree (AdderTree.cpp, Adder.cpp: 9 NAND2 per "
+               f"bit); {g.how}, V_dd {vdd:g} V, activity {tech.activity:g}")
+    return out
+
+
 def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     """Every registered component's figures for ``arch`` built in ``tech``."""
     node, vdd = tech.node, tech.vdd
@@ -388,7 +427,7 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
     dac_m2 = xb.dac_bits * _REG_UM2_PER_BIT * 1e-12 * af(_ALADDIN_NODE)
     out["dac"] = ComponentModel(
         area=dac_m2, leakage=_logic_leak(dac_m2, node, tech.logic),
-        actions={"convert": xb.dac_bits * _REG_PJ_PER_BIT * 1e-12 * _DFF_ACTIVITY * ef(_ALADDIN_NODE),
+        actions={"convert": xb.dac_bits * _REG_PJ_PER_BIT * 1e-12 * DFF_ACTIVITY * ef(_ALADDIN_NODE),
                  "drive": row_drive / full},
         peak_rate={"convert": 1 / read_s, "drive": full / read_s},
         source=f"{xb.dac_bits}-bit input latch: Aladdin register bits at flip-flop activity 0.5 (NeuroSim), "
@@ -413,16 +452,20 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
                + ("; area by the survey's regression" if tech.adc == "sar" else ""))
 
     width = pe.psum_bits
-    add_j = width * (_ADDER_PJ_PER_BIT * tech.activity + _REG_PJ_PER_BIT * _DFF_ACTIVITY) * 1e-12 * ef(_ALADDIN_NODE)
-    add_m2 = width * (_ADDER_UM2_PER_BIT + _REG_UM2_PER_BIT) * 1e-12 * af(_ALADDIN_NODE)
     sa_rate = pe.adc_rate * pe.adcs_per_array * pe.arrays / max(1, pe.shift_add_units)
-    out["shift_add"] = ComponentModel(
-        area=add_m2, leakage=_logic_leak(add_m2, node, tech.logic), actions={"op": add_j}, peak_rate={"op": sa_rate},
-        source=f"{width}-bit adder and register (Aladdin 40 nm, activities {tech.activity:g} and 0.5 as NeuroSim), "
-               f"scaled to {nm:g} nm")
-    out["tile_shift_add"] = ComponentModel(
-        area=add_m2, leakage=_logic_leak(add_m2, node, tech.logic), actions={"op": add_j}, peak_rate={"op": clock},
-        source=out["shift_add"].source)
+    if tech.adder == "neurosim":
+        out.update(_neurosim_accumulation(arch, tech, sa_rate))
+    else:
+        add_j = width * (_ADDER_PJ_PER_BIT * tech.activity + _REG_PJ_PER_BIT * DFF_ACTIVITY) * 1e-12 * ef(_ALADDIN_NODE)
+        add_m2 = width * (_ADDER_UM2_PER_BIT + _REG_UM2_PER_BIT) * 1e-12 * af(_ALADDIN_NODE)
+        out["shift_add"] = ComponentModel(
+            area=add_m2, leakage=_logic_leak(add_m2, node, tech.logic), actions={"op": add_j},
+            peak_rate={"op": sa_rate},
+            source=f"{width}-bit adder and register (Aladdin 40 nm, activities {tech.activity:g} and 0.5 as NeuroSim), "
+                   f"scaled to {nm:g} nm")
+        out["tile_shift_add"] = ComponentModel(
+            area=add_m2, leakage=_logic_leak(add_m2, node, tech.logic), actions={"op": add_j}, peak_rate={"op": clock},
+            source=out["shift_add"].source)
 
     def register(size_bytes: float, rate_bytes: float, what: str) -> ComponentModel:
         f = buffer_figures("sram", max(size_bytes, 1.0), 64, node)

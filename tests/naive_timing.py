@@ -56,6 +56,24 @@ def mvm_cycles(arch, items: int, input_cycles: int, active_columns: int, accumul
     return pipeline_cycles(items, read, convert, arch.pe.sample_hold)
 
 
+def chip_activation_cycles(arch, kind: str, amount: int):
+    """The two operations of chip-level activation (``chip.activation: chip``), or None for others.
+
+    docs/architecture-model.md ("Chip-level activation"): the home tile streams a layer's partial
+    sums through its buffer on its partial-sum port, ``tile.psum_port_bits`` per clock, after the
+    port's access latency as any buffer port (``latency + bytes / bandwidth``, the bandwidth being
+    the port's bits per clock): ``psum_out`` of ``amount`` bytes. The chip's activation units
+    then activate them, ``chip.activation_units`` outputs per cycle: ``chip_act`` of ``amount``
+    outputs, ``ceil(amount / units)`` cycles. Both last at least one cycle.
+    """
+    clock = arch.chip.clock
+    if kind == "psum_out":
+        return _cycles(arch.tile.buffer.latency + amount * 8 / arch.tile.psum_port_bits / clock, clock)
+    if kind == "chip_act":
+        return max(1, -(-amount // arch.chip.activation_units))
+    return None
+
+
 def op_cycles(arch, kind: str, amount: int, aux: int = 0, mvm=None) -> int:
     """Duration of one operation, from the documented formulas (``mvm``: (items, T, columns, accumulate))."""
     clock = arch.chip.clock
@@ -75,6 +93,9 @@ def op_cycles(arch, kind: str, amount: int, aux: int = 0, mvm=None) -> int:
         return _cycles(arch.dram.latency + amount / arch.dram.bandwidth, clock)
     if kind == "transfer":
         return _cycles(aux * net.hop_latency + amount / net.bandwidth, clock)
+    chip_level = chip_activation_cycles(arch, kind, amount)
+    if chip_level is not None:
+        return chip_level
     units = {"act": arch.tile.activation_units, "pool": arch.tile.pooling_units, "eltwise": arch.tile.shift_add_units}
     if kind in units:
         return max(1, -(-amount // units[kind]))

@@ -198,6 +198,12 @@ def chip_activation_archs(draw):
         "tile.psum_bits": draw(st.integers(8, 32))}))
 
 
+def timed_archs():
+    """Small random chips of either activation kind: tile-level (:func:`small_archs`) or chip-level
+    (:func:`chip_activation_archs`), for properties that hold for both."""
+    return st.one_of(small_archs(), chip_activation_archs())
+
+
 @st.composite
 def reference_cases(draw):
     """(arch, network, batch, schedule) the independent stream derivation covers: one tile, one

@@ -29,7 +29,7 @@ from xbarsim.timing.engine import critical_path
 from xbarsim.timing.stream import build_stream, region_capacities
 
 from ..naive_timing import naive_run, reference_stream, stream_run
-from ..strategies import simulate_mappable as simulate, chip_activation_archs, faster_changes, reference_cases, retime_changes, small_archs, small_networks
+from ..strategies import simulate_mappable as simulate, faster_changes, reference_cases, retime_changes, small_archs, small_networks, timed_archs
 
 schedules = st.sampled_from(["layer", "pipeline"])
 
@@ -46,10 +46,13 @@ def built(arch, network, schedule, batch=1):
 
 
 @settings(max_examples=60)
-@given(small_archs(), small_networks(), schedules, st.integers(1, 2))
+@given(timed_archs(), small_networks(), schedules, st.integers(1, 2))
 def test_event_model_equals_the_cycle_stepped_reference(arch, network, schedule, batch):
     stream = built(arch, network, schedule, batch)
     capacities, regions = resource_capacities(stream, arch), region_capacities(stream, arch)
+    from hypothesis import event
+    event("chip-level activation" if "chip_act" in {stream.op_names[k] for k in set(stream.op_kind.tolist())}
+          else "tile-level activation")
     timeline, durations = execute(stream, arch)
     times, naive_durations = stream_run(stream, arch, capacities, regions)
     assert durations.tolist() == naive_durations  # closed forms equal the documented formulas, MVMs stepped
@@ -92,7 +95,7 @@ def test_the_stream_builder_agrees_with_an_independent_derivation(case):
 
 
 @settings(max_examples=40)
-@given(st.one_of(small_archs(), chip_activation_archs()), small_networks(), schedules, st.integers(1, 2))
+@given(timed_archs(), small_networks(), schedules, st.integers(1, 2))
 def test_busy_time_is_the_work_counted_on_each_resource(arch, network, schedule, batch):
     result = simulate(arch, network, schedule, batch)
     stream = result.stream

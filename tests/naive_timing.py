@@ -85,6 +85,19 @@ def chip_activation_cycles(arch, kind: str, amount: int):
     return None
 
 
+def psum_bus_cycles(arch, kind: str, amount: int):
+    """The partial sums' crossing of the tile bus (``tile.psum_bus``), or None for other operations.
+
+    docs/architecture-model.md ("Chip-level activation"): with ``tile.psum_bus`` a layer's partial
+    sums cross the home tile's bus from its PEs before the partial-sum port streams them out: like
+    any move over the tile bus, ``bytes / tile.bus_bandwidth`` with no access latency, at least
+    one cycle.
+    """
+    if kind == "psum_bus":
+        return _cycles(amount / arch.tile.bus_bandwidth, arch.chip.clock)
+    return None
+
+
 def op_cycles(arch, kind: str, amount: int, aux: int = 0, mvm=None) -> int:
     """Duration of one operation, from the documented formulas (``mvm``: (items, T, columns, accumulate))."""
     clock = arch.chip.clock
@@ -107,6 +120,9 @@ def op_cycles(arch, kind: str, amount: int, aux: int = 0, mvm=None) -> int:
     chip_level = chip_activation_cycles(arch, kind, amount)
     if chip_level is not None:
         return chip_level
+    over_bus = psum_bus_cycles(arch, kind, amount)
+    if over_bus is not None:
+        return over_bus
     units = {"act": arch.tile.activation_units, "pool": arch.tile.pooling_units, "eltwise": arch.tile.shift_add_units}
     if kind in units:
         return max(1, -(-amount // units[kind]))

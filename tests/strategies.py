@@ -194,12 +194,20 @@ def small_archs(draw, **fixed):
 @st.composite
 def chip_activation_archs(draw):
     """Small random bus chips that activate at chip level (``chip.activation: chip``, NeuroSim's
-    ``chipActivation``), with drawn chip-level units, partial-sum widths and partial-sum ports."""
+    ``chipActivation``), with drawn chip-level units, partial-sum widths and partial-sum ports, their
+    partial sums crossing the tile bus or not (``tile.psum_bus``)."""
     return draw(small_archs(**{
         "interconnect.topology": "bus", "chip.activation": "chip",
         "chip.activation_units": draw(st.integers(1, 8)),
         "tile.psum_port_bits": draw(st.sampled_from([8, 26, 52, 256])),
-        "tile.psum_bits": draw(st.integers(8, 32))}))
+        "tile.psum_bits": draw(st.integers(8, 32)),
+        "tile.psum_bus": draw(st.booleans())}))
+
+
+def timed_archs():
+    """Small random chips of either activation kind: tile-level (:func:`small_archs`) or chip-level
+    (:func:`chip_activation_archs`), for properties that hold for both."""
+    return st.one_of(small_archs(), chip_activation_archs())
 
 
 def timed_archs():

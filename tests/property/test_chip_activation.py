@@ -8,6 +8,10 @@
 * Every output is activated exactly once, wherever: the activation counts with the option on
   equal those of the same chip activating in its tiles.
 * With the option off the new fields change nothing.
+* ``tile.psum_bus``: each partial-sum stream is preceded by exactly one crossing of its home tile's
+  bus with the same bytes; nothing else in the stream changes, and the bus's counted bytes grow by
+  exactly those bytes (the engine-vs-reference cross-check draws the option too, with its duration
+  from tests/naive_timing.py ``psum_bus_cycles``).
 """
 
 from __future__ import annotations
@@ -56,12 +60,38 @@ def test_every_output_is_activated_once_wherever(arch, network, schedule):
     assert int(at_chip.stream.op_amount[at_chip.stream.kind_mask("chip_act")].sum()) == relu
 
 
+@settings(max_examples=30)
+@given(chip_activation_archs(), small_networks(), schedules, st.integers(1, 2))
+def test_partial_sums_cross_the_tile_bus_once_with_psum_bus(arch, network, schedule, batch):
+    off = simulate(evolve(arch, {"tile.psum_bus": False}), network, schedule, batch)
+    on = simulate(evolve(arch, {"tile.psum_bus": True}), network, schedule, batch)
+    s = on.stream
+    assert not off.stream.kind_mask("psum_bus").any()
+    bus, port = np.flatnonzero(s.kind_mask("psum_bus")), np.flatnonzero(s.kind_mask("psum_out"))
+    assert len(bus) == len(port) == int(off.stream.kind_mask("psum_out").sum())
+    for o in port:  # its one predecessor is a bus crossing of the same bytes on the same tile
+        preds = s.pred[s.pred_ptr[o]:s.pred_ptr[o + 1]]
+        assert len(preds) == 1 and s.op_names[s.op_kind[preds[0]]] == "psum_bus"
+        assert s.op_amount[preds[0]] == s.op_amount[o]
+        bus_res, port_res = s.resources[s.op_resource[preds[0]]], s.resources[s.op_resource[o]]
+        assert s.resource_names[bus_res["kind"]] == "tile_bus" and bus_res["tile"] == port_res["tile"]
+    # nothing else changes: the other operations, in order, with their amounts
+    keep = ~s.kind_mask("psum_bus")
+    assert [s.op_names[k] for k in s.op_kind[keep]] == [off.stream.op_names[k] for k in off.stream.op_kind]
+    assert np.array_equal(s.op_amount[keep], off.stream.op_amount)
+    moved = int(s.op_amount[bus].sum())
+    assert on.count("tile_bus.transfer_bytes") - off.count("tile_bus.transfer_bytes") == moved
+    others = {key: n for key, n in on.actions.items() if key[1:] != ("tile_bus", "transfer_bytes")}
+    assert others == {key: n for key, n in off.actions.items() if key[1:] != ("tile_bus", "transfer_bytes")}
+
+
 @settings(max_examples=20)
-@given(small_archs(), small_networks(), schedules, st.integers(1, 2), st.integers(1, 1 << 10))
-def test_chip_activation_fields_change_nothing_when_off(arch, network, schedule, units, bits):
+@given(small_archs(), small_networks(), schedules, st.integers(1, 2), st.integers(1, 1 << 10), st.booleans())
+def test_chip_activation_fields_change_nothing_when_off(arch, network, schedule, units, bits, bus):
     assume(arch.chip.activation == "tile")
     base = simulate(arch, network, schedule)
-    other = simulate(evolve(arch, {"chip.activation_units": units, "tile.psum_port_bits": bits}), network, schedule)
+    other = simulate(evolve(arch, {"chip.activation_units": units, "tile.psum_port_bits": bits,
+                                   "tile.psum_bus": bus}), network, schedule)
     assert base.stream == other.stream
     assert np.array_equal(base.timeline.end, other.timeline.end)
 
@@ -70,6 +100,7 @@ def test_chip_activation_fields_change_nothing_when_off(arch, network, schedule,
     ({"interconnect.topology": "mesh"}, "chip.activation"),
     ({"chip.activation_units": 0}, "chip.activation_units"),
     ({"tile.psum_port_bits": 0}, "tile.psum_port_bits"),
+    ({"tile.psum_bus": 3}, "tile.psum_bus"),
 ])
 def test_chip_activation_needs_a_bus_units_and_a_port(changes, path):
     spec = {"version": 1, "base": "neurosim-sram22", "chip": {"activation": "chip", "activation_units": 4},

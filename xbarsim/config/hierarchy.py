@@ -186,6 +186,13 @@ class TileSpec(Spec):
     bus_bandwidth: float = param(Quantity("bandwidth", 0, lo_open=True), "57.6GB/s",
                                  "bus from the tile buffer to the PEs' input registers (ISAAC: 384 wires at "
                                  "1.2 GHz = 57.6 GB/s)", affects=TIMING)
+    psum_bus: bool = param(Boolean(), False,
+                           "with chip.activation: chip, a layer's partial sums cross the tile bus from the PEs "
+                           "to the partial-sum port before they stream out (NeuroSim V1.4 Tile.cpp: its H-tree "
+                           "between the PEs and the tile buffers carries the partial sums, numBitToLoadIn, as "
+                           "well as the input vectors); off, they reach the port without using the bus; unused "
+                           "without chip activation",
+                           affects=MAPPING)
     buffer: BufferSpec = param(Section(BufferSpec), factory=BufferSpec, doc="the tile buffer (ISAAC: 64 KB eDRAM)")
     vector_unit: VectorUnitSpec = param(Section(VectorUnitSpec), factory=VectorUnitSpec,
                                         doc="digital vector unit (softmax, norms, GELU, SiLU)")

@@ -14,7 +14,11 @@ own, ``tile.psum_port_bits`` per clock (NeuroSim's tile output buffer): each byt
 read (both counted) while the port moves ``psum_port_bits`` per cycle, the write of one datum
 overlapping the read of another. NeuroSim times its buffers the same way (Tile.cpp: ``numBit /
 interface_width / 2`` reads plus as many writes, Buffer.cpp ``CalculateLatency`` with
-``synchronous``: one line per cycle), i.e. ``numBit / interface_width`` cycles in all.
+``synchronous``: one line per cycle), i.e. ``numBit / interface_width`` cycles in all. With
+``tile.psum_bus`` the partial sums first cross the tile bus from the PEs (``psum_bus``: ``bytes /
+bus_bandwidth``), as NeuroSim's tile H-tree carries them (Tile.cpp ``TileCalculatePerformance``:
+``hTreeCM->CalculateLatency(..., (numBitToLoadOut + numBitToLoadIn) / busWidth)``, one read of
+``busWidth`` bits per cycle, HTree.cpp with ``synchronous``).
 """
 
 from __future__ import annotations
@@ -108,10 +112,15 @@ def _feed_actions(arch, stream, index):
     return {("tile_buffer", "read"): _accesses(n, arch.tile.buffer.width_bits), ("tile_bus", "transfer_bytes"): n}
 
 
+def _bus_actions(arch, stream, index):
+    return {("tile_bus", "transfer_bytes"): stream.op_amount[index]}
+
+
 TILE_BUS = register(Family(
     name="tile_bus",
-    doc="the bus from a tile buffer to the input registers of the tile's PEs (ISAAC: 384 wires)",
-    sections=("tile.bus_bandwidth",),
+    doc="the bus between a tile buffer and the tile's PEs (ISAAC: 384 wires to the input registers; NeuroSim: the "
+        "tile's H-tree, which with tile.psum_bus also carries the partial sums back)",
+    sections=("tile.bus_bandwidth", "tile.psum_bus"),
     components=(Component("tile_bus", "bus from the tile buffer to its PEs", {"transfer_bytes": "one byte moved"},
                           instances=lambda a: a.chip.tiles, data={"transfer_bytes": "input activations"}),),
     resources=(ResourceKind("tile_bus", "the tile's buffer-to-PE bus", scope="tile", servers=lambda a: 1),),
@@ -120,9 +129,11 @@ TILE_BUS = register(Family(
                ("tile_buffer", "tile_bus"), "bytes", _feed_duration, _feed_actions, group="data movement",
                time="tile buffer"),
         OpKind("tile_bus", "move input vectors that arrived over the network into the tile's PEs", ("tile_bus",),
-               "bytes", _bus_duration,
-               lambda arch, stream, index: {("tile_bus", "transfer_bytes"): stream.op_amount[index]},
-               group="data movement", time="tile buffer"),
+               "bytes", _bus_duration, _bus_actions, group="data movement", time="tile buffer"),
+        OpKind("psum_bus", "move a layer's partial sums from the home tile's PEs to its partial-sum port over the "
+               "tile bus (tile.psum_bus, chip.activation: chip)", ("tile_bus",), "bytes", _bus_duration,
+               _bus_actions, group="data movement", time="tile buffer",
+               data={("tile_bus", "transfer_bytes"): "partial sums"}),
     ),
 ))
 

@@ -1063,11 +1063,15 @@ class _Builder:
         ``TileCalculatePerformance``: ``numBitToLoadIn`` = outputs x (adder stages + adder bits) per
         vector), cross the bus (one transfer: on a bus the source tile does not matter) and are
         activated by the chip-level units (Chip.cpp ``GreLu``); the outputs are then sent on as with
-        tile-level activation. Returns the operations the outputs wait for."""
+        tile-level activation. With ``tile.psum_bus`` the partial sums first cross the home tile's
+        bus from its PEs to the port (``psum_bus``; NeuroSim's tile H-tree, Tile.cpp). Returns the
+        operations the outputs wait for."""
         if layer.activation not in ("relu", "none"):
             raise MappingError(f"layer {layer.name!r}: chip.activation: chip activates with ReLU units only "
                                f"(NeuroSim's GreLu), got activation {layer.activation!r}")
         nbytes = -(-vectors * out_channels * self.arch.tile.psum_bits // 8)
+        if self.arch.tile.psum_bus:
+            last = [self.op("psum_bus", self.resource("tile_bus", tile), nbytes, preds=last)]
         streamed = self.op("psum_out", self.resource("psum_port", tile), nbytes, preds=last)
         sent = self.transfer(tile, tile, nbytes, (streamed,))
         if layer.activation == "none":

@@ -63,6 +63,34 @@ def test_crossbar_read_energy_is_v2_g_t_over_every_driven_cell():
     assert result.energy.by_action[("fc", "dac", "drive")] == pytest.approx(digits.sum() * 2 * per_step, rel=1e-12)
 
 
+def test_pulse_width_read_energy_is_v2_g_t_times_the_pulse_over_every_driven_cell():
+    """A pulse-width DAC holds the row at the full read voltage for d / D of the read: V^2 G t d / D per
+    cell (linear in d); its counter counts each digit step and its row is charged once per non-zero
+    digit, on each of the row's 2 arrays."""
+    arch = _arch(**{"crossbar.dac_type": "pulse_width"})
+    result, w, x = _fc_run(arch)
+    xb, pe = arch.crossbar, arch.pe
+    u = w + 8
+    levels = np.stack([u & 3, u >> 2])
+    step = (xb.g_on - xb.g_off) / 3
+    row_g = (xb.g_off + levels * step).sum(axis=(0, 2)) + (2 * 16 - 20) * xb.g_off
+    digits = np.stack([x & 3, x >> 2], axis=1)
+    expected_pj = float((0.55 ** 2 * digits / 3 * row_g).sum() * pe.read_latency) * 1e12
+    table = xbarsim.energy.table.resolve(xbarsim.energy.load_energy(MODEL_TABLE), arch)
+    per_count = table.components["xbar"].actions["conduct"].joules * 1e12
+    mvms = int((result.stream.op_kind == result.stream.op_names.index("mvm")).sum())
+    assert result.energy.by_action[("fc", "xbar", "conduct")] == pytest.approx(expected_pj, abs=0.5 * mvms * per_count)
+    per_step = table.components["dac"].actions["drive"].joules * 1e12
+    assert result.energy.by_action[("fc", "dac", "drive")] == pytest.approx(digits.sum() * 2 * per_step, rel=1e-12)
+    per_row = table.components["xbar"].actions["row_activation"].joules * 1e12
+    assert per_row > 0
+    assert result.energy.by_action[("fc", "xbar", "row_activation")] == pytest.approx(
+        np.count_nonzero(digits) * 2 * per_row, rel=1e-12)
+    # the voltage DAC on the same data draws (d / D)^2 <= d / D of it
+    voltage, _, _ = _fc_run(_arch())
+    assert voltage.energy.by_action[("fc", "xbar", "conduct")] < result.energy.by_action[("fc", "xbar", "conduct")]
+
+
 def test_layers_split_into_parts_read_their_own_columns():
     """A chip of 2 arrays cannot hold the layer's 4: it is split by outputs, and each part reads its
     own columns' cells. With G_off = 0 (unused cells carry nothing) the parts' conduction adds up to

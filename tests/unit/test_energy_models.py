@@ -231,3 +231,17 @@ def test_dac_models_by_type_from_aladdin_registers_and_counters():
     a, b = (model_components(evolve(one, {"crossbar.dac_type": t}), tech) for t in ("voltage", "pulse_width"))
     assert a["dac"].actions == b["dac"].actions and a["dac"].area == b["dac"].area
     assert a["xbar"].actions == b["xbar"].actions
+
+
+def test_sinangil_counters_and_word_lines_are_the_pulse_width_models_figures():
+    """The Sinangil table's PWM counter count (dac.drive) and word-line charge (xbar.row_activation)
+    are the component models' at its node and supply, to the digits the YAML carries."""
+    from xbarsim.energy.models import model_components
+
+    arch = xbarsim.load_arch("sinangil-sram7")
+    spec = load_energy("sinangil-sram7")
+    models = model_components(arch, spec.model)
+    table = resolve(spec, arch).components
+    assert table["dac"].actions["drive"].joules == pytest.approx(models["dac"].actions["drive"], rel=5e-5)
+    assert table["xbar"].actions["row_activation"].joules == pytest.approx(
+        models["xbar"].actions["row_activation"], rel=5e-5)

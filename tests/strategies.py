@@ -13,7 +13,7 @@ from xbarsim.functional import CrossbarSpec
 from xbarsim.functional.converters import input_bounds
 
 __all__ = [
-    "crossbar_specs", "weight_matrices", "input_matrices", "mvm_problems", "seeds", "quantities",
+    "crossbar_specs", "dac_types", "driven_layouts", "weight_matrices", "input_matrices", "mvm_problems", "seeds", "quantities",
     "small_archs", "small_networks", "small_transformers", "reference_cases", "retime_changes", "faster_changes",
     "adc_designs", "technologies", "area_growths", "activity_layouts",
     "sweep_axes", "sweep_ranges", "grid_specs", "objective_values", "SWEEP_FIELD_RANGES",
@@ -21,6 +21,8 @@ __all__ = [
 ]
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
+dac_types = st.sampled_from(["voltage", "pulse_width"])
+"""``crossbar.dac_type``: the row held at d / D of the read voltage, or at full voltage for d / D of the read."""
 
 
 @st.composite
@@ -40,6 +42,7 @@ def crossbar_specs(draw, *, ideal: bool = True, exact_adc: bool = True, max_rows
         weight_bits=weight_bits,
         input_bits=input_bits,
         dac_bits=dac_bits,
+        dac_type=draw(dac_types),
         signed_inputs=draw(st.booleans()),
         weight_mapping=draw(st.sampled_from(["offset", "differential"])),
         adc_position=draw(st.sampled_from(["per_cycle", "after_accumulation"])),
@@ -127,6 +130,22 @@ def activity_layouts(draw, **fixed):
 
 
 @st.composite
+def driven_layouts(draw, max_vectors: int = 4, **fixed):
+    """(layout, inputs (N, G, K), row levels (G, K)) for :func:`xbarsim.mapping.activity.observe`: a
+    random layout (:func:`activity_layouts`), integer inputs in its crossbar's range, and each matrix
+    row's cells at 0..G_on (half level steps above G_off summed over the array rows it drives)."""
+    layout = draw(activity_layouts(**fixed))
+    spec, k, g = layout.crossbar, layout.tiling.in_features, layout.groups
+    n = draw(st.integers(1, max_vectors))
+    lo, hi = input_bounds(spec)
+    x = draw(hnp.arrays(np.int64, (n, g, k), elements=st.integers(lo, hi)))
+    arrays = 1 if layout.groups_per_array else layout.tiling.col_tiles
+    top = 2 * spec.max_level * spec.cols * arrays
+    levels = draw(hnp.arrays(np.int64, (g, k), elements=st.integers(0, top)))
+    return layout, x, levels
+
+
+@st.composite
 def small_archs(draw, **fixed):
     """Small random chips with short, whole-cycle timings (so a cycle-stepped model is cheap)."""
     from xbarsim import load_arch
@@ -140,7 +159,7 @@ def small_archs(draw, **fixed):
         "version": 1, "name": "random", "energy_table": TEST_ENERGY,
         "crossbar": {
             "rows": rows, "cols": cols, "cell_bits": cell_bits, "weight_bits": weight_bits, "input_bits": input_bits,
-            "dac_bits": draw(st.integers(1, min(2, input_bits))), "adc_bits": 8,
+            "dac_bits": draw(st.integers(1, min(2, input_bits))), "adc_bits": 8, "dac_type": draw(dac_types),
             "adc_position": draw(st.sampled_from(["per_cycle", "after_accumulation"])),
             "weight_mapping": draw(st.sampled_from(["offset", "differential"])),
         },
@@ -282,6 +301,7 @@ RETIME_VALUES = {
     "tile.matrix_unit.buffer.width_bits": [64, 512], "tile.matrix_unit.buffer.bandwidth": ["4GB/s", "64GB/s"],
     "tile.matrix_unit.buffer.latency": ["0s", "2ns"], "programming.endurance": [1e6, 1e12],
     "chip.activation_units": [1, 8], "tile.psum_port_bits": [8, 64],
+    "crossbar.dac_type": ["voltage", "pulse_width"],
 }
 """Candidate values of every field a replay may change (checked against the field declarations); a
 dict value changes several fields together (a field valid only with another)."""

@@ -40,8 +40,13 @@ def _fc_run(arch, seed=0):
     return result, w.astype(np.int64).T, x  # weights as the (K, M) matrix
 
 
-def test_crossbar_read_energy_is_v2_g_t_over_every_driven_cell():
-    arch = _arch()
+@pytest.mark.parametrize("dac_type", ["voltage", "pulse_width"])
+def test_crossbar_read_energy_is_v2_g_t_over_every_driven_cell(dac_type):
+    """A voltage DAC holds the row at d / D of the read voltage: (V d / D)^2 G t per cell; a pulse-width
+    DAC at the full read voltage for d / D of the read: V^2 G t d / D. Either drives |d| steps per
+    digit (row charge or counter counts) and, pulse width, charges the row once per non-zero digit,
+    on each of the row's 2 arrays."""
+    arch = _arch(**{"crossbar.dac_type": dac_type})
     result, w, x = _fc_run(arch)
     xb, pe = arch.crossbar, arch.pe
     assert result.mapping.layers[0].parts[0].lowered.tiling.col_tiles == 2  # 20 cells per row on 16-column arrays
@@ -51,16 +56,19 @@ def test_crossbar_read_energy_is_v2_g_t_over_every_driven_cell():
     step = (xb.g_on - xb.g_off) / 3
     row_g = (xb.g_off + levels * step).sum(axis=(0, 2)) + (2 * 16 - 20) * xb.g_off  # siemens per matrix row
     digits = np.stack([x & 3, x >> 2], axis=1)  # (N, T, K): the 2-bit digits of each input cycle
-    v = 0.55 * digits / 3  # the model's default read voltage at the full-scale digit 3
-    expected_pj = float((v ** 2 * row_g).sum() * pe.read_latency) * 1e12
+    on = digits / 3 if dac_type == "pulse_width" else (digits / 3) ** 2  # share of V_read^2 t at digit d of D = 3
+    expected_pj = float((0.55 ** 2 * on * row_g).sum() * pe.read_latency) * 1e12  # the model's default V_read
     # counts are whole: G_off (1/3 of a level step here) is rounded to half steps once per MVM operation
     table = xbarsim.energy.table.resolve(xbarsim.energy.load_energy(MODEL_TABLE), arch)
     per_count = table.components["xbar"].actions["conduct"].joules * 1e12
     mvms = int((result.stream.op_kind == result.stream.op_names.index("mvm")).sum())
     assert result.energy.by_action[("fc", "xbar", "conduct")] == pytest.approx(expected_pj, abs=0.5 * mvms * per_count)
-    # the DAC charges its row in proportion to the digit: one drive step per unit of |d|, per array
     per_step = table.components["dac"].actions["drive"].joules * 1e12
     assert result.energy.by_action[("fc", "dac", "drive")] == pytest.approx(digits.sum() * 2 * per_step, rel=1e-12)
+    per_row = table.components["xbar"].actions["row_activation"].joules * 1e12
+    assert (per_row > 0) == (dac_type == "pulse_width")
+    assert result.energy.by_action.get(("fc", "xbar", "row_activation"), 0.0) == pytest.approx(
+        np.count_nonzero(digits) * 2 * per_row, rel=1e-12)
 
 
 def test_layers_split_into_parts_read_their_own_columns():

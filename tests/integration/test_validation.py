@@ -52,6 +52,34 @@ def test_calibration_points_are_shown_but_not_targets(chip_rows):
     assert "(8 figures, calibration points excluded)" in table
 
 
+@pytest.mark.parametrize("code, tops_per_w", [(0, 610.5), (15, 262.3)])
+def test_sinangil_outputs_0_and_15_calibrate_on_data(code, tops_per_w):
+    """Table I's extreme points, run data-aware with pulse-width inputs: every input and weight code 0
+    (output 0) or 15 (output 15, weights 7 = code 15 with the offset of 8) gives the published figure."""
+    from xbarsim.energy.validation import _MACRO, _scoped, sinangil_output6
+
+    network, model, x = sinangil_output6()
+    arch = xbarsim.load_arch("sinangil-sram7")
+    assert arch.crossbar.dac_type == "pulse_width"
+    table = _scoped(xbarsim.load_energy(arch.energy_table), arch, _MACRO.scope)
+    weights = np.full((16, 64, 1, 1), 7.0)
+    model = type(model)(network, {"conv": {"weight": weights, "bias": np.zeros(16)}})
+    run = xbarsim.simulate(arch, network, inputs=np.full_like(x, float(code)), weights=model, energy=table)
+    assert 2 * network.macs / run.energy.dynamic_pj == pytest.approx(tops_per_w, rel=2e-4)
+
+
+def test_sinangil_check_runs_at_mean_output_6():
+    """The data of the average-output check: outputs average exactly 6 of 15 on the full-scale range."""
+    from xbarsim.energy.validation import sinangil_output6
+
+    network, model, x = sinangil_output6()
+    vectors = x[0].reshape(64, -1).T  # (256, 64)
+    u = np.asarray(model.weights["conv"]["weight"])[:, :, 0, 0] + 8  # (16, 64) stored codes
+    outputs = vectors @ u.T * 15 / (64 * 15 * 15)
+    assert outputs.mean() == pytest.approx(6.0, rel=1e-12)
+    assert vectors.min() >= 5 and vectors.max() == 15 and u.min() == 4 and u.max() == 15
+
+
 def test_macro_scope_prices_only_the_arrays_and_converters():
     """A macro measurement covers the arrays and converters: the chip around them costs nothing."""
     case = next(c for c in CASES if c.name == "neurram-1b3b")

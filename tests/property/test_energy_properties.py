@@ -14,8 +14,8 @@ from xbarsim.energy.table import resolve
 from xbarsim.errors import MappingError
 from xbarsim.mapping import activity
 
-from ..strategies import (activity_layouts, adc_designs, area_growths, logic_roadmaps, nodes_m, small_archs, small_networks,
-                          supplies_v, technologies)
+from ..strategies import (activity_layouts, adc_designs, area_growths, driven_layouts, logic_roadmaps, nodes_m, small_archs,
+                          small_networks, supplies_v, technologies)
 
 
 def _simulate(arch, network, **options):
@@ -105,21 +105,12 @@ def test_full_scale_digits_over_mid_level_cells_are_the_structural_activity(layo
         assert (seen[name] == base[name]).all(), name
 
 
-@given(activity_layouts(), st.integers(1, 4), st.data())
-def test_data_never_drives_more_than_the_structural_estimate_at_full_levels(layout, n, data):
+@given(driven_layouts())
+def test_data_never_drives_more_than_the_structural_estimate_at_full_levels(case):
     """Digits at most full scale, cells at most at G_on: no field exceeds its structural value with
-    every cell at the top level (twice the mid level's half steps)."""
-    spec = layout.crossbar
-    lo, hi = (-(1 << (spec.input_bits - 1)), (1 << (spec.input_bits - 1)) - 1) if spec.signed_inputs \
-        else (0, (1 << spec.input_bits) - 1)
-    x = data.draw(st.lists(st.integers(lo, hi), min_size=n * layout.groups * layout.tiling.in_features,
-                           max_size=n * layout.groups * layout.tiling.in_features))
-    x = np.array(x).reshape(n, layout.groups, layout.tiling.in_features)
-    arrays = 1 if layout.groups_per_array else layout.tiling.col_tiles
-    top = 2 * ((1 << spec.cell_bits) - 1) * spec.cols * arrays
-    levels = np.array(data.draw(st.lists(st.integers(0, top), min_size=layout.groups * layout.tiling.in_features,
-                                         max_size=layout.groups * layout.tiling.in_features)))
-    seen = activity.observe(layout, x, False, row_levels=levels.reshape(layout.groups, -1))
+    every cell at the top level (twice the mid level's half steps), whatever the DAC type."""
+    layout, x, levels = case
+    seen = activity.observe(layout, x, False, row_levels=levels)
     base = activity.structural(layout)
     assert (seen["dac_steps"] <= base["dac_steps"]).all()
     assert (seen["cell_drives"] <= base["cell_drives"]).all()

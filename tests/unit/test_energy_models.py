@@ -279,3 +279,44 @@ def test_ddr4_is_micron_datasheet_currents_by_micron_tn_40_07():
     assert "TN-40-07" in dram.source
     lp = resolve(load_energy({"version": 1, "name": "lp", "model": {"node": "32nm"}}), xbarsim.load_arch("tiny"))
     assert lp.components["dram"].actions["write_bytes"].joules == pytest.approx(64e-12, rel=1e-9, abs=0)
+
+
+def test_dac_models_by_type_from_aladdin_registers_and_counters():
+    """At 40 nm (Aladdin's node, no scaling): a voltage DAC latches its 4 bits (0.009 pJ and 5.98 um^2
+    per register bit, activity 0.5) and charges its row per digit step; a pulse-width DAC is a 4-bit
+    counter per row (0.25074 pJ per count and 495.5 um^2 at 32 bits, per bit) counting the digit, its
+    row charged to full scale per non-zero digit (xbar.row_activation). The cells' figure per count is
+    the same, and a 1-bit pulse-width DAC is the voltage DAC's switch."""
+    from xbarsim.config import evolve
+    from xbarsim.energy.models import TechnologySpec, model_components
+
+    tech = TechnologySpec(node="40nm", vdd="0.9V")
+    arch = evolve(xbarsim.load_arch("isaac"), {"crossbar.dac_bits": 4})
+    v = model_components(arch, tech)
+    p = model_components(evolve(arch, {"crossbar.dac_type": "pulse_width"}), tech)
+    row = v["dac"].actions["drive"] * 15  # C_row V_dd^2: the full-scale digit's 15 steps
+    assert v["dac"].area == pytest.approx(4 * 5.98e-12, rel=1e-9)
+    assert p["dac"].area == pytest.approx(4 * 495.5e-12 / 32, rel=1e-9)
+    assert p["dac"].actions["convert"] == v["dac"].actions["convert"] == pytest.approx(4 * 0.009e-12 * 0.5, rel=1e-9)
+    assert p["dac"].actions["drive"] == pytest.approx(4 * 0.25074e-12 / 32, rel=1e-9)
+    assert (v["xbar"].actions["row_activation"], p["xbar"].actions["row_activation"]) == (0.0, row)
+    assert p["xbar"].actions["conduct"] == v["xbar"].actions["conduct"] > 0
+    assert p["dac"].leakage > v["dac"].leakage and "counter" in p["dac"].source
+    one = evolve(arch, {"crossbar.dac_bits": 1})
+    a, b = (model_components(evolve(one, {"crossbar.dac_type": t}), tech) for t in ("voltage", "pulse_width"))
+    assert a["dac"].actions == b["dac"].actions and a["dac"].area == b["dac"].area
+    assert a["xbar"].actions == b["xbar"].actions
+
+
+def test_sinangil_counters_and_word_lines_are_the_pulse_width_models_figures():
+    """The Sinangil table's PWM counter count (dac.drive) and word-line charge (xbar.row_activation)
+    are the component models' at its node and supply, to the digits the YAML carries."""
+    from xbarsim.energy.models import model_components
+
+    arch = xbarsim.load_arch("sinangil-sram7")
+    spec = load_energy("sinangil-sram7")
+    models = model_components(arch, spec.model)
+    table = resolve(spec, arch).components
+    assert table["dac"].actions["drive"].joules == pytest.approx(models["dac"].actions["drive"], rel=5e-5)
+    assert table["xbar"].actions["row_activation"].joules == pytest.approx(
+        models["xbar"].actions["row_activation"], rel=5e-5)

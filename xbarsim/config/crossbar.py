@@ -15,7 +15,9 @@ Semantics (see ``docs/functional-model.md``):
 * a cell at level ``l`` has conductance ``G_off + l * (G_on - G_off) / (2**cell_bits - 1)``;
   a reference column of ``G_off`` cells cancels the off-state current before the ADC;
 * inputs are fed ``dac_bits`` per input cycle; for signed inputs the most significant digit
-  is a two's-complement digit driven by a bipolar DAC;
+  is a two's-complement digit driven by a bipolar DAC; a ``voltage`` DAC holds a row at ``d / D``
+  of the read voltage for the read, a ``pulse_width`` DAC at the full read voltage for ``d / D``
+  of it: the charge a cell adds to its column, and so the MVM result, is the same;
 * each (input cycle, weight slice, row tile) column sum is digitized (``adc_position:
   per_cycle``, as ISAAC) or the cycles are accumulated in the analog domain with binary
   weights and digitized once (``after_accumulation``), or once per phase of at most
@@ -85,6 +87,11 @@ class CrossbarSpec(Spec):
     input_bits: int = param(Integer(1, 16), 8, "input precision (unsigned, or two's complement if signed_inputs)")
     signed_inputs: bool = param(Boolean(), False, "inputs are two's-complement signed (else unsigned, post-ReLU)", affects=("function",))
     dac_bits: int = param(Integer(1, 8), 1, "input bits converted per input cycle")
+    dac_type: str = param(Choice("voltage", "pulse_width"), "voltage",
+                          "input DAC: 'voltage' drives a row at d / D of the read voltage for the whole read, "
+                          "'pulse_width' (temporal) at the full read voltage for d / D of the read time "
+                          "(D = 2**dac_bits - 1); the same MVM result and timing, a cell's read energy in d^2 "
+                          "or in d (docs/energy-model.md)", affects=("function", "price"))
     adc_bits: int = param(Integer(1, 16), 9, "ADC resolution per conversion", affects=("function", "price"))
     adc_range: str = param(Choice("full_scale", "calibrated", "explicit", "dynamic"), "full_scale",
                            "ADC input range: the largest partial sum the encoding allows, calibrated from data, "

@@ -21,15 +21,21 @@ Every figure traces to a formula or a cited source (``docs/energy-model.md`` exp
   ``flash`` none: NeuroSim's sense amplifier draws its bias current only while it senses a
   column, inside the conversion energy (``MultilevelSenseAmp.cpp CalculatePower``: leakage = 0).
 * **Crossbar**: read energy from physics, ``(V_read d / D)^2 x G x t_read`` per cell of a row
-  driven with digit ``d`` (``D = 2^dac_bits - 1``), priced per ``xbar.conduct`` count (a cell at
-  half a level step of conductance under a one-step digit): on real data the counts follow the
+  driven with digit ``d`` (``D = 2^dac_bits - 1``) by a voltage DAC, ``V_read^2 G t_read |d| / D``
+  by a pulse-width DAC, priced per ``xbar.conduct`` count (a cell at half a level step of
+  conductance under a one-unit digit: ``d^2`` or ``|d| D`` units): on real data the counts follow the
   programmed levels and the digits (:mod:`xbarsim.mapping.activity`); structurally every digit
   is full scale and every cell at its mid level; write ``V_write^2 G_on t_pulse`` per cell;
   cell area from NeuroSim's cell sizes in F^2; SRAM cells leak as CACTI's, resistive cells do
   not.
-* **DAC**: a latch per bit (Aladdin register bit) per digit converted, and the drive of its row,
-  ``C_row V_dd^2 |d| / D`` per digit (``dac.drive`` per digit step), with the row capacitance per
-  metre NeuroSim V1.4's row-drive energy implies. **Sample-and-hold**: ISAAC's ~1 fJ per sample. **Shift-and-add, accumulators,
+* **DAC** by ``crossbar.dac_type``: ``voltage``, a latch per bit (Aladdin register bit) per digit
+  converted, and the drive of its row, ``C_row V_dd^2 |d| / D`` per digit (``dac.drive`` per digit
+  step), with the row capacitance per metre NeuroSim V1.4's row-drive energy implies;
+  ``pulse_width`` (more than 1 bit), a counter of ``dac_bits`` per row loaded with the digit and
+  counting it down (Aladdin's 40 nm counter, 0.25074 pJ per count and 495.5 um^2 at 32 bits,
+  per bit, per ``dac.drive`` step; CiMLoop models the Sinangil macro's temporal DAC so), its row
+  charged to full scale once per non-zero digit (``C_row V_dd^2`` per ``xbar.row_activation``);
+  a cell then draws ``V_read^2 G t |d| / D``. A 1-bit DAC is a switch: one model for both types. **Sample-and-hold**: ISAAC's ~1 fJ per sample. **Shift-and-add, accumulators,
   activation, pooling**: Aladdin's 40 nm adder, register and comparator (Shao et al., ISCA
   2014, as tabulated in hwcomponents-library) per bit of width, at NeuroSim's switching
   activities (Param.cpp: 0.15 for adders, 0.5 for flip-flops); or, with ``adder: neurosim``,
@@ -108,6 +114,8 @@ _REG_PJ_PER_BIT = 0.009  # register bit: 0.009 pJ per access
 _REG_UM2_PER_BIT = 5.98
 _CMP_PJ_PER_BIT = 0.02947 / 32  # 32-bit comparator
 _CMP_UM2_PER_BIT = 71.0 / 32
+_COUNT_PJ_PER_BIT = 0.25074 / 32  # 32-bit counter: 0.25074 pJ per count
+_COUNT_UM2_PER_BIT = 495.5 / 32
 _LEAK_W_PER_UM2 = 2.40e-6 / 278.0  # the adder's leakage over its area: logic leakage density
 #: NeuroSim V1.4 Technology.cpp, 22 nm PTM models at 300 K: off current of a minimum NMOS per um
 #: of width, high-performance (22nm.pm: 100.20e-3 uA/um) and low-power (22nm_LP.pm: 100.00e-6
@@ -410,29 +418,51 @@ def model_components(arch, tech: TechnologySpec) -> Dict[str, ComponentModel]:
         leak_cell = 0.0
         write_cell = tech.v_write ** 2 * xb.g_on * arch.programming.write_pulse
         write_how = f"V_write^2 G_on t_pulse = {tech.v_write:g}^2 V^2 x {xb.g_on:.3g} S x {arch.programming.write_pulse:.3g} s"
+    # a pulse-width DAC holds its row at full scale for the pulse: the row is charged once per
+    # non-zero digit (xbar.row_activation); a voltage DAC charges it in proportion to the digit
+    # (dac.drive). A 1-bit DAC is a switch either way: one circuit, priced as the voltage DAC.
+    pulse = xb.dac_type == "pulse_width" and xb.dac_bits > 1
     out["xbar"] = ComponentModel(
         area=array_m2, leakage=leak_cell * xb.rows * xb.cols,
-        actions={"read": 0.0, "row_activation": 0.0, "conduct": conduct, "write": write_cell},
-        peak_rate={"conduct": xb.rows * xb.cols * mid_counts / read_s},
+        actions={"read": 0.0, "row_activation": row_drive if pulse else 0.0, "conduct": conduct, "write": write_cell},
+        peak_rate={"conduct": xb.rows * xb.cols * mid_counts / read_s, "row_activation": xb.rows / read_s},
         source=(f"{tech.cell} cells of {_CELL_F2[tech.cell]} F^2 (NeuroSim Param.cpp) at {nm:g} nm; cell current "
                 f"V_read^2 G t per driven cell, V_read = {tech.v_read:g} V at the full-scale digit, t = {t_read:.3g} s: "
                 + (f"{conduct * 1e18:.4g} aJ per half level step ({step_s:.3g} S / 2) under a one-step digit, "
                    f"{cell_read * 1e15:.3g} fJ for a mid-level cell ({g_mid:.3g} S) at full scale"
                    if tech.cell_current else "not priced here (cell_current: false: inside the ADC's figure)")
+                + (f"; row charged to full scale once per non-zero digit (pulse-width DAC): C_row V_dd^2 = "
+                   f"{row_drive * 1e15:.3g} fJ" if pulse else "")
                 + f"; write: {write_how}; "
                 "leakage: " + ("CACTI SRAM cell leakage (1 MiB run)" if tech.cell == "sram"
                                else "none (non-volatile cells)")))
 
-    # DAC: a latch per bit, and the drive of its row to the digit's fraction of full scale
-    dac_m2 = xb.dac_bits * _REG_UM2_PER_BIT * 1e-12 * af(_ALADDIN_NODE)
-    out["dac"] = ComponentModel(
-        area=dac_m2, leakage=_logic_leak(dac_m2, node, tech.logic),
-        actions={"convert": xb.dac_bits * _REG_PJ_PER_BIT * 1e-12 * DFF_ACTIVITY * ef(_ALADDIN_NODE),
-                 "drive": row_drive / full},
-        peak_rate={"convert": 1 / read_s, "drive": full / read_s},
-        source=f"{xb.dac_bits}-bit input latch: Aladdin register bits at flip-flop activity 0.5 (NeuroSim), "
-               f"scaled 40 -> {nm:g} nm; row drive C_row V_dd^2 = {row_drive * 1e15:.3g} fJ at the full-scale digit, "
-               f"charge in proportion to the digit (row capacitance per metre from NeuroSim V1.4's 22 nm row drive)")
+    # DAC: a voltage DAC latches the digit (a register per bit) and charges its row to the digit's
+    # fraction of full scale; a pulse-width DAC loads the digit into a counter per row that counts it
+    # down, one count per digit step, holding the row at full scale meanwhile (CiMLoop's temporal DAC:
+    # an Aladdin counter of dac_bits per row, counting the input value)
+    load_j = xb.dac_bits * _REG_PJ_PER_BIT * 1e-12 * DFF_ACTIVITY * ef(_ALADDIN_NODE)
+    if pulse:
+        dac_m2 = xb.dac_bits * _COUNT_UM2_PER_BIT * 1e-12 * af(_ALADDIN_NODE)
+        count_j = xb.dac_bits * _COUNT_PJ_PER_BIT * 1e-12 * ef(_ALADDIN_NODE)
+        out["dac"] = ComponentModel(
+            area=dac_m2, leakage=_logic_leak(dac_m2, node, tech.logic),
+            actions={"convert": load_j, "drive": count_j},
+            peak_rate={"convert": 1 / read_s, "drive": full / read_s},
+            source=f"pulse-width DAC: a {xb.dac_bits}-bit counter per row (Aladdin 40 nm counter, 0.25074 pJ per count "
+                   f"and 495.5 um^2 at 32 bits, linear in width, as CiMLoop's temporal DAC), loaded with the digit "
+                   f"(register bits at flip-flop activity 0.5, NeuroSim) and counting it down, one count per digit "
+                   f"step ({count_j * 1e15:.3g} fJ), scaled 40 -> {nm:g} nm; the row's charge is xbar.row_activation's")
+    else:
+        dac_m2 = xb.dac_bits * _REG_UM2_PER_BIT * 1e-12 * af(_ALADDIN_NODE)
+        out["dac"] = ComponentModel(
+            area=dac_m2, leakage=_logic_leak(dac_m2, node, tech.logic),
+            actions={"convert": load_j, "drive": row_drive / full},
+            peak_rate={"convert": 1 / read_s, "drive": full / read_s},
+            source=f"{xb.dac_bits}-bit input latch: Aladdin register bits at flip-flop activity 0.5 (NeuroSim), "
+                   f"scaled 40 -> {nm:g} nm; row drive C_row V_dd^2 = {row_drive * 1e15:.3g} fJ at the full-scale "
+                   f"digit, charge in proportion to the digit (row capacitance per metre from NeuroSim V1.4's 22 nm "
+                   f"row drive)" + ("; a 1-bit pulse-width DAC is this switch" if xb.dac_type == "pulse_width" else ""))
 
     sh_m2 = _SH_UM2 * 1e-12 * af(_ISAAC_NODE)
     out["sh"] = ComponentModel(

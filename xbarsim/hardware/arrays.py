@@ -140,9 +140,10 @@ FAMILY = register(Family(
     components=(
         Component("xbar", "crossbar array", {
             "read": "one array read (one input cycle)",
-            "row_activation": "one row driven during one read",
+            "row_activation": "one row driven (a non-zero digit) during one read",
             "conduct": "cell current during a read: one cell at half a level step of conductance "
-                       "(G_on - G_off) / (2 (2^cell_bits - 1)) under a one-step digit",
+                       "(G_on - G_off) / (2 (2^cell_bits - 1)) for (V_read / (2^dac_bits - 1))^2 x the read "
+                       "time; a digit d is d^2 of them (voltage DAC) or |d| (2^dac_bits - 1) (pulse-width DAC)",
             "write": "one cell written"},
             instances=lambda a: a.arrays,
             arguments={"rows": lambda a: a.crossbar.rows, "cell_bits": lambda a: a.crossbar.cell_bits},
@@ -152,7 +153,8 @@ FAMILY = register(Family(
                   "conduct": "input activations", "write": "weights"}),
         Component("dac", "input DAC (one per array row)", {
             "convert": "one digit converted",
-            "drive": "one digit step driven onto a row (1 / (2^dac_bits - 1) of the full-scale read voltage)"},
+            "drive": "one digit step driven onto a row: 1 / (2^dac_bits - 1) of the full-scale read voltage "
+                     "(voltage DAC) or of the read time (pulse-width DAC)"},
                   instances=lambda a: a.arrays * a.crossbar.rows, arguments={"bits": lambda a: a.crossbar.dac_bits},
                   data={"convert": "input activations", "drive": "input activations"}),
         Component("sh", "sample-and-hold (one per array column)", {"sample": "one column sampled"},

@@ -29,12 +29,13 @@ from typing import Dict, Optional
 import numpy as np
 
 __all__ = ["FIELDS", "COUNT_FIELDS", "DRIVE_FIELDS", "Layout", "structural", "from_counts", "nonzero_counts",
-           "drives", "mid_level_rows", "row_half_levels", "observe", "full_scale_digit"]
+           "drives", "digit_units", "mid_level_rows", "row_half_levels", "observe", "full_scale_digit"]
 
 COUNT_FIELDS = ("items", "reads", "row_activations", "dac", "sh", "adc")
 """What the arrays do per vector (:func:`from_counts` computes these from non-zero digit counts)."""
 DRIVE_FIELDS = ("dac_steps", "cell_drives", "cell_levels")
-"""What the driven rows carry per vector: digit magnitudes and conductances (:func:`drives`)."""
+"""What the driven rows carry per vector: digit steps, cell-current units (``d^2`` or ``|d| D`` per
+digit, by the DAC type: :func:`digit_units`) and conductances (:func:`drives`)."""
 FIELDS = COUNT_FIELDS + DRIVE_FIELDS
 """Per-vector activity, in this order (the stream's activity table has these columns)."""
 
@@ -174,9 +175,32 @@ def row_half_levels(conductance_s: np.ndarray, spec) -> np.ndarray:
     return half_steps.sum(axis=(0, 1, 3)).astype(np.int64)
 
 
+def digit_units(spec, planes: np.ndarray):
+    """(digit steps, cell-current units) of DAC digits (..., T, rows), summed over the input cycles
+    (axis -2): two int64 arrays (..., rows).
+
+    A digit ``d`` is ``|d|`` steps of ``1 / D`` of full scale (``D = 2**dac_bits - 1``) whatever the
+    DAC: of the read voltage for a ``voltage`` DAC, of the read time for a ``pulse_width`` one. A
+    cell-current unit is ``(V_read / D)^2 t_read`` across a cell:
+
+    * ``voltage``: the row sits at ``d / D`` of the read voltage for the whole read; a cell draws
+      ``(V_read d / D)^2 G t``: ``d^2`` units;
+    * ``pulse_width``: the row sits at the full read voltage for ``|d| / D`` of the read; a cell draws
+      ``V_read^2 G t |d| / D``: ``|d| D`` units.
+
+    Both give ``D^2`` units at the full-scale digit (the structural estimate) and none at zero.
+    """
+    digits = np.asarray(planes)
+    magnitude = np.abs(digits.astype(np.int32)).sum(axis=-2, dtype=np.int64)
+    if spec.dac_type == "pulse_width":
+        return magnitude, full_scale_digit(spec) * magnitude
+    return magnitude, np.square(digits, dtype=np.int32).sum(axis=-2, dtype=np.int64)
+
+
 def drives(layout, planes: np.ndarray, row_levels: np.ndarray) -> Dict[str, np.ndarray]:
     """Per-vector :data:`DRIVE_FIELDS` (int64 arrays of N) from DAC digits (R, N, G, T, rows) and the
-    half level steps above ``G_off`` of every matrix row's cells (G, K), summed over its columns."""
+    half level steps above ``G_off`` of every matrix row's cells (G, K), summed over its columns; each
+    digit weighted by the crossbar's DAC type (:func:`digit_units`)."""
     spec, t = layout.crossbar, layout.tiling
     R, N, G, T, rows = planes.shape
     levels = np.asarray(row_levels, dtype=np.int64)
@@ -184,9 +208,7 @@ def drives(layout, planes: np.ndarray, row_levels: np.ndarray) -> Dict[str, np.n
         raise ValueError(f"row_levels: expected shape ({G}, {t.in_features}), got {levels.shape}")
     padded = np.zeros((G, R * rows), dtype=np.int64)
     padded[:, :t.in_features] = levels
-    digits = planes.astype(np.int32)
-    magnitude = np.abs(digits).sum(axis=3, dtype=np.int64)  # (R, N, G, rows)
-    square = (digits * digits).sum(axis=3, dtype=np.int64)
+    magnitude, square = digit_units(spec, planes)
     per = _arrays_per_row(layout)
     by_vector = square.transpose(1, 2, 0, 3).reshape(N, G * R * rows)
     return {"dac_steps": per * magnitude.sum(axis=(0, 2, 3)),

@@ -277,10 +277,10 @@ CASES: Tuple[Case, ...] = (
     )),
     _neurosim_case("neurosim-sram22", "SRAM 22 nm, 4b ADC, 64 rows", (8.01, 17.13, 84.39),
                    NeuroSimRun(9.31754, 26.0608, 78.1314, 3.84506e7, 293364, 2.60954e7, 5.58011e6, 6.77519e6),
-                   (0.4, 0.35, 0.4, 0.2, 0.25, 0.35, 0.35, 0.35, 0.85, 0.92)),
+                   (0.34, 0.34, 0.32, 0.15, 0.16, 0.19, 0.26, 0.27, 0.06, 0.94)),
     _neurosim_case("neurosim-rram22", "RRAM 22 nm on/off 17, 4b ADC, 64 rows", (8.16, 19.88, 378.06),
                    NeuroSimRun(9.3834, 30.8509, 341.323, 3.24561e7, 272290, 1.5964e7, 5.17621e6, 1.13159e7),
-                   (0.4, 0.23, 0.95, 0.22, 0.35, 0.5, 0.95, 0.1, 0.8, 0.3)),
+                   (0.34, 0.22, 0.92, 0.17, 0.25, 0.32, 0.90, 0.10, 0.04, 0.13)),
     Case("neurram-4b6b", "neurram", None, (
         Metric("peak_tops", 0.7439, _NEURRAM + "d: 4-bit inputs, 6-bit outputs, 48 cores", 0.1),
         Metric("peak_tops_per_w", 15.95, _NEURRAM + "e (its energy breakdown, 12b, calibrates neurram.yaml)", 0.05,

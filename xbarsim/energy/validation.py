@@ -290,6 +290,14 @@ CASES: Tuple[Case, ...] = (
         Metric("peak_tops", 2.122, _NEURRAM + "d: 1-bit inputs, 3-bit outputs, 48 cores", 0.05),
         Metric("peak_tops_per_w", 43.08, _NEURRAM + "e", 0.15),
     ), _MACRO, changes=_neurram_precision(1, 3)),
+    Case("neurram-2b4b", "neurram", None, (  # a signed 2-bit input: a sign and one magnitude bit
+        Metric("peak_tops", 1.793, _NEURRAM + "d: 2-bit inputs, 4-bit outputs, 48 cores", 0.05),
+        Metric("peak_tops_per_w", 40.33, _NEURRAM + "e", 0.22),
+    ), _MACRO, changes=_neurram_precision(1, 4)),
+    Case("neurram-3b5b", "neurram", None, (  # a sign and two magnitude bits
+        Metric("peak_tops", 1.165, _NEURRAM + "d: 3-bit inputs, 5-bit outputs, 48 cores", 0.06),
+        Metric("peak_tops_per_w", 23.09, _NEURRAM + "e", 0.1),
+    ), _MACRO, changes=_neurram_precision(2, 5)),
     Case("neurram-8b10b", "neurram", None, (
         Metric("peak_tops", 0.2639, _NEURRAM + "d: 8-bit inputs in two phases, 10-bit outputs, 48 cores", 0.1),
         Metric("peak_tops_per_w", 6.437, _NEURRAM + "e", 0.15),

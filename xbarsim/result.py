@@ -308,7 +308,8 @@ class SimulationResult:
             f"static {_energy(self.energy.leakage_pj)} ({self.energy.leakage_pj / (self.energy_pj or 1):.1%}: "
             f"leakage over {_time(self.latency_s)})",
             f"  achieved  {self.tops:.3g} TOPS, {self.tops_per_w:.3g} TOPS/W (best case {self.peak_tops_per_w:.3g}: "
-            f"full arrays, no data movement); DRAM traffic {_bytes(self.dram_bytes)}",
+            f"full arrays, no data movement" + (", full-scale data: this run's data may draw less" if self.data_stats
+                                               else "") + f"); DRAM traffic {_bytes(self.dram_bytes)}",
         ]
         from .generation import sequence_lines  # prefill, decode, products, endurance (transformers)
 

@@ -106,6 +106,9 @@ def test_structural_estimate_is_the_structural_run(zero_skip):
     assert plain.structural_estimate is None
     text = str(aware)
     assert "data-aware dynamic energy vs the structural estimate" in text and "total" in text
+    # the best case assumes full-scale data: a data-aware run says its data may draw less
+    assert "full-scale data: this run's data may draw less" in text
+    assert "full-scale data" not in str(plain)
 
 
 def test_the_estimate_survives_a_trace_and_follows_repricing(tmp_path):
